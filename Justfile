@@ -1,0 +1,43 @@
+# Portico task runner. `just` lists the recipes.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+bench_db_url := "postgres://postgres@127.0.0.1:5432/portico_bench?sslmode=disable"
+
+# List the recipes.
+default:
+    @{{just_executable()}} --justfile {{justfile()}} --list
+
+# Make sure PostgreSQL and Redis run and the `portico` database exists.
+services:
+    bash scripts/services.sh portico
+
+# Run the portal with demo data on PORTICO_ADDR (default :3000).
+run: services
+    go run . serve --demo
+
+# Build the binary into bin/portico.
+build:
+    go build -o bin/portico .
+
+# Start the services, check Chromium, then vet and run all tests.
+test:
+    bash scripts/services.sh portico
+    bash scripts/browser.sh
+    go vet ./...
+    export PORTICO_TEST_DATABASE_URL="${PORTICO_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"; \
+    export PORTICO_TEST_REDIS_URL="${PORTICO_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"; \
+    go test -count=1 -p 1 -timeout 20m ./...
+
+# Seed the portico_bench database and run the handler benchmarks.
+bench:
+    bash scripts/services.sh portico_bench
+    DATABASE_URL='{{bench_db_url}}' go run . bench-seed
+    PORTICO_BENCH_DATABASE_URL='{{bench_db_url}}' go test -run '^$' -bench . -benchmem -benchtime 2s ./handlers/...
+
+# gofmt -w every git-tracked Go file.
+fmt:
+    git ls-files -z -- '*.go' | xargs -0 -r gofmt -w
+
+# go vet ./...
+vet:
+    go vet ./...

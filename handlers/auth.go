@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portico/auth"
+	"portico/sql/store"
+)
+
+// loginForm is the sign-in form's view model: what the customer typed (never the password)
+// and the one generic error.
+type loginForm struct {
+	Email    string
+	ReturnTo string
+	Error    string
+	Notice   string
+}
+
+// LoginPage shows the sign-in form (GET /login). A signed-in customer goes to the ticket list.
+func (h *Handlers) LoginPage(c *fiber.Ctx) error {
+	if s := SessionOf(c); s.Authenticated() && s.Kind == auth.KindContact {
+		return c.Redirect("/tickets", fiber.StatusSeeOther)
+	}
+	p := h.newPage(c, "", nil)
+	f := loginForm{ReturnTo: c.Query("return_to")}
+	if !LocalPath(f.ReturnTo) {
+		f.ReturnTo = ""
+	}
+	switch {
+	case c.Query("expired") == "1":
+		f.Notice = p.T("SessionExpired")
+	case c.Query("signed_out") == "1":
+		f.Notice = p.T("SignedOut")
+	}
+	p.Title, p.Data = p.T("SignIn"), f
+	return h.renderPage(c, fiber.StatusOK, "pages/login", p)
+}
+
+// LoginCreate checks email and password (POST /login). Success: the pre-sign-in session is
+// destroyed and a new one created (id rotation, OWASP Session Management), then 303 to
+// return_to or /tickets. Failure: 401 with one generic message and the email kept.
+func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	f := loginForm{Email: strings.TrimSpace(c.FormValue("email")), ReturnTo: c.FormValue("return_to")}
+	if !LocalPath(f.ReturnTo) {
+		f.ReturnTo = ""
+	}
+	password := c.FormValue("password")
+	acct, err := h.Store.AccountByEmail(ctx, f.Email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	ok := len(password) <= 4*auth.MaxPasswordRunes && auth.CheckPassword(password, acct.PasswordHash)
+	if !ok || acct.Status != "active" {
+		h.Log.Info("sign-in refused", "request_id", RequestIDOf(c))
+		p := h.newPage(c, "", nil)
+		f.Error = p.T("WrongCredentials")
+		p.Title, p.Data = p.T("SignIn"), f
+		return h.renderPage(c, fiber.StatusUnauthorized, "pages/login", p)
+	}
+	st := SettingsOf(c)
+	_ = h.Sessions.Destroy(ctx, SessionOf(c))
+	sess, err := h.Sessions.Create(ctx, auth.KindContact, acct.Contact.ID, st.IdleTimeout)
+	if err != nil {
+		return err
+	}
+	h.setSessionCookie(c, sess.ID)
+	_ = h.Store.AccountSignedIn(ctx, acct.Contact.ID, sess.CreatedAt)
+	h.Log.Info("signed in", "request_id", RequestIDOf(c), "contact_id", acct.Contact.ID)
+	target := f.ReturnTo
+	if target == "" {
+		target = "/tickets"
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// Logout ends the session (POST /logout) and clears the browser's copy of the site's data.
+func (h *Handlers) Logout(c *fiber.Ctx) error {
+	if err := h.Sessions.Destroy(c.UserContext(), SessionOf(c)); err != nil {
+		return err
+	}
+	SetSession(c, nil)
+	h.clearSessionCookie(c)
+	c.Set("Clear-Site-Data", `"cache", "cookies", "storage"`)
+	return Redirect(c, "/login?signed_out=1")
+}
+
+// SessionCookieName is the cookie carrying the session id: "__Host-portico_session" behind
+// https (RFC 6265bis §4.1.3.2), else "portico_session".
+func (h *Handlers) SessionCookieName() string {
+	if h.Config.SecureCookies() {
+		return "__Host-portico_session"
+	}
+	return "portico_session"
+}
+
+// setSessionCookie writes the session cookie: HttpOnly, SameSite=Lax, Path=/, Secure behind
+// https, and no Max-Age (a browser-session cookie; the server enforces the timeouts).
+func (h *Handlers) setSessionCookie(c *fiber.Ctx, id string) {
+	c.Cookie(&fiber.Cookie{Name: h.SessionCookieName(), Value: id, Path: "/", HTTPOnly: true,
+		Secure: h.Config.SecureCookies(), SameSite: fiber.CookieSameSiteLaxMode, SessionOnly: true})
+}
+
+// SetSessionCookie is setSessionCookie for the middleware that creates pre-sign-in sessions.
+func (h *Handlers) SetSessionCookie(c *fiber.Ctx, id string) { h.setSessionCookie(c, id) }
+
+func (h *Handlers) clearSessionCookie(c *fiber.Ctx) {
+	c.Cookie(&fiber.Cookie{Name: h.SessionCookieName(), Value: "", Path: "/", HTTPOnly: true, MaxAge: -1,
+		Secure: h.Config.SecureCookies(), SameSite: fiber.CookieSameSiteLaxMode})
+}

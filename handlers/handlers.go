@@ -1,0 +1,20 @@
+package handlers
+
+import (
+	"log/slog"
+
+	"portico/auth"
+	"portico/config"
+	"portico/sql/store"
+)
+
+// Handlers carries what every handler needs. Build it once in server.New.
+type Handlers struct {
+	Config    *config.Config
+	Store     *store.Store
+	Sessions  *auth.Sessions
+	Catalogue *Catalogue
+	// Assets maps a static file name to its checksummed URL.
+	Assets func(string) string
+	Log    *slog.Logger
+}

@@ -1,0 +1,231 @@
+// Package handlers holds Portico's HTTP handlers: thin adapters that parse input, call one store
+// or auth method with the Viewer, and render a page or an htmx fragment.
+package handlers
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portico/auth"
+	"portico/sql/store"
+)
+
+// Page is the typed envelope every template receives.
+type Page struct {
+	// Title is the page's own title; the layout appends the portal's page title.
+	Title string
+	// PortalTitle is the admin-set page title (or the translated "Customer portal").
+	PortalTitle string
+	// TicketsLabel is the admin-set name of tickets (or the translated "Tickets").
+	TicketsLabel string
+	// Locale translates; templates call {{.T "MessageID"}}.
+	Locale *Locale
+	// CSRF is the session's CSRF token, for forms (field _csrf) and htmx (header X-CSRF-Token).
+	CSRF string
+	// Contact is the signed-in customer, nil on public pages.
+	Contact *store.Contact
+	// Flash is a one-line notice shown above the content (already translated).
+	Flash string
+	// Assets maps a static file name to its checksummed URL.
+	Assets func(string) string
+	// RequestID identifies the request in logs (shown on error pages).
+	RequestID string
+	// Data is the page-specific view model.
+	Data any
+}
+
+// T translates message id for the request's locale (see Locale.T).
+func (p *Page) T(id string, args ...any) string { return p.Locale.T(id, args...) }
+
+// Asset returns the checksummed URL of a static file.
+func (p *Page) Asset(name string) string { return p.Assets(name) }
+
+// Context keys for values the middleware puts in fiber.Ctx Locals.
+const (
+	localSession   = "portico.session"
+	localLocale    = "portico.locale"
+	localRequestID = "portico.request_id"
+	localContact   = "portico.contact"
+	localSettings  = "portico.settings"
+)
+
+// SetSession, SessionOf and the other accessors below carry request state between middleware
+// and handlers.
+func SetSession(c *fiber.Ctx, s *auth.Session) { c.Locals(localSession, s) }
+
+// SessionOf returns the request's session (nil when none).
+func SessionOf(c *fiber.Ctx) *auth.Session {
+	s, _ := c.Locals(localSession).(*auth.Session)
+	return s
+}
+
+// SetLocale stores the request's locale.
+func SetLocale(c *fiber.Ctx, l *Locale) { c.Locals(localLocale, l) }
+
+// LocaleOf returns the request's locale.
+func LocaleOf(c *fiber.Ctx) *Locale {
+	l, _ := c.Locals(localLocale).(*Locale)
+	return l
+}
+
+// SetRequestID stores the request id.
+func SetRequestID(c *fiber.Ctx, id string) { c.Locals(localRequestID, id) }
+
+// RequestIDOf returns the request id.
+func RequestIDOf(c *fiber.Ctx) string {
+	s, _ := c.Locals(localRequestID).(string)
+	return s
+}
+
+// SetContact stores the signed-in contact.
+func SetContact(c *fiber.Ctx, ct *store.Contact) { c.Locals(localContact, ct) }
+
+// ContactOf returns the signed-in contact, nil when none.
+func ContactOf(c *fiber.Ctx) *store.Contact {
+	ct, _ := c.Locals(localContact).(*store.Contact)
+	return ct
+}
+
+// SetSettings stores the portal settings read for this request.
+func SetSettings(c *fiber.Ctx, s store.Settings) { c.Locals(localSettings, s) }
+
+// SettingsOf returns the request's portal settings.
+func SettingsOf(c *fiber.Ctx) store.Settings {
+	s, ok := c.Locals(localSettings).(store.Settings)
+	if !ok {
+		return store.DefaultSettings
+	}
+	return s
+}
+
+// IsHTMX reports whether the request wants a fragment: HX-Request set and not a boosted navigation.
+func IsHTMX(c *fiber.Ctx) bool {
+	return c.Get("HX-Request") == "true" && c.Get("HX-Boosted") != "true"
+}
+
+// HTMXRequest reports whether htmx sent the request at all (boosted or not).
+func HTMXRequest(c *fiber.Ctx) bool { return c.Get("HX-Request") == "true" }
+
+// VaryHTMX marks a response that differs by HX-Request (caches must key on it).
+func VaryHTMX(c *fiber.Ctx) { c.Vary("HX-Request") }
+
+// newPage builds the envelope for this request.
+func (h *Handlers) newPage(c *fiber.Ctx, title string, data any) *Page {
+	loc := LocaleOf(c)
+	if loc == nil {
+		loc = h.Catalogue.Match("")
+	}
+	st := SettingsOf(c)
+	p := &Page{Title: title, Locale: loc, Assets: h.Assets, RequestID: RequestIDOf(c), Data: data, Contact: ContactOf(c)}
+	p.PortalTitle = st.PageTitle
+	if p.PortalTitle == "" {
+		p.PortalTitle = loc.T("CustomerPortal")
+	}
+	p.TicketsLabel = st.TicketsLabel
+	if p.TicketsLabel == "" {
+		p.TicketsLabel = loc.T("Tickets")
+	}
+	if s := SessionOf(c); s != nil {
+		p.CSRF = s.CSRFToken
+	}
+	return p
+}
+
+// renderPage renders a whole page in the base layout with status.
+func (h *Handlers) renderPage(c *fiber.Ctx, status int, name string, p *Page) error {
+	c.Status(status)
+	return c.Render(name, p, "layouts/base")
+}
+
+// renderFragment renders one template without layout (the htmx path).
+func (h *Handlers) renderFragment(c *fiber.Ctx, status int, name string, p *Page) error {
+	c.Status(status)
+	return c.Render(name, p)
+}
+
+// Redirect answers a successful POST: 303 to target, or HX-Redirect for htmx (a full navigation).
+func Redirect(c *fiber.Ctx, target string) error {
+	if HTMXRequest(c) {
+		c.Set("HX-Redirect", target)
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// LoginRedirect sends an unauthenticated request to the sign-in page, keeping return_to. For
+// htmx it answers HX-Redirect (never a login form swapped into a fragment).
+func LoginRedirect(c *fiber.Ctx, expired bool) error {
+	q := url.Values{}
+	ret := c.OriginalURL()
+	if HTMXRequest(c) {
+		if cu := c.Get("HX-Current-URL"); cu != "" {
+			if u, err := url.Parse(cu); err == nil {
+				ret = u.RequestURI()
+			}
+		}
+	}
+	if c.Method() == fiber.MethodGet || HTMXRequest(c) {
+		if LocalPath(ret) {
+			q.Set("return_to", ret)
+		}
+	}
+	if expired {
+		q.Set("expired", "1")
+	}
+	target := "/login"
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	if HTMXRequest(c) {
+		c.Set("HX-Redirect", target)
+		return c.SendStatus(fiber.StatusUnauthorized)
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// LocalPath reports whether p is a path on this site: it starts with one "/", has no scheme,
+// host, backslash or control characters (open-redirect defence, OWASP Unvalidated Redirects).
+func LocalPath(p string) bool {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
+		return false
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == ""
+}
+
+// ErrorPage renders the error page for status (404, 403, 429 or 500) in the request's language.
+// For htmx requests it renders the bare error fragment.
+func (h *Handlers) ErrorPage(c *fiber.Ctx, status int) error {
+	var title, text string
+	p := h.newPage(c, "", nil)
+	switch status {
+	case fiber.StatusNotFound:
+		title, text = p.T("NotFoundTitle"), p.T("NotFoundText")
+	case fiber.StatusForbidden:
+		title, text = p.T("ForbiddenTitle"), p.T("FormExpired")
+	case fiber.StatusTooManyRequests:
+		title, text = p.T("ErrorTitle"), p.T("TooManyRequests")
+	default:
+		title, text = p.T("ErrorTitle"), p.T("ErrorText")
+	}
+	p.Title = title
+	p.Data = map[string]string{"Title": title, "Text": text}
+	if IsHTMX(c) {
+		return h.renderFragment(c, status, "shared/error", p)
+	}
+	return h.renderPage(c, status, "pages/error", p)
+}
+
+// errIs is errors.Is, shortened for handler switches.
+var errIs = errors.Is
+
+// With returns a copy of the page whose Data is data: how a page hands a sub-template its own
+// view model ({{template "tickets/reply_form" (.With .Data.Reply)}}).
+func (p *Page) With(data any) *Page {
+	cp := *p
+	cp.Data = data
+	return &cp
+}

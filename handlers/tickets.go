@@ -1,0 +1,310 @@
+package handlers
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portico/sql/store"
+)
+
+// listState is the ticket listing's state, exactly as it lives in the query string.
+type listState struct {
+	View, Q, Status, Cursor string
+}
+
+// query returns the state as a query string, with the cursor replaced by cur.
+func (s listState) query(cur string) string {
+	v := url.Values{}
+	if s.View != "" {
+		v.Set("view", s.View)
+	}
+	if s.Q != "" {
+		v.Set("q", s.Q)
+	}
+	if s.Status != "" && s.Status != store.StatusAll {
+		v.Set("status", s.Status)
+	}
+	if cur != "" {
+		v.Set("cursor", cur)
+	}
+	if len(v) == 0 {
+		return "/tickets"
+	}
+	return "/tickets?" + v.Encode()
+}
+
+// listRow is one listing row with every value formatted once, in Go.
+type listRow struct {
+	Href, Subject, Requester, Owner, Status, StatusClass string
+	Created, CreatedISO, Activity, ActivityISO           string
+}
+
+// listView is the listing's view model (tickets/list.html).
+type listView struct {
+	State              listState
+	CanSeeOrg          bool
+	ViewLabel          string
+	MineHref, OrgHref  string
+	Rows               []listRow
+	NextHref, PrevHref string
+	Empty              string
+	StatusOptions      []option
+	Announce           string
+	Fragment           bool
+}
+
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// timeFormat is how dates read in the listing and the ticket page (UTC until the viewer's zone
+// is known; the <time> element carries the exact instant).
+const timeFormat = "2006-01-02 15:04"
+
+func fmtTime(t time.Time) (string, string) {
+	t = t.UTC()
+	return t.Format(timeFormat), t.Format(time.RFC3339)
+}
+
+// viewer builds the request's Viewer from the signed-in contact and the settings.
+func (h *Handlers) viewer(c *fiber.Ctx, view string) store.Viewer {
+	ct := ContactOf(c)
+	return store.NewViewer(ct.ID, ct.CompanyID, SettingsOf(c), view)
+}
+
+// TicketList shows the customer's tickets (GET /tickets): the whole page, or only the list
+// fragment for htmx. Query: view=mine|org, q, status=open|closed|all, cursor.
+func (h *Handlers) TicketList(c *fiber.Ctx) error {
+	VaryHTMX(c)
+	st := listState{View: c.Query("view"), Q: c.Query("q"), Status: c.Query("status"), Cursor: c.Query("cursor")}
+	if len([]rune(st.Q)) > 200 {
+		st.Q = string([]rune(st.Q)[:200])
+	}
+	switch st.Status {
+	case store.StatusOpen, store.StatusClosed:
+	default:
+		st.Status = store.StatusAll
+	}
+	v := h.viewer(c, st.View)
+	st.View = v.View
+	page, err := h.Store.TicketListForViewer(c.UserContext(), v, store.TicketListParams{Q: st.Q, Status: st.Status, Cursor: st.Cursor})
+	if err != nil {
+		return err
+	}
+	p := h.newPage(c, "", nil)
+	p.Title = p.TicketsLabel
+	showStages := SettingsOf(c).ShowCustomStages
+	open, closed := p.T("Open"), p.T("Closed")
+	lv := listView{State: st, CanSeeOrg: v.CanSeeOrg(), Rows: make([]listRow, len(page.Rows))}
+	for i, r := range page.Rows {
+		row := listRow{Href: "/tickets/" + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: r.RequesterName, Owner: r.OwnerName, Status: open, StatusClass: "open"}
+		if r.IsClosed {
+			row.Status, row.StatusClass = closed, "closed"
+		}
+		if showStages {
+			row.Status = r.StageName
+		}
+		if row.Owner == "" {
+			row.Owner = p.T("Unassigned")
+		}
+		row.Created, row.CreatedISO = fmtTime(r.CreatedAt)
+		row.Activity, row.ActivityISO = fmtTime(r.LastActivityAt)
+		lv.Rows[i] = row
+	}
+	if lv.CanSeeOrg {
+		lv.ViewLabel = p.T("OrganizationTickets")
+		if st.View == store.ViewMine {
+			lv.ViewLabel = p.T("OwnedByMe")
+		}
+		lv.MineHref = listState{View: store.ViewMine, Q: st.Q, Status: st.Status}.query("")
+		lv.OrgHref = listState{View: store.ViewOrg, Q: st.Q, Status: st.Status}.query("")
+	}
+	if page.NextCursor != "" {
+		lv.NextHref = st.query(page.NextCursor)
+	}
+	if page.PrevCursor != "" {
+		lv.PrevHref = st.query(page.PrevCursor)
+	}
+	if len(lv.Rows) == 0 {
+		lv.Empty = p.T("NoTickets")
+		if st.Q == "" && st.Status == store.StatusAll && st.Cursor == "" {
+			lv.Empty = p.T("NoTicketsYet")
+		}
+	}
+	lv.StatusOptions = []option{
+		{store.StatusAll, p.T("StatusAll"), st.Status == store.StatusAll},
+		{store.StatusOpen, p.T("Open"), st.Status == store.StatusOpen},
+		{store.StatusClosed, p.T("Closed"), st.Status == store.StatusClosed},
+	}
+	lv.Announce = p.T("TicketCount", "Count", len(lv.Rows))
+	p.Data = &lv
+	if IsHTMX(c) {
+		lv.Fragment = true
+		return h.renderFragment(c, fiber.StatusOK, "tickets/list", p)
+	}
+	return h.renderPage(c, fiber.StatusOK, "pages/tickets", p)
+}
+
+// messageView is one message ready to print.
+type messageView struct {
+	ID                  int64
+	Author, Body        string
+	Time, TimeISO       string
+	FromCustomer, IsNew bool
+}
+
+// ticketView is the ticket page's view model.
+type ticketView struct {
+	ID                           int64
+	Subject, Status, StatusClass string
+	Pipeline, Stage, Priority    string
+	Category, Channel, Company   string
+	Requester, Owner             string
+	Created, CreatedISO          string
+	Activity, ActivityISO        string
+	Messages                     []messageView
+	Reply                        replyForm
+}
+
+// replyForm is the reply box: what was typed, and the error beside it.
+type replyForm struct {
+	Action       string
+	Body         string
+	Error        string
+	CanReply     bool
+	ClosedNotice string
+	MaxRunes     int
+}
+
+func (h *Handlers) messageView(p *Page, m store.Message) messageView {
+	mv := messageView{ID: m.ID, Author: m.AuthorName, Body: m.Body, FromCustomer: m.FromCustomer}
+	if !m.FromCustomer {
+		mv.Author = p.T("SupportTeam")
+		if m.AuthorName != "" {
+			mv.Author = m.AuthorName
+		}
+	}
+	mv.Time, mv.TimeISO = fmtTime(m.CreatedAt)
+	return mv
+}
+
+func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *ticketView {
+	t := d.Ticket
+	tv := &ticketView{ID: t.ID, Subject: t.Subject, Pipeline: t.PipelineName, Stage: t.StageName, Priority: t.Priority,
+		Category: t.Category, Channel: t.Channel, Company: t.CompanyName, Requester: t.RequesterName, Owner: t.OwnerName,
+		Status: p.T("Open"), StatusClass: "open"}
+	if t.IsClosed {
+		tv.Status, tv.StatusClass = p.T("Closed"), "closed"
+	}
+	st := SettingsOf(c)
+	if st.ShowCustomStages {
+		tv.Status = t.StageName
+	}
+	if tv.Owner == "" {
+		tv.Owner = p.T("Unassigned")
+	}
+	tv.Created, tv.CreatedISO = fmtTime(t.CreatedAt)
+	tv.Activity, tv.ActivityISO = fmtTime(t.LastActivityAt)
+	tv.Messages = make([]messageView, len(d.Messages))
+	for i, m := range d.Messages {
+		tv.Messages[i] = h.messageView(p, m)
+	}
+	tv.Reply = replyForm{Action: "/tickets/" + strconv.FormatInt(t.ID, 10) + "/replies", MaxRunes: store.MaxReplyRunes,
+		CanReply: !t.IsClosed || st.AllowReplyOnClosed}
+	if !tv.Reply.CanReply {
+		tv.Reply.ClosedNotice = p.T("TicketClosedNoReply")
+	}
+	return tv
+}
+
+func ticketID(c *fiber.Ctx) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, store.ErrNotFound
+	}
+	return id, nil
+}
+
+// TicketShow shows one ticket with its public conversation (GET /tickets/:id). Outside the
+// viewer's scope: 404.
+func (h *Handlers) TicketShow(c *fiber.Ctx) error {
+	VaryHTMX(c)
+	id, err := ticketID(c)
+	if err != nil {
+		return err
+	}
+	d, err := h.Store.TicketGetForViewer(c.UserContext(), h.viewer(c, ""), id)
+	if err != nil {
+		return err
+	}
+	p := h.newPage(c, d.Ticket.Subject, nil)
+	p.Data = h.ticketView(c, p, d)
+	return h.renderPage(c, fiber.StatusOK, "pages/ticket", p)
+}
+
+// TicketReplyCreate posts the customer's reply (POST /tickets/:id/replies, field body).
+// htmx: 200 with a cleared reply box plus the new message and last activity swapped out of band;
+// 422 with the box, the typed text and the error beside it. Without JavaScript: 303 back to the
+// ticket, or the whole page with the error (422). Outside scope: 404.
+func (h *Handlers) TicketReplyCreate(c *fiber.Ctx) error {
+	id, err := ticketID(c)
+	if err != nil {
+		return err
+	}
+	body := c.FormValue("body")
+	v := h.viewer(c, "")
+	st := SettingsOf(c)
+	m, err := h.Store.TicketReplyCreate(c.UserContext(), v, id, body, st.AllowReplyOnClosed)
+	var ve *store.ValidationError
+	switch {
+	case err == nil:
+	case errors.As(err, &ve), errors.Is(err, store.ErrTicketClosed):
+		return h.replyRefused(c, v, id, body, err)
+	default:
+		return err
+	}
+	if !IsHTMX(c) {
+		return c.Redirect("/tickets/"+strconv.FormatInt(id, 10)+"#message-"+strconv.FormatInt(m.ID, 10), fiber.StatusSeeOther)
+	}
+	p := h.newPage(c, "", nil)
+	mv := h.messageView(p, m)
+	mv.IsNew = true
+	act, actISO := fmtTime(m.CreatedAt)
+	p.Data = map[string]any{
+		"Reply":       replyForm{Action: "/tickets/" + strconv.FormatInt(id, 10) + "/replies", MaxRunes: store.MaxReplyRunes, CanReply: true},
+		"Message":     mv,
+		"Activity":    act,
+		"ActivityISO": actISO,
+		"Announce":    p.T("ReplySent"),
+	}
+	return h.renderFragment(c, fiber.StatusOK, "tickets/reply_created", p)
+}
+
+// replyRefused re-renders the reply box (htmx) or the ticket page with the error and the typed text.
+func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body string, cause error) error {
+	d, err := h.Store.TicketGetForViewer(c.UserContext(), v, id)
+	if err != nil {
+		return err
+	}
+	p := h.newPage(c, d.Ticket.Subject, nil)
+	tv := h.ticketView(c, p, d)
+	tv.Reply.Body = body
+	var ve *store.ValidationError
+	if errors.As(cause, &ve) {
+		tv.Reply.Error = p.T(ve.Fields["body"], "Max", store.MaxReplyRunes)
+	} else {
+		tv.Reply.Error = p.T("TicketClosedNoReply")
+		tv.Reply.CanReply = true // keep the box (and the text) visible with the error
+	}
+	if IsHTMX(c) {
+		p.Data = tv.Reply
+		return h.renderFragment(c, fiber.StatusUnprocessableEntity, "tickets/reply_form", p)
+	}
+	p.Data = tv
+	return h.renderPage(c, fiber.StatusUnprocessableEntity, "pages/ticket", p)
+}

@@ -1,0 +1,178 @@
+// Package server is Portico's process and HTTP plumbing: it wires the pools, the store, the
+// session store and Fiber in order, holds the one route table, and runs and stops the server.
+// It holds no business rules.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/template/html/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"portico/auth"
+	"portico/config"
+	"portico/handlers"
+	"portico/partials"
+	"portico/sql/migrations"
+	"portico/sql/store"
+	"portico/static"
+)
+
+// Server is one Portico instance.
+type Server struct {
+	Config   *config.Config
+	App      *fiber.App
+	Pool     *pgxpool.Pool
+	Redis    redis.UniversalClient
+	Store    *store.Store
+	Settings *store.SettingsCache
+	Sessions *auth.Sessions
+	Handlers *handlers.Handlers
+	Log      *slog.Logger
+	// ownsPools is true when New opened the pools (and Close must close them).
+	ownsPools bool
+}
+
+// Options tune New for tests: existing pools to reuse and a Redis key prefix.
+type Options struct {
+	Pool        *pgxpool.Pool
+	Redis       redis.UniversalClient
+	RedisPrefix string // default "portico:"
+	Logger      *slog.Logger
+	SettingsTTL time.Duration
+}
+
+// NewLogger returns the process logger: JSON in production, text in development, to stderr.
+func NewLogger(cfg *config.Config) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Production() {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// OpenRedis connects to Redis at url and pings it. The client is a UniversalClient so that a
+// Sentinel or Cluster URL can replace a single node later.
+func OpenRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(opt)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("connect to Redis at %s: %w", opt.Addr, err)
+	}
+	return rdb, nil
+}
+
+// New wires an instance: pools (opened unless given), migrations, templates (checked now: a
+// broken template fails the boot, not a request), the catalogue, and the Fiber app with its
+// middleware and routes. Errors name the failing part.
+func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) {
+	s := &Server{Config: cfg, Pool: opt.Pool, Redis: opt.Redis, Log: opt.Logger}
+	if s.Log == nil {
+		s.Log = NewLogger(cfg)
+	}
+	var err error
+	if s.Pool == nil {
+		if s.Pool, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+			return nil, err
+		}
+		s.ownsPools = true
+	}
+	if s.Redis == nil {
+		if s.Redis, err = OpenRedis(ctx, cfg.RedisURL); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if applied, err := migrations.Apply(ctx, s.Pool); err != nil {
+		s.Close()
+		return nil, err
+	} else if len(applied) > 0 {
+		s.Log.Info("migrations applied", "files", applied)
+	}
+	prefix := opt.RedisPrefix
+	if prefix == "" {
+		prefix = "portico:"
+	}
+	s.Store = store.New(s.Pool)
+	s.Settings = store.NewSettingsCache(s.Store, opt.SettingsTTL)
+	s.Sessions = auth.NewSessions(s.Redis, prefix, cfg.SessionLifetime)
+	cat, err := handlers.NewCatalogue()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	versions, err := static.Versions()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Handlers = &handlers.Handlers{Config: cfg, Store: s.Store, Sessions: s.Sessions, Catalogue: cat, Log: s.Log,
+		Assets: func(name string) string { return "/static/" + name + "?v=" + versions[name] }}
+	engine := html.NewFileSystem(http.FS(partials.FS), ".html")
+	if err := engine.Load(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	s.App = fiber.New(fiber.Config{
+		Views:                   engine,
+		ErrorHandler:            errorHandler(s.Handlers, s.Log),
+		ReadTimeout:             cfg.ReadTimeout,
+		WriteTimeout:            cfg.WriteTimeout,
+		IdleTimeout:             cfg.IdleTimeout,
+		BodyLimit:               cfg.BodyLimit,
+		Immutable:               true,
+		DisableStartupMessage:   true,
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg),
+		AppName:                 "Portico",
+	})
+	s.routes()
+	return s, nil
+}
+
+func proxyHeader(cfg *config.Config) string {
+	if len(cfg.TrustedProxies) > 0 {
+		return fiber.HeaderXForwardedFor
+	}
+	return ""
+}
+
+// Run serves on cfg.Addr until ctx is cancelled, then shuts down gracefully (10 s).
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.App.Listen(s.Config.Addr) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down")
+	return s.App.ShutdownWithTimeout(10 * time.Second)
+}
+
+// Close releases the pools New opened.
+func (s *Server) Close() {
+	if !s.ownsPools {
+		return
+	}
+	if s.Redis != nil {
+		s.Redis.Close()
+	}
+	if s.Pool != nil {
+		s.Pool.Close()
+	}
+}

@@ -1,0 +1,322 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"portico/sql/store/storetest"
+)
+
+func ticketPath(id int64) string { return "/tickets/" + strconv.FormatInt(id, 10) }
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestScopeMatrix: in own and company mode, each access path (list, search, detail, reply)
+// shows exactly the tickets in scope and answers 404 across the line.
+func TestScopeMatrix(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	ctx := context.Background()
+	type want struct {
+		listed, hidden []string // subjects
+		reach, refuse  []int64  // detail + reply
+	}
+	cases := []struct {
+		mode, email string
+		w           want
+	}{
+		{"own", fx.AliceEmail, want{[]string{"Printer on fire", "Invoice copy"}, []string{"VPN keeps dropping", "Globex payroll export"}, []int64{fx.AliceOpen}, []int64{fx.BobT, fx.CarolT}}},
+		{"own", fx.CarolEmail, want{[]string{"Globex payroll export"}, []string{"Printer on fire", "VPN keeps dropping"}, []int64{fx.CarolT}, []int64{fx.AliceOpen, fx.BobT}}},
+		{"company", fx.AliceEmail, want{[]string{"Printer on fire", "Invoice copy", "VPN keeps dropping"}, []string{"Globex payroll export"}, []int64{fx.AliceOpen, fx.BobT}, []int64{fx.CarolT}}},
+		{"company", fx.CarolEmail, want{[]string{"Globex payroll export"}, []string{"Printer on fire", "VPN keeps dropping", "Invoice copy"}, []int64{fx.CarolT}, []int64{fx.AliceOpen, fx.BobT}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.mode+"/"+tc.email, func(t *testing.T) {
+			if err := ts.Store.SettingSet(ctx, "ticket_permissions", tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			c := ts.client()
+			c.signIn(tc.email, fx.Password)
+			_, doc := c.get("/tickets", false)
+			listed := texts(doc, "#tickets-table tbody td:first-child")
+			for _, s := range tc.w.listed {
+				if !contains(listed, s) {
+					t.Errorf("list lacks %q: %v", s, listed)
+				}
+			}
+			for _, s := range tc.w.hidden {
+				if contains(listed, s) {
+					t.Errorf("list shows %q out of scope", s)
+				}
+				// Search finds nothing across the line, by subject or by message text.
+				_, sdoc := c.get("/tickets?q="+url.QueryEscape(s), true)
+				if contains(texts(sdoc, "#tickets-table tbody td:first-child"), s) {
+					t.Errorf("search for %q shows it out of scope", s)
+				}
+			}
+			if _, sdoc := c.get("/tickets?q=zebra", true); tc.email != fx.CarolEmail && sdoc.Find("#tickets-table tbody tr").Length() != 0 {
+				t.Error("message-text search leaks Carol's ticket")
+			}
+			for _, id := range tc.w.reach {
+				if resp, _ := c.get(ticketPath(id), false); resp.StatusCode != 200 {
+					t.Errorf("detail %d: %d, want 200", id, resp.StatusCode)
+				}
+			}
+			for _, id := range tc.w.refuse {
+				if resp, _ := c.get(ticketPath(id), false); resp.StatusCode != http.StatusNotFound {
+					t.Errorf("detail %d: %d, want 404", id, resp.StatusCode)
+				}
+				resp, _ := c.post(ticketPath(id)+"/replies", url.Values{"body": {"sneaky"}}, true)
+				if resp.StatusCode != http.StatusNotFound {
+					t.Errorf("reply %d: %d, want 404", id, resp.StatusCode)
+				}
+			}
+			var n int
+			ts.Pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE body = 'sneaky'`).Scan(&n)
+			if n != 0 {
+				t.Fatalf("%d replies stored across the line", n)
+			}
+		})
+	}
+	// A ticket id that does not exist answers exactly like one out of scope.
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	if resp, _ := c.get("/tickets/999999999", false); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("missing ticket: %d", resp.StatusCode)
+	}
+}
+
+func TestViewMenuOnlyInCompanyModeAndKeepsStateInURL(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	if _, doc := c.get("/tickets", false); doc.Find("#view-menu").Length() != 0 {
+		t.Fatal("View menu shown in own mode")
+	}
+	if err := ts.Store.SettingSet(context.Background(), "ticket_permissions", "company"); err != nil {
+		t.Fatal(err)
+	}
+	_, doc := c.get("/tickets", false)
+	if !strings.Contains(doc.Find("#view-menu").Text(), "Organization tickets") {
+		t.Fatalf("View menu = %q", doc.Find("#view-menu").Text())
+	}
+	mine, _ := doc.Find("#view-mine").Attr("hx-get")
+	resp, frag := c.get(mine, true)
+	if frag.Find("html").Length() != 0 && frag.Find("header nav").Length() != 0 {
+		t.Error("htmx request got a whole page, want the list fragment")
+	}
+	if frag.Find("#ticket-list").Length() != 1 || resp.StatusCode != 200 {
+		t.Fatal("fragment lacks #ticket-list")
+	}
+	listed := texts(frag, "#tickets-table tbody td:first-child")
+	if contains(listed, "VPN keeps dropping") || !contains(listed, "Printer on fire") {
+		t.Errorf("Owned by me lists %v", listed)
+	}
+	// Reload of the pushed URL keeps the view.
+	_, full := c.get("/tickets?view=mine", false)
+	if !strings.Contains(full.Find("#view-menu").Text(), "Owned by me") {
+		t.Errorf("reload lost the view: %q", full.Find("#view-menu").Text())
+	}
+}
+
+func TestStatusFilterAndCustomStages(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	_, doc := c.get("/tickets?status=closed", false)
+	if got := texts(doc, "#tickets-table tbody td:first-child"); len(got) != 1 || got[0] != "Invoice copy" {
+		t.Fatalf("closed filter: %v", got)
+	}
+	if got := texts(doc, "#tickets-table tbody td:last-child"); got[0] != "Closed" {
+		t.Errorf("status column = %v", got)
+	}
+	_, doc = c.get("/tickets?status=open", false)
+	if got := texts(doc, "#tickets-table tbody td:first-child"); len(got) != 1 || got[0] != "Printer on fire" {
+		t.Fatalf("open filter: %v", got)
+	}
+	if err := ts.Store.SettingSet(context.Background(), "show_custom_stages", "true"); err != nil {
+		t.Fatal(err)
+	}
+	_, doc = c.get("/tickets?status=open", false)
+	if got := texts(doc, "#tickets-table tbody td:last-child"); got[0] != "New" {
+		t.Errorf("custom stage column = %v, want the stage name", got)
+	}
+}
+
+func TestPaginationKeysetBothWays(t *testing.T) {
+	ts := newTestServer(t, nil)
+	co := storetest.MustCompany(t, ts.Pool, "Initech")
+	ct := storetest.MustContact(t, ts.Pool, "peter@initech.test", "Peter", co, "swingline stapler")
+	base := time.Now().Add(-time.Hour)
+	for i := 0; i < 60; i++ {
+		storetest.MustTicket(t, ts.Pool, storetest.TicketSpec{Subject: fmt.Sprintf("T%02d", i), Body: "b", RequesterID: ct, CompanyID: co, Activity: base.Add(time.Duration(i) * time.Second)})
+	}
+	c := ts.client()
+	c.signIn("peter@initech.test", "swingline stapler")
+	_, doc := c.get("/tickets", false)
+	var seen []string
+	pages := 0
+	for {
+		pages++
+		seen = append(seen, texts(doc, "#tickets-table tbody td:first-child")...)
+		next, ok := doc.Find(`a[rel=next]`).Attr("href")
+		if !ok {
+			break
+		}
+		_, doc = c.get(next, true)
+	}
+	if pages != 3 || len(seen) != 60 || seen[0] != "T59" || seen[59] != "T00" {
+		t.Fatalf("pages %d, rows %d, first %q last %q", pages, len(seen), seen[0], seen[len(seen)-1])
+	}
+	prev, ok := doc.Find(`a[rel=prev]`).Attr("href")
+	if !ok {
+		t.Fatal("last page has no rel=prev")
+	}
+	_, doc = c.get(prev, true)
+	if got := texts(doc, "#tickets-table tbody td:first-child"); len(got) != 25 || got[0] != "T34" {
+		t.Fatalf("prev page: %d rows starting %v", len(got), got[:1])
+	}
+}
+
+func TestTicketDetailShowsPublicMessagesOnly(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	resp, doc := c.get(ticketPath(fx.AliceOpen), false)
+	if resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+	msgs := texts(doc, "#messages .message-body")
+	if len(msgs) != 2 || msgs[0] != "The printer is on fire." || msgs[1] != "Please unplug it." {
+		t.Fatalf("messages = %q", msgs)
+	}
+	html, _ := doc.Html()
+	if strings.Contains(html, "SECRET-NOTE") {
+		t.Fatal("internal note reached the customer")
+	}
+	// Search does not match internal notes either.
+	_, sdoc := c.get("/tickets?q=SECRET-NOTE", true)
+	if sdoc.Find("#tickets-table tbody tr").Length() != 0 {
+		t.Fatal("search matched an internal note")
+	}
+}
+
+func TestReplyHTMXAndPlainForm(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	path := ticketPath(fx.AliceOpen) + "/replies"
+
+	// Empty reply: 422, message beside the box.
+	resp, doc := c.post(path, url.Values{"body": {"   "}}, true)
+	if resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#reply-error").Length() != 1 {
+		t.Fatalf("empty reply: %d, error shown %d", resp.StatusCode, doc.Find("#reply-error").Length())
+	}
+	// Oversized reply: 422 and the text kept.
+	long := strings.Repeat("é", 20001)
+	resp, doc = c.post(path, url.Values{"body": {long}}, true)
+	if resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#reply-body").Text() != long {
+		t.Fatalf("long reply: %d, text kept %v", resp.StatusCode, doc.Find("#reply-body").Text() == long)
+	}
+	// A good reply: the box clears, the message is appended out of band, last activity updates.
+	body := "Still smoking <b>bold</b> & ü"
+	resp, doc = c.post(path, url.Values{"body": {body}}, true)
+	if resp.StatusCode != 200 {
+		t.Fatalf("reply: %d", resp.StatusCode)
+	}
+	if doc.Find("#reply-body").Text() != "" {
+		t.Error("reply box not cleared")
+	}
+	if got := doc.Find(`[hx-swap-oob="beforeend:#messages"] .message-body`).Text(); got != body {
+		t.Errorf("appended message = %q", got)
+	}
+	if doc.Find(`#last-activity[hx-swap-oob]`).Length() != 1 {
+		t.Error("last activity not updated out of band")
+	}
+	html, _ := doc.Html()
+	if strings.Contains(html, "<b>bold</b>") {
+		t.Error("reply HTML not escaped")
+	}
+	// The ticket's last activity moved, and the reply is on the contact's timeline.
+	var n int
+	ts.Pool.QueryRow(context.Background(), `SELECT count(*) FROM timeline_events WHERE contact_id = $1 AND kind = 'email'`, fx.Alice).Scan(&n)
+	if n != 1 {
+		t.Errorf("timeline events = %d", n)
+	}
+	// Without JavaScript: 303 back to the ticket, where the reply shows.
+	resp, _ = c.post(path, url.Values{"body": {"plain form reply"}}, false)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), ticketPath(fx.AliceOpen)) {
+		t.Fatalf("plain reply: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, doc = c.get(ticketPath(fx.AliceOpen), false)
+	if msgs := texts(doc, "#messages .message-body"); msgs[len(msgs)-1] != "plain form reply" {
+		t.Errorf("last message = %q", msgs[len(msgs)-1])
+	}
+	// Plain-form validation error keeps the text in the whole page.
+	resp, doc = c.post(path, url.Values{"body": {""}}, false)
+	if resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#reply-error").Length() != 1 || doc.Find("#ticket-subject").Length() != 1 {
+		t.Fatalf("plain empty reply: %d", resp.StatusCode)
+	}
+}
+
+func TestReplyOnClosedTicketRefusedUnlessAllowed(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	_, doc := c.get(ticketPath(fx.AliceClosed), false)
+	if doc.Find("#reply-form").Length() != 0 || doc.Find("#closed-notice").Length() != 1 {
+		t.Fatal("closed ticket offers a reply box")
+	}
+	resp, doc := c.post(ticketPath(fx.AliceClosed)+"/replies", url.Values{"body": {"reopen please"}}, true)
+	if resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#reply-body").Text() != "reopen please" {
+		t.Fatalf("reply on closed: %d", resp.StatusCode)
+	}
+	if err := ts.Store.SettingSet(context.Background(), "allow_reply_on_closed", "true"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := c.post(ticketPath(fx.AliceClosed)+"/replies", url.Values{"body": {"reopen please"}}, true); resp.StatusCode != 200 {
+		t.Fatalf("allowed reply on closed: %d", resp.StatusCode)
+	}
+}
+
+func TestDutchFromAcceptLanguageAndTicketsLabel(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	c := ts.client()
+	c.lang = "nl-NL,nl;q=0.9,en;q=0.5"
+	c.signIn(fx.AliceEmail, fx.Password)
+	_, doc := c.get("/tickets", false)
+	heads := texts(doc, "#tickets-table thead th")
+	want := []string{"Onderwerp", "Aangevraagd door", "Datum aanmaken", "Eigenaar ticket", "Datum laatste activiteit", "Status"}
+	if strings.Join(heads, "|") != strings.Join(want, "|") {
+		t.Errorf("Dutch headings = %v", heads)
+	}
+	if lang, _ := doc.Find("html").Attr("lang"); lang != "nl" {
+		t.Errorf("html lang = %q", lang)
+	}
+	if err := ts.Store.SettingSet(context.Background(), "tickets_label", "Cases"); err != nil {
+		t.Fatal(err)
+	}
+	_, doc = c.get("/tickets", false)
+	if doc.Find("main h1").Text() != "Cases" || !strings.Contains(doc.Find("title").Text(), "Cases") {
+		t.Errorf("label: h1 %q title %q", doc.Find("main h1").Text(), doc.Find("title").Text())
+	}
+}

@@ -1,0 +1,80 @@
+// Package store is the only code that talks SQL to PostgreSQL. Every method takes ctx first and
+// returns (T, error) with the sentinels ErrNotFound, ErrConflict and *ValidationError wrapped
+// with %w. Methods that return tickets, conversations, messages or attachments take a Viewer
+// and apply its one scope predicate (see viewer.go).
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Sentinel errors returned (wrapped) by store methods.
+var (
+	// ErrNotFound: the record does not exist or is outside the caller's scope.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique constraint or state rule refused the change.
+	ErrConflict = errors.New("conflict")
+)
+
+// ValidationError carries per-field problems as message IDs of the translation catalogue.
+type ValidationError struct {
+	// Fields maps a form field name to a catalogue message ID.
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string { return fmt.Sprintf("invalid input: %v", e.Fields) }
+
+// Invalid returns a *ValidationError for one field.
+func Invalid(field, messageID string) error {
+	return &ValidationError{Fields: map[string]string{field: messageID}}
+}
+
+// Store wraps the PostgreSQL pool.
+type Store struct {
+	Pool *pgxpool.Pool
+}
+
+// New returns a Store over pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{Pool: pool} }
+
+// Open connects to PostgreSQL at url and pings it. Errors name the failing step.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return pool, nil
+}
+
+// tx runs fn in a transaction, committing when fn returns nil.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.Pool, fn)
+}
+
+// isUnique reports whether err is a unique-violation.
+func isUnique(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// notFound maps pgx.ErrNoRows to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}

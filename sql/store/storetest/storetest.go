@@ -1,0 +1,134 @@
+// Package storetest gives tests a real, migrated PostgreSQL database of their own and the
+// Must… fixtures. Each call to NewDB creates a database from a migrated template
+// (CREATE DATABASE … TEMPLATE portico_test_template) and drops it when the test ends.
+//
+// PORTICO_TEST_DATABASE_URL points at a server's maintenance database (default
+// postgres://postgres@127.0.0.1:5432/postgres); PORTICO_TEST_REDIS_URL at Redis.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"portico/sql/migrations"
+	"portico/sql/store"
+)
+
+const templateDB = "portico_test_template"
+
+var (
+	templateOnce sync.Once
+	templateErr  error
+)
+
+// AdminURL returns the maintenance-database URL used to create test databases.
+func AdminURL() string {
+	if u := os.Getenv("PORTICO_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// RedisURL returns the Redis URL for tests.
+func RedisURL() string {
+	if u := os.Getenv("PORTICO_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+func withDB(raw, name string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func adminExec(ctx context.Context, sql string) error {
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		return fmt.Errorf("storetest: cannot reach PostgreSQL at %s (start it with `just services`): %w", AdminURL(), err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// buildTemplate (re)creates the migrated template database once per test process. A lock keeps
+// two test processes from building it at the same time.
+func buildTemplate(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		return fmt.Errorf("storetest: cannot reach PostgreSQL at %s (start it with `just services`): %w", AdminURL(), err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7263001)`); err != nil {
+		return err
+	}
+	defer conn.Exec(ctx, `SELECT pg_advisory_unlock(7263001)`)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, templateDB).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, `CREATE DATABASE `+templateDB); err != nil {
+			return err
+		}
+	}
+	pool, err := pgxpool.New(ctx, withDB(AdminURL(), templateDB))
+	if err != nil {
+		return err
+	}
+	_, err = migrations.Apply(ctx, pool)
+	pool.Close()
+	return err
+}
+
+// NewDB returns a pool on a fresh migrated database that is dropped when t ends.
+func NewDB(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	templateOnce.Do(func() { templateErr = buildTemplate(ctx) })
+	if templateErr != nil {
+		t.Fatalf("test database: %v", templateErr)
+	}
+	name := "portico_t_" + randHex(6)
+	if err := adminExec(ctx, `CREATE DATABASE `+name+` TEMPLATE `+templateDB); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	pool, err := pgxpool.New(ctx, withDB(AdminURL(), name))
+	if err != nil {
+		t.Fatalf("connect test database: %v", err)
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = adminExec(c, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+	})
+	return pool
+}
+
+// NewStore is NewDB wrapped in a *store.Store.
+func NewStore(t testing.TB) *store.Store { return store.New(NewDB(t)) }
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// RandHex returns 2n random hex characters, for unique names and prefixes in tests.
+func RandHex(n int) string { return randHex(n) }

@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Ticket list status filters (query string `status`).
+const (
+	StatusOpen   = "open"
+	StatusClosed = "closed"
+	StatusAll    = "all"
+)
+
+// MaxReplyRunes is the longest reply a customer may send, in characters.
+const MaxReplyRunes = 20000
+
+// TicketListParams selects a page of the ticket listing.
+type TicketListParams struct {
+	// Q searches subjects and public message bodies (case-insensitive substring).
+	Q string
+	// Status is StatusOpen, StatusClosed or StatusAll (default all).
+	Status string
+	// Cursor is an opaque keyset cursor from a previous page ("" = first page).
+	Cursor string
+	// Limit is the page size (1–100, default 25).
+	Limit int
+}
+
+// TicketRow is one row of the listing, with every value ready to print.
+type TicketRow struct {
+	ID             int64
+	Subject        string
+	RequesterName  string
+	OwnerName      string
+	CreatedAt      time.Time
+	LastActivityAt time.Time
+	StageName      string
+	IsClosed       bool
+}
+
+// TicketPage is one page of the listing with keyset cursors for the neighbours ("" = none).
+type TicketPage struct {
+	Rows       []TicketRow
+	NextCursor string
+	PrevCursor string
+}
+
+// cursor is a keyset position: (last_activity_at, id), and the direction to read from it.
+type cursor struct {
+	before bool // true: the page before this position
+	at     time.Time
+	id     int64
+}
+
+func (c cursor) String() string {
+	d := "a"
+	if c.before {
+		d = "b"
+	}
+	raw := d + strconv.FormatInt(c.at.UnixMicro(), 10) + "." + strconv.FormatInt(c.id, 10)
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func parseCursor(s string) (cursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 4 || (b[0] != 'a' && b[0] != 'b') {
+		return cursor{}, false
+	}
+	ts, id, ok := strings.Cut(string(b[1:]), ".")
+	if !ok {
+		return cursor{}, false
+	}
+	us, err1 := strconv.ParseInt(ts, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil {
+		return cursor{}, false
+	}
+	return cursor{before: b[0] == 'b', at: time.UnixMicro(us).UTC(), id: n}, true
+}
+
+// likePattern escapes q for ILIKE and wraps it in %…%.
+func likePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(q) + "%"
+}
+
+// TicketListForViewer returns one page of the viewer's tickets, newest activity first.
+// An unreadable cursor is treated as the first page. Errors: database failures only.
+func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListParams) (TicketPage, error) {
+	if p.Limit <= 0 || p.Limit > 100 {
+		p.Limit = 25
+	}
+	args := []any{}
+	where := []string{v.scope(&args)}
+	switch p.Status {
+	case StatusOpen:
+		where = append(where, "NOT t.is_closed")
+	case StatusClosed:
+		where = append(where, "t.is_closed")
+	}
+	if q := strings.TrimSpace(p.Q); q != "" {
+		args = append(args, likePattern(q))
+		n := strconv.Itoa(len(args))
+		where = append(where, "(t.subject ILIKE $"+n+" OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.kind = 'public' AND m.body ILIKE $"+n+"))")
+	}
+	cur, hasCur := parseCursor(p.Cursor)
+	order := "DESC"
+	if hasCur {
+		args = append(args, cur.at, cur.id)
+		a, b := strconv.Itoa(len(args)-1), strconv.Itoa(len(args))
+		if cur.before {
+			where = append(where, "(t.last_activity_at, t.id) > ($"+a+", $"+b+")")
+			order = "ASC"
+		} else {
+			where = append(where, "(t.last_activity_at, t.id) < ($"+a+", $"+b+")")
+		}
+	}
+	args = append(args, p.Limit+1)
+	sql := `SELECT t.id, t.subject, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(su.name, ''),
+			t.created_at, t.last_activity_at, st.name, t.is_closed
+		FROM tickets t
+		JOIN stages st ON st.id = t.stage_id
+		LEFT JOIN contacts rc ON rc.id = t.requester_id
+		LEFT JOIN staff_users su ON su.id = t.owner_id
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY t.last_activity_at ` + order + `, t.id ` + order + `
+		LIMIT $` + strconv.Itoa(len(args))
+	rows, err := s.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return TicketPage{}, fmt.Errorf("ticket list: %w", err)
+	}
+	out := make([]TicketRow, 0, p.Limit+1)
+	for rows.Next() {
+		var r TicketRow
+		if err := rows.Scan(&r.ID, &r.Subject, &r.RequesterName, &r.OwnerName, &r.CreatedAt, &r.LastActivityAt, &r.StageName, &r.IsClosed); err != nil {
+			rows.Close()
+			return TicketPage{}, err
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return TicketPage{}, fmt.Errorf("ticket list: %w", err)
+	}
+	more := len(out) > p.Limit
+	if more {
+		out = out[:p.Limit]
+	}
+	if hasCur && cur.before { // read backwards: restore newest-first order
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	page := TicketPage{Rows: out}
+	if len(out) > 0 {
+		first, last := out[0], out[len(out)-1]
+		hasNext := more || (hasCur && cur.before)
+		hasPrev := hasCur && (!cur.before || more)
+		if hasNext {
+			page.NextCursor = cursor{at: last.LastActivityAt, id: last.ID}.String()
+		}
+		if hasPrev {
+			page.PrevCursor = cursor{before: true, at: first.LastActivityAt, id: first.ID}.String()
+		}
+	}
+	return page, nil
+}
+
+// Ticket is one ticket's properties as a customer may see them.
+type Ticket struct {
+	ID             int64
+	Subject        string
+	Description    string
+	PipelineName   string
+	StageName      string
+	IsClosed       bool
+	Priority       string
+	Category       string
+	Channel        string
+	RequesterName  string
+	CompanyName    string
+	OwnerName      string
+	CreatedAt      time.Time
+	LastActivityAt time.Time
+	ClosedAt       *time.Time
+}
+
+// Message is one public message in a conversation.
+type Message struct {
+	ID         int64
+	AuthorName string
+	// FromCustomer is true when a contact wrote it, false for an agent.
+	FromCustomer bool
+	Body         string
+	CreatedAt    time.Time
+}
+
+// TicketDetail is a ticket with the public messages of its oldest conversation, oldest first.
+type TicketDetail struct {
+	Ticket   Ticket
+	Messages []Message
+}
+
+// TicketGetForViewer returns the ticket with id if the viewer may see it. Errors: ErrNotFound
+// when it does not exist or is outside the viewer's scope (never a distinguishable answer).
+func (s *Store) TicketGetForViewer(ctx context.Context, v Viewer, id int64) (TicketDetail, error) {
+	var d TicketDetail
+	args := []any{id}
+	scope := v.detailScope(&args)
+	t := &d.Ticket
+	err := s.Pool.QueryRow(ctx, `SELECT t.id, t.subject, t.description, p.name, st.name, t.is_closed,
+			t.priority, t.category, t.channel, coalesce(nullif(rc.name, ''), rc.email, ''),
+			coalesce(co.name, ''), coalesce(su.name, ''), t.created_at, t.last_activity_at, t.closed_at
+		FROM tickets t
+		JOIN pipelines p ON p.id = t.pipeline_id
+		JOIN stages st ON st.id = t.stage_id
+		LEFT JOIN contacts rc ON rc.id = t.requester_id
+		LEFT JOIN companies co ON co.id = t.company_id
+		LEFT JOIN staff_users su ON su.id = t.owner_id
+		WHERE t.id = $1 AND `+scope, args...).Scan(&t.ID, &t.Subject, &t.Description, &t.PipelineName,
+		&t.StageName, &t.IsClosed, &t.Priority, &t.Category, &t.Channel, &t.RequesterName,
+		&t.CompanyName, &t.OwnerName, &t.CreatedAt, &t.LastActivityAt, &t.ClosedAt)
+	if err != nil {
+		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
+	}
+	msgs, err := s.publicMessages(ctx, s.Pool, id)
+	d.Messages = msgs
+	return d, err
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// publicMessages returns the public messages of the ticket's oldest conversation, oldest first.
+// Internal notes never leave this query.
+func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64) ([]Message, error) {
+	rows, err := q.Query(ctx, `SELECT m.id, coalesce(nullif(c.name, ''), c.email, su.name, ''),
+			m.author_contact_id IS NOT NULL, m.body, m.created_at
+		FROM messages m
+		LEFT JOIN contacts c ON c.id = m.author_contact_id
+		LEFT JOIN staff_users su ON su.id = m.author_staff_id
+		WHERE m.kind = 'public' AND m.conversation_id = (
+			SELECT cv.id FROM conversations cv WHERE cv.ticket_id = $1 ORDER BY cv.created_at, cv.id LIMIT 1)
+		ORDER BY m.created_at, m.id`, ticketID)
+	if err != nil {
+		return nil, fmt.Errorf("messages of ticket %d: %w", ticketID, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
+		var m Message
+		err := r.Scan(&m.ID, &m.AuthorName, &m.FromCustomer, &m.Body, &m.CreatedAt)
+		return m, err
+	})
+}
+
+// ErrTicketClosed is returned (wrapped in ErrConflict) when a reply is refused on a closed ticket.
+var ErrTicketClosed = fmt.Errorf("%w: ticket is closed", ErrConflict)
+
+// ValidateReply checks a customer's reply body. It returns a *ValidationError for field "body"
+// with message ID "ReplyEmpty" or "ReplyTooLong", or nil.
+func ValidateReply(body string) error {
+	if strings.TrimSpace(body) == "" {
+		return Invalid("body", "ReplyEmpty")
+	}
+	if !utf8.ValidString(body) {
+		return Invalid("body", "ReplyInvalid")
+	}
+	if utf8.RuneCountInString(body) > MaxReplyRunes {
+		return Invalid("body", "ReplyTooLong")
+	}
+	return nil
+}
+
+// TicketReplyCreate adds the viewer's public reply to the ticket's oldest conversation (or opens
+// a portal conversation in the default inbox when the ticket has none), bumps the ticket's last
+// activity, and records an email-type event on the contact's timeline, in one transaction.
+// Errors: *ValidationError (body), ErrNotFound (outside scope), ErrTicketClosed.
+func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64, body string, allowOnClosed bool) (Message, error) {
+	var m Message
+	if err := ValidateReply(body); err != nil {
+		return m, err
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		args := []any{ticketID}
+		scope := v.detailScope(&args)
+		var closed bool
+		var subject string
+		err := tx.QueryRow(ctx, `SELECT t.is_closed, t.subject FROM tickets t WHERE t.id = $1 AND `+scope+` FOR UPDATE`, args...).Scan(&closed, &subject)
+		if err != nil {
+			return notFound(err)
+		}
+		if closed && !allowOnClosed {
+			return ErrTicketClosed
+		}
+		var convID int64
+		err = tx.QueryRow(ctx, `SELECT id FROM conversations WHERE ticket_id = $1 ORDER BY created_at, id LIMIT 1`, ticketID).Scan(&convID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = tx.QueryRow(ctx, `INSERT INTO conversations (ticket_id, inbox_id, channel)
+				SELECT $1, id, 'portal' FROM inboxes WHERE is_default RETURNING id`, ticketID).Scan(&convID)
+		}
+		if err != nil {
+			return fmt.Errorf("conversation: %w", err)
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO messages (conversation_id, ticket_id, kind, author_contact_id, body)
+			VALUES ($1, $2, 'public', $3, $4) RETURNING id, created_at`, convID, ticketID, v.ContactID, body).Scan(&m.ID, &m.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2 WHERE id = $1`, ticketID, m.CreatedAt); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, message_id, summary)
+			VALUES ($1, 'email', $2, $3, $4)`, v.ContactID, ticketID, m.ID, subject)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT coalesce(nullif(name, ''), email) FROM contacts WHERE id = $1`, v.ContactID).Scan(&m.AuthorName)
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("reply to ticket %d: %w", ticketID, err)
+	}
+	m.Body, m.FromCustomer = body, true
+	return m, nil
+}

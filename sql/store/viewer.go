@@ -1,0 +1,67 @@
+package store
+
+import "strconv"
+
+// Ticket listing views (query string `view`).
+const (
+	ViewMine = "mine"
+	ViewOrg  = "org"
+)
+
+// Viewer is the customer on whose behalf a store method runs: the permission model of
+// ARCHITECTURE.md. Build it from the session and the portal settings on every request.
+type Viewer struct {
+	// ContactID is the signed-in contact.
+	ContactID int64
+	// CompanyID is the contact's primary company (0 when none).
+	CompanyID int64
+	// Permissions is PermissionsOwn or PermissionsCompany (setting ticket_permissions).
+	Permissions string
+	// View is ViewMine or ViewOrg; ViewOrg counts only with PermissionsCompany and a company.
+	View string
+}
+
+// NewViewer returns the Viewer for a contact under the portal settings, with the requested
+// view normalised: org only when the settings allow it and the contact has a company.
+func NewViewer(contactID, companyID int64, st Settings, view string) Viewer {
+	v := Viewer{ContactID: contactID, CompanyID: companyID, Permissions: st.TicketPermissions, View: ViewMine}
+	if v.CanSeeOrg() && view != ViewMine {
+		v.View = ViewOrg // company mode defaults to Organization tickets, as the reference does
+	}
+	return v
+}
+
+// CanSeeOrg reports whether the viewer may switch to organization tickets.
+func (v Viewer) CanSeeOrg() bool {
+	return v.Permissions == PermissionsCompany && v.CompanyID != 0
+}
+
+// scope returns the one predicate over tickets alias t that every ticket-returning query uses,
+// appending its arguments to args. Another contact's ticket never matches: the requester is the
+// viewer, or (company mode, org view) the ticket's company is the viewer's primary company.
+func (v Viewer) scope(args *[]any) string {
+	if v.ContactID == 0 {
+		return "false"
+	}
+	if v.View == ViewOrg && v.CanSeeOrg() {
+		*args = append(*args, v.CompanyID)
+		return "t.company_id = $" + strconv.Itoa(len(*args))
+	}
+	*args = append(*args, v.ContactID)
+	return "t.requester_id = $" + strconv.Itoa(len(*args))
+}
+
+// detailScope is the predicate for reaching a single ticket: anything the viewer could list in
+// either of its views (a ticket of the company stays reachable while "Owned by me" is chosen).
+func (v Viewer) detailScope(args *[]any) string {
+	if v.ContactID == 0 {
+		return "false"
+	}
+	*args = append(*args, v.ContactID)
+	p := "(t.requester_id = $" + strconv.Itoa(len(*args))
+	if v.CanSeeOrg() {
+		*args = append(*args, v.CompanyID)
+		p += " OR t.company_id = $" + strconv.Itoa(len(*args))
+	}
+	return p + ")"
+}
