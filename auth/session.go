@@ -31,7 +31,9 @@ type Session struct {
 }
 
 // Authenticated reports whether the session belongs to a signed-in principal.
-func (s *Session) Authenticated() bool { return s != nil && s.Kind != KindAnonymous && s.PrincipalID != 0 }
+func (s *Session) Authenticated() bool {
+	return s != nil && s.Kind != KindAnonymous && s.PrincipalID != 0
+}
 
 // Sessions stores sessions in Redis: key <prefix>s:<id> is a hash whose TTL is the idle timeout,
 // refreshed on each request; <prefix>a:<kind>:<id> is the set of a principal's session ids.

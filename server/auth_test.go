@@ -228,9 +228,9 @@ func TestReturnToOnlyLocal(t *testing.T) {
 	fx := storetest.MustStandard(t, ts.Pool)
 	for target, want := range map[string]string{
 		"/tickets/" + strconv.FormatInt(fx.AliceOpen, 10): "/tickets/" + strconv.FormatInt(fx.AliceOpen, 10),
-		"https://evil.example/":                          "/tickets",
-		"//evil.example":                                 "/tickets",
-		"/\\evil.example":                                "/tickets",
+		"https://evil.example/":                           "/tickets",
+		"//evil.example":                                  "/tickets",
+		"/\\evil.example":                                 "/tickets",
 	} {
 		c := ts.client()
 		c.get("/login", false)
