@@ -1,0 +1,86 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := LoadFrom(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Env != EnvDevelopment || c.Addr != ":3000" || c.DatabaseURL != DefaultDatabaseURL || c.RedisURL != DefaultRedisURL {
+		t.Errorf("defaults: %+v", c)
+	}
+	if !strings.HasPrefix(c.SecretKeySource, "generated:") || len(c.SecretKey) != 32 {
+		t.Fatalf("dev key: %q %d", c.SecretKeySource, len(c.SecretKey))
+	}
+	// The generated key is kept: a second start reads the same one.
+	c2, err := LoadFrom(env(nil))
+	if err != nil || string(c2.SecretKey) != string(c.SecretKey) || !strings.HasPrefix(c2.SecretKeySource, "file:") {
+		t.Fatalf("second load: %v %q", err, c2.SecretKeySource)
+	}
+	if fi, _ := os.Stat(filepath.Join(".", DevSecretFile)); fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %v", fi.Mode().Perm())
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	t.Chdir(t.TempDir())
+	key := strings.Repeat("0f", 32)
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"env":         {map[string]string{"PORTICO_ENV": "staging"}, "PORTICO_ENV"},
+		"addr":        {map[string]string{"PORTICO_ADDR": "3000"}, "PORTICO_ADDR"},
+		"base url":    {map[string]string{"PORTICO_BASE_URL": "localhost"}, "PORTICO_BASE_URL"},
+		"database":    {map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		"redis":       {map[string]string{"REDIS_URL": "http://x"}, "REDIS_URL"},
+		"short key":   {map[string]string{"PORTICO_SECRET_KEY": "abcd"}, "PORTICO_SECRET_KEY"},
+		"non-hex key": {map[string]string{"PORTICO_SECRET_KEY": strings.Repeat("zz", 32)}, "PORTICO_SECRET_KEY"},
+		"prod no key": {map[string]string{"PORTICO_ENV": "production", "PORTICO_BASE_URL": "https://x.example"}, "PORTICO_SECRET_KEY"},
+		"prod no tls": {map[string]string{"PORTICO_ENV": "production", "PORTICO_SECRET_KEY": key, "PORTICO_BASE_URL": "http://x.example"}, "PORTICO_BASE_URL"},
+		"proxies":     {map[string]string{"PORTICO_TRUSTED_PROXIES": "10.0.0.1, not-an-ip"}, "PORTICO_TRUSTED_PROXIES"},
+		"lifetime":    {map[string]string{"PORTICO_SESSION_LIFETIME": "1s"}, "PORTICO_SESSION_LIFETIME"},
+		"log level":   {map[string]string{"PORTICO_LOG_LEVEL": "loud"}, "PORTICO_LOG_LEVEL"},
+	} {
+		_, err := LoadFrom(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want one line naming %s", name, err, tc.want)
+		}
+	}
+}
+
+func TestProductionAndMaskedDump(t *testing.T) {
+	key := strings.Repeat("0f", 32)
+	c, err := LoadFrom(env(map[string]string{"PORTICO_ENV": "production", "PORTICO_SECRET_KEY": key,
+		"PORTICO_BASE_URL": "https://support.example.com/", "DATABASE_URL": "postgres://app:hunter2@db/portico"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Production() || !c.SecureCookies() || c.BaseURL != "https://support.example.com" {
+		t.Errorf("production config: %+v", c)
+	}
+	for k, v := range c.Dump() {
+		if strings.Contains(v, "hunter2") || strings.Contains(v, key) {
+			t.Errorf("dump %s leaks a secret: %q", k, v)
+		}
+	}
+}
+
+func TestNewSecretKeyParses(t *testing.T) {
+	a, b := NewSecretKey(), NewSecretKey()
+	if a == b || len(a) != 64 {
+		t.Fatalf("keys %q %q", a, b)
+	}
+	if _, err := ParseSecretKey(a); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"portico/auth"
+	"portico/sql/store/storetest"
+)
+
+// runCLI runs `portico args…` against the test database and returns stdout, stderr and the error.
+func runCLI(t *testing.T, dbURL, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	t.Setenv("DATABASE_URL", dbURL)
+	t.Setenv("PORTICO_SECRET_KEY", strings.Repeat("ab", 32))
+	var out, errb bytes.Buffer
+	err := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestCLIImportCountsReimportAndBadRows(t *testing.T) {
+	pool := storetest.NewDB(t)
+	url := pool.Config().ConnString()
+	out, _, err := runCLI(t, url, "", "import", "tickets", "--file", "../sql/store/demodata/tickets-multilang.csv", "--demo-contacts", "20")
+	if err != nil || !strings.Contains(out, "rows: 294, imported: 294, already present: 0, bad: 0") {
+		t.Fatalf("first import: %v %q", err, out)
+	}
+	out, _, err = runCLI(t, url, "", "import", "tickets", "--file", "../sql/store/demodata/tickets-multilang.csv", "--demo-contacts", "20")
+	if err != nil || !strings.Contains(out, "imported: 0, already present: 294") {
+		t.Fatalf("re-import: %v %q", err, out)
+	}
+	var n int
+	pool.QueryRow(context.Background(), `SELECT count(*) FROM tickets`).Scan(&n)
+	if n != 294 {
+		t.Fatalf("tickets = %d", n)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	os.WriteFile(bad, []byte("Subject,Body,created_at\nok one,hello,\nbroken,\"unterminated\nok two,hi there,2024-01-02T03:04:05Z\nbad date,x,yesterday\n"), 0o600)
+	out, errOut, err := runCLI(t, url, "", "import", "tickets", "--file", bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "line ") || !strings.Contains(out, "bad: ") || strings.Contains(out, "imported: 0,") {
+		t.Fatalf("bad file: out %q err %q", out, errOut)
+	}
+}
+
+func TestCLIContactPasswordAndSettings(t *testing.T) {
+	pool := storetest.NewDB(t)
+	url := pool.Config().ConnString()
+	if _, _, err := runCLI(t, url, "", "contact", "add", "--email", "Dora@Example.test", "--name", "Dora Explorer", "--company", "Maps Inc"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCLI(t, url, "", "contact", "add", "--email", "dora@example.test", "--name", "Again"); err == nil {
+		t.Fatal("duplicate contact accepted")
+	}
+	if _, _, err := runCLI(t, url, "", "contact", "add", "--email", "not-an-email", "--name", "X"); err == nil {
+		t.Fatal("bad email accepted")
+	}
+	if _, _, err := runCLI(t, url, "short\n", "contact", "set-password", "--email", "dora@example.test"); err == nil {
+		t.Fatal("7-character password accepted")
+	}
+	if _, _, err := runCLI(t, url, "backpack and map\n", "contact", "set-password", "--email", "dora@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	var hash string
+	pool.QueryRow(context.Background(), `SELECT password_hash FROM portal_accounts`).Scan(&hash)
+	if !auth.CheckPassword("backpack and map", hash) || strings.Contains(hash, "backpack") {
+		t.Fatal("stored password does not verify")
+	}
+	if _, _, err := runCLI(t, url, "", "settings", "set", "ticket_permissions=company", "idle_timeout=45m", "tickets_label=Cases", "show_custom_stages=true"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ := runCLI(t, url, "", "settings", "get")
+	for _, want := range []string{"ticket_permissions=company", "idle_timeout=45m0s", "tickets_label=Cases", "show_custom_stages=true"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("settings get lacks %q:\n%s", want, out)
+		}
+	}
+	for _, bad := range []string{"ticket_permissions=everyone", "idle_timeout=1m", "idle_timeout=31d", "show_custom_stages=maybe", "nope=1"} {
+		if _, _, err := runCLI(t, url, "", "settings", "set", bad); err == nil {
+			t.Errorf("settings set %s accepted", bad)
+		}
+	}
+}
+
+func TestCLISecretPrintsAKey(t *testing.T) {
+	var out bytes.Buffer
+	if err := Main(context.Background(), []string{"secret"}, nil, &out, &out); err != nil || len(strings.TrimSpace(out.String())) != 64 {
+		t.Fatalf("secret: %v %q", err, out.String())
+	}
+}
