@@ -96,7 +96,7 @@ func SetSettings(c *fiber.Ctx, s store.Settings) { c.Locals(localSettings, s) }
 func SettingsOf(c *fiber.Ctx) store.Settings {
 	s, ok := c.Locals(localSettings).(store.Settings)
 	if !ok {
-		return store.DefaultSettings
+		return store.DefaultSettings()
 	}
 	return s
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Ticket permission modes (setting ticket_permissions).
@@ -17,7 +20,9 @@ const (
 	PermissionsCompany = "company"
 )
 
-// Settings are the portal settings, with their defaults applied.
+// Settings are the portal settings, with their defaults applied. Areas add their own settings in
+// their own files: a field in an embedded struct plus definitions registered with
+// defineSettings in an init function (see settings_accounts.go, settings_portal.go).
 type Settings struct {
 	// TicketPermissions is "own" (tickets the contact requested) or "company" (also every ticket
 	// of the contact's primary company).
@@ -32,39 +37,102 @@ type Settings struct {
 	PageTitle string
 	// AllowReplyOnClosed lets customers reply on closed tickets.
 	AllowReplyOnClosed bool
+
+	AccountSettings
+	PortalSettings
 }
 
-// DefaultSettings are used for every key not stored.
-var DefaultSettings = Settings{
-	TicketPermissions: PermissionsOwn,
-	IdleTimeout:       30 * time.Minute,
-}
+// SettingKind tells the admin console which input a setting needs.
+type SettingKind string
 
-// settingDef declares one setting: its parser (validation) and how it lands in Settings.
-type settingDef struct {
+// Setting kinds.
+const (
+	SettingBool     SettingKind = "bool"
+	SettingText     SettingKind = "text"
+	SettingTextarea SettingKind = "textarea"
+	SettingDuration SettingKind = "duration"
+	SettingEnum     SettingKind = "enum"
+	SettingList     SettingKind = "list" // comma-separated names
+)
+
+// SettingDef declares one setting: key, where the admin console shows it, its input kind, its
+// default (as text, parsed like operator input) and how it is validated, stored and read.
+type SettingDef struct {
+	Key     string
+	Section string
+	Kind    SettingKind
+	// Options are the allowed values of an enum.
+	Options []string
+	// Default is the value when unset, written as an operator would type it.
+	Default string
+	// parse validates operator input and returns the JSON value to store, or an error whose
+	// text completes "KEY …" (e.g. "must be true or false").
 	parse func(string) (any, error)
+	// apply writes a stored JSON value into the struct.
 	apply func(*Settings, json.RawMessage) error
+	// format returns the current value as an operator would type it.
+	format func(Settings) string
 }
 
-var settingDefs = map[string]settingDef{
-	"ticket_permissions": {
+var settingDefs = map[string]SettingDef{}
+
+// defineSettings registers definitions; call it from init functions. A duplicate key panics.
+func defineSettings(defs ...SettingDef) {
+	for _, d := range defs {
+		if _, dup := settingDefs[d.Key]; dup {
+			panic("store: setting defined twice: " + d.Key)
+		}
+		settingDefs[d.Key] = d
+	}
+}
+
+// BoolSetting defines a true/false setting stored in the field that ptr returns.
+func BoolSetting(key, section string, def bool, ptr func(*Settings) *bool) SettingDef {
+	return SettingDef{Key: key, Section: section, Kind: SettingBool, Default: strconv.FormatBool(def),
 		parse: func(v string) (any, error) {
-			v = strings.ToLower(strings.TrimSpace(v))
-			if v != PermissionsOwn && v != PermissionsCompany {
-				return nil, fmt.Errorf("must be %q or %q", PermissionsOwn, PermissionsCompany)
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("must be true or false")
+			}
+			return b, nil
+		},
+		apply:  func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, ptr(s)) },
+		format: func(s Settings) string { return strconv.FormatBool(*ptr(&s)) },
+	}
+}
+
+// TextSetting defines a text setting of at most max characters (one line unless multiline).
+func TextSetting(key, section string, max int, multiline bool, def string, ptr func(*Settings) *string) SettingDef {
+	kind := SettingText
+	if multiline {
+		kind = SettingTextarea
+	}
+	return SettingDef{Key: key, Section: section, Kind: kind, Default: def,
+		parse: func(v string) (any, error) {
+			v = strings.TrimSpace(strings.ReplaceAll(v, "\r\n", "\n"))
+			if len([]rune(v)) > max {
+				return nil, fmt.Errorf("must be at most %d characters", max)
+			}
+			if !multiline && strings.ContainsAny(v, "\r\n") {
+				return nil, fmt.Errorf("must be one line")
 			}
 			return v, nil
 		},
-		apply: func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, &s.TicketPermissions) },
-	},
-	"idle_timeout": {
+		apply:  func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, ptr(s)) },
+		format: func(s Settings) string { return *ptr(&s) },
+	}
+}
+
+// DurationSetting defines a Go-duration setting between min and max.
+func DurationSetting(key, section string, min, max, def time.Duration, ptr func(*Settings) *time.Duration) SettingDef {
+	return SettingDef{Key: key, Section: section, Kind: SettingDuration, Default: def.String(),
 		parse: func(v string) (any, error) {
 			d, err := time.ParseDuration(strings.TrimSpace(v))
 			if err != nil {
 				return nil, fmt.Errorf("must be a duration such as 30m or 24h")
 			}
-			if d < 5*time.Minute || d > 30*24*time.Hour {
-				return nil, fmt.Errorf("must be between 5m and 720h (30 days)")
+			if d < min || d > max {
+				return nil, fmt.Errorf("must be between %s and %s", fmtDuration(min), fmtDuration(max))
 			}
 			return d.String(), nil
 		},
@@ -74,47 +142,84 @@ var settingDefs = map[string]settingDef{
 				return err
 			}
 			d, err := time.ParseDuration(v)
-			s.IdleTimeout = d
+			*ptr(s) = d
 			return err
 		},
-	},
-	"show_custom_stages": {
-		parse: parseBool,
-		apply: func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, &s.ShowCustomStages) },
-	},
-	"allow_reply_on_closed": {
-		parse: parseBool,
-		apply: func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, &s.AllowReplyOnClosed) },
-	},
-	"tickets_label": {
-		parse: textSetting(40),
-		apply: func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, &s.TicketsLabel) },
-	},
-	"page_title": {
-		parse: textSetting(80),
-		apply: func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, &s.PageTitle) },
-	},
+		format: func(s Settings) string { return ptr(&s).String() },
+	}
 }
 
-func parseBool(v string) (any, error) {
-	b, err := strconv.ParseBool(strings.TrimSpace(v))
-	if err != nil {
-		return nil, fmt.Errorf("must be true or false")
+func fmtDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dh (%d days)", int(d.Hours()), int(d.Hours())/24)
 	}
-	return b, nil
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
 }
 
-func textSetting(max int) func(string) (any, error) {
-	return func(v string) (any, error) {
-		v = strings.TrimSpace(v)
-		if len([]rune(v)) > max {
-			return nil, fmt.Errorf("must be at most %d characters", max)
-		}
-		if strings.ContainsAny(v, "\r\n") {
-			return nil, fmt.Errorf("must be one line")
-		}
-		return v, nil
+// EnumSetting defines a setting that takes one of options (case-insensitive input).
+func EnumSetting(key, section string, options []string, def string, ptr func(*Settings) *string) SettingDef {
+	return SettingDef{Key: key, Section: section, Kind: SettingEnum, Options: options, Default: def,
+		parse: func(v string) (any, error) {
+			v = strings.ToLower(strings.TrimSpace(v))
+			for _, o := range options {
+				if v == o {
+					return v, nil
+				}
+			}
+			return nil, fmt.Errorf("must be one of %s", strings.Join(options, ", "))
+		},
+		apply:  func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, ptr(s)) },
+		format: func(s Settings) string { return *ptr(&s) },
 	}
+}
+
+// ListSetting defines a comma-separated list of names (each trimmed, empty ones dropped).
+func ListSetting(key, section string, ptr func(*Settings) *[]string) SettingDef {
+	return SettingDef{Key: key, Section: section, Kind: SettingList, Default: "",
+		parse: func(v string) (any, error) {
+			out := []string{}
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					if len([]rune(p)) > 200 {
+						return nil, fmt.Errorf("names must be at most 200 characters")
+					}
+					out = append(out, p)
+				}
+			}
+			return out, nil
+		},
+		apply:  func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, ptr(s)) },
+		format: func(s Settings) string { return strings.Join(*ptr(&s), ",") },
+	}
+}
+
+func init() {
+	defineSettings(
+		EnumSetting("ticket_permissions", "tickets", []string{PermissionsOwn, PermissionsCompany}, PermissionsOwn,
+			func(s *Settings) *string { return &s.TicketPermissions }),
+		DurationSetting("idle_timeout", "access", 5*time.Minute, 30*24*time.Hour, 30*time.Minute,
+			func(s *Settings) *time.Duration { return &s.IdleTimeout }),
+		BoolSetting("show_custom_stages", "tickets", false, func(s *Settings) *bool { return &s.ShowCustomStages }),
+		BoolSetting("allow_reply_on_closed", "tickets", false, func(s *Settings) *bool { return &s.AllowReplyOnClosed }),
+		TextSetting("tickets_label", "portal", 40, false, "", func(s *Settings) *string { return &s.TicketsLabel }),
+		TextSetting("page_title", "portal", 80, false, "", func(s *Settings) *string { return &s.PageTitle }),
+	)
+}
+
+// DefaultSettings returns the settings with every default applied.
+func DefaultSettings() Settings {
+	var s Settings
+	for _, d := range settingDefs {
+		v, err := d.parse(d.Default)
+		if err != nil {
+			panic("store: bad default for " + d.Key + ": " + err.Error())
+		}
+		raw, _ := json.Marshal(v)
+		if err := d.apply(&s, raw); err != nil {
+			panic("store: default for " + d.Key + ": " + err.Error())
+		}
+	}
+	return s
 }
 
 // SettingKeys lists the known setting keys, sorted.
@@ -127,9 +232,24 @@ func SettingKeys() []string {
 	return keys
 }
 
+// SettingDefs returns every definition, sorted by section then key (for the admin console).
+func SettingDefs() []SettingDef {
+	out := make([]SettingDef, 0, len(settingDefs))
+	for _, d := range settingDefs {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Section != out[j].Section {
+			return out[i].Section < out[j].Section
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
+}
+
 // SettingsGet returns the portal settings with defaults for unset keys.
 func (s *Store) SettingsGet(ctx context.Context) (Settings, error) {
-	out := DefaultSettings
+	out := DefaultSettings()
 	rows, err := s.Pool.Query(ctx, `SELECT key, value FROM portal_settings`)
 	if err != nil {
 		return out, fmt.Errorf("settings: %w", err)
@@ -150,37 +270,77 @@ func (s *Store) SettingsGet(ctx context.Context) (Settings, error) {
 	return out, rows.Err()
 }
 
-// SettingsRaw returns every known key with its stored or default value, as text.
+// SettingsRaw returns every known key with its stored or default value, as an operator types it.
 func (s *Store) SettingsRaw(ctx context.Context) (map[string]string, error) {
 	st, err := s.SettingsGet(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{
-		"ticket_permissions":    st.TicketPermissions,
-		"idle_timeout":          st.IdleTimeout.String(),
-		"show_custom_stages":    strconv.FormatBool(st.ShowCustomStages),
-		"allow_reply_on_closed": strconv.FormatBool(st.AllowReplyOnClosed),
-		"tickets_label":         st.TicketsLabel,
-		"page_title":            st.PageTitle,
-	}, nil
+	out := make(map[string]string, len(settingDefs))
+	for k, d := range settingDefs {
+		out[k] = d.format(st)
+	}
+	return out, nil
 }
 
-// SettingSet validates value for key and stores it. Errors: an unknown key, or a
-// *ValidationError-free plain error describing why the value is refused.
-func (s *Store) SettingSet(ctx context.Context, key, value string) error {
+// FormatSetting returns one setting of st as text ("" for an unknown key).
+func FormatSetting(st Settings, key string) string {
+	if d, ok := settingDefs[key]; ok {
+		return d.format(st)
+	}
+	return ""
+}
+
+// SettingError is a refused setting value; Key names the setting, Reason completes "KEY …".
+type SettingError struct {
+	Key, Reason string
+}
+
+func (e *SettingError) Error() string { return e.Key + " " + e.Reason }
+
+// ValidateSetting checks value for key without storing it. Errors: *SettingError.
+func ValidateSetting(key, value string) error {
 	def, ok := settingDefs[key]
 	if !ok {
-		return fmt.Errorf("unknown setting %q (known: %s)", key, strings.Join(SettingKeys(), ", "))
+		return &SettingError{Key: key, Reason: "is not a setting (known: " + strings.Join(SettingKeys(), ", ") + ")"}
 	}
-	v, err := def.parse(value)
-	if err != nil {
-		return fmt.Errorf("%s %v", key, err)
+	if _, err := def.parse(value); err != nil {
+		return &SettingError{Key: key, Reason: err.Error()}
 	}
-	raw, _ := json.Marshal(v)
-	_, err = s.Pool.Exec(ctx, `INSERT INTO portal_settings (key, value) VALUES ($1, $2)
-		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, key, raw)
+	return nil
+}
+
+// SettingSet validates value for key and stores it. Errors: *SettingError for an unknown key or
+// a refused value; database errors.
+func (s *Store) SettingSet(ctx context.Context, key, value string) error {
+	_, _, err := s.settingSet(ctx, s.Pool, key, value)
 	return err
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// settingSet stores one value and returns the previous and new values as text.
+func (s *Store) settingSet(ctx context.Context, db execer, key, value string) (before, after string, err error) {
+	if err := ValidateSetting(key, value); err != nil {
+		return "", "", err
+	}
+	def := settingDefs[key]
+	v, _ := def.parse(value)
+	raw, _ := json.Marshal(v)
+	var old json.RawMessage
+	_ = db.QueryRow(ctx, `SELECT value FROM portal_settings WHERE key = $1`, key).Scan(&old)
+	prev := DefaultSettings()
+	if old != nil {
+		_ = def.apply(&prev, old)
+	}
+	_, err = db.Exec(ctx, `INSERT INTO portal_settings (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, key, raw)
+	next := DefaultSettings()
+	_ = def.apply(&next, raw)
+	return def.format(prev), def.format(next), err
 }
 
 // SettingsCache serves Settings to every request, reading PostgreSQL at most once per TTL, so
