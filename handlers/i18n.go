@@ -21,7 +21,8 @@ type Catalogue struct {
 	tags    []language.Tag
 }
 
-// NewCatalogue loads every partials/locales/*.toml; English is the default and fallback.
+// NewCatalogue loads every partials/locales/*.toml; English is the default and fallback. Files
+// are named LANG.toml or AREA.LANG.toml (e.g. accounts.nl.toml), so each area keeps its own.
 // Errors: a catalogue that does not parse.
 func NewCatalogue() (*Catalogue, error) {
 	b := i18n.NewBundle(language.English)
@@ -40,7 +41,11 @@ func NewCatalogue() (*Catalogue, error) {
 		if err != nil {
 			return nil, fmt.Errorf("catalogue %s: %w", f, err)
 		}
-		if mf.Tag != language.English {
+		known := false
+		for _, t := range tags {
+			known = known || t == mf.Tag
+		}
+		if !known {
 			tags = append(tags, mf.Tag)
 		}
 	}
