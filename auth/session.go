@@ -149,3 +149,31 @@ func (s *Session) CheckCSRF(token string) bool {
 	}
 	return subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRFToken)) == 1
 }
+
+// maxDraftBytes bounds a kept draft (a reply is at most 20,000 characters).
+const maxDraftBytes = 80 * 1024
+
+// DraftTTL is how long a draft kept across a sign-in survives.
+const DraftTTL = time.Hour
+
+// SaveDraft keeps text that a customer sent after their session had expired, so that it is
+// waiting in the reply box after they sign in again. It returns a random single-use id.
+func (s *Sessions) SaveDraft(ctx context.Context, text string) (string, error) {
+	if len(text) > maxDraftBytes {
+		text = text[:maxDraftBytes]
+	}
+	id := NewToken()
+	return id, s.rdb.Set(ctx, s.prefix+"draft:"+id, text, DraftTTL).Err()
+}
+
+// TakeDraft returns and deletes a kept draft ("" when unknown or expired).
+func (s *Sessions) TakeDraft(ctx context.Context, id string) string {
+	if len(id) != 43 {
+		return ""
+	}
+	v, err := s.rdb.GetDel(ctx, s.prefix+"draft:"+id).Result()
+	if err != nil {
+		return ""
+	}
+	return v
+}

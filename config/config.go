@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,12 +44,27 @@ type Config struct {
 	TrustedProxies []string
 	// ReadTimeout, WriteTimeout, IdleTimeout are the HTTP server timeouts.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
-	// BodyLimit is the largest request body accepted, in bytes.
+	// BodyLimit is the largest request body read into memory, in bytes (1 MiB); larger bodies
+	// are accepted only as streamed multipart uploads, limited by the attachment settings.
 	BodyLimit int
 	// SessionLifetime is the absolute session lifetime (PORTICO_SESSION_LIFETIME, default 12h).
 	SessionLifetime time.Duration
 	// LogLevel is debug, info, warn or error (PORTICO_LOG_LEVEL, default info).
 	LogLevel string
+	// BlobURL is the attachment store, a gocloud.dev/blob URL (PORTICO_BLOB_URL): file:///dir
+	// (default ./data/blobs) or s3://bucket?region=….
+	BlobURL string
+	// SMTPURL is the outbound mail server (PORTICO_SMTP_URL): smtp://[user:pass@]host:port uses
+	// STARTTLS when offered (?starttls=require insists on it), smtps:// is implicit TLS. Empty in
+	// development: mail is written to the log; empty in production: mail waits in the queue
+	// (retried, never logged) until it is set. Secret (may hold a password).
+	SMTPURL string
+	// MailFrom is the sender address of outbound mail (PORTICO_MAIL_FROM, default
+	// "Portico <portico@HOST>" with the host of BaseURL).
+	MailFrom string
+	// MailRetryBase scales the mail retry backoff: attempt n waits MailRetryBase × n⁴, at most
+	// 6 h (PORTICO_MAIL_RETRY_BASE, default 1s: 1 s, 16 s, 81 s, 4 min, …).
+	MailRetryBase time.Duration
 }
 
 // Defaults used when a variable is unset.
@@ -92,9 +108,13 @@ func LoadFrom(getenv Getenv) (*Config, error) {
 		ReadTimeout:     15 * time.Second,
 		WriteTimeout:    30 * time.Second,
 		IdleTimeout:     120 * time.Second,
-		BodyLimit:       60 << 20,
+		BodyLimit:       1 << 20,
 		SessionLifetime: DefaultSessionLifetime,
 		LogLevel:        strings.ToLower(get("PORTICO_LOG_LEVEL", "info")),
+		BlobURL:         get("PORTICO_BLOB_URL", ""),
+		SMTPURL:         get("PORTICO_SMTP_URL", ""),
+		MailFrom:        get("PORTICO_MAIL_FROM", ""),
+		MailRetryBase:   time.Second,
 	}
 	if c.Env != EnvDevelopment && c.Env != EnvProduction {
 		return nil, fmt.Errorf("PORTICO_ENV must be %q or %q, got %q", EnvDevelopment, EnvProduction, c.Env)
@@ -127,6 +147,16 @@ func LoadFrom(getenv Getenv) (*Config, error) {
 			return nil, fmt.Errorf("PORTICO_SESSION_LIFETIME must be a duration between 5m and 2160h, got %q", v)
 		}
 		c.SessionLifetime = d
+	}
+	if c.BlobURL == "" {
+		abs, err := filepath.Abs(filepath.Join("data", "blobs"))
+		if err != nil {
+			return nil, fmt.Errorf("PORTICO_BLOB_URL: %v", err)
+		}
+		c.BlobURL = "file://" + filepath.ToSlash(abs) + "?create_dir=1&no_tmp_dir=1"
+	}
+	if u, err := url.Parse(c.BlobURL); err != nil || (u.Scheme != "file" && u.Scheme != "s3" && u.Scheme != "mem") {
+		return nil, errors.New("PORTICO_BLOB_URL must be a file:///dir or s3://bucket URL")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -163,6 +193,9 @@ func LoadFrom(getenv Getenv) (*Config, error) {
 			return nil, fmt.Errorf("PORTICO_SECRET_KEY: cannot keep a development key in %s: %v", DevSecretFile, err)
 		}
 		c.SecretKey, c.SecretKeySource = b, src
+	}
+	if err := c.loadMail(get); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -218,6 +251,9 @@ func (c *Config) Dump() map[string]string {
 		"secret_key_from":  c.SecretKeySource,
 		"session_lifetime": c.SessionLifetime.String(),
 		"trusted_proxies":  strings.Join(c.TrustedProxies, ","),
+		"blob_url":         maskURL(c.BlobURL),
+		"smtp_url":         maskURL(c.SMTPURL),
+		"mail_from":        c.MailFrom,
 	}
 }
 
@@ -232,4 +268,35 @@ func maskURL(s string) string {
 		}
 	}
 	return u.String()
+}
+
+// loadMail reads and checks PORTICO_SMTP_URL, PORTICO_MAIL_FROM and PORTICO_MAIL_RETRY_BASE.
+func (c *Config) loadMail(get func(name, def string) string) error {
+	if c.SMTPURL != "" {
+		u, err := url.Parse(c.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return errors.New("PORTICO_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…")
+		}
+		if v := u.Query().Get("starttls"); v != "" && v != "require" && v != "opportunistic" && v != "none" {
+			return fmt.Errorf("PORTICO_SMTP_URL: starttls must be require, opportunistic or none, got %q", v)
+		}
+	}
+	if c.MailFrom == "" {
+		host := "localhost"
+		if u, err := url.Parse(c.BaseURL); err == nil && u.Hostname() != "" && strings.Contains(u.Hostname(), ".") {
+			host = u.Hostname()
+		}
+		c.MailFrom = "Portico <portico@" + host + ">"
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return fmt.Errorf("PORTICO_MAIL_FROM must be an address such as Support <support@example.com>, got %q", c.MailFrom)
+	}
+	if v := get("PORTICO_MAIL_RETRY_BASE", ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond || d > time.Hour {
+			return fmt.Errorf("PORTICO_MAIL_RETRY_BASE must be a duration between 1ms and 1h, got %q", v)
+		}
+		c.MailRetryBase = d
+	}
+	return nil
 }

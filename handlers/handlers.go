@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 
 	"portico/auth"
@@ -17,4 +18,7 @@ type Handlers struct {
 	// Assets maps a static file name to its checksummed URL.
 	Assets func(string) string
 	Log    *slog.Logger
+	// SettingsChanged tells every instance that settings changed (Redis pub/sub); it must also
+	// invalidate this instance's cache. Nil in tests that do not need it.
+	SettingsChanged func(ctx context.Context) error
 }

@@ -27,6 +27,10 @@ type Page struct {
 	CSRF string
 	// Contact is the signed-in customer, nil on public pages.
 	Contact *store.Contact
+	// Staff is the signed-in agent or admin, nil outside /admin.
+	Staff *store.Staff
+	// LogoURL is the uploaded brand logo's versioned URL ("" = none).
+	LogoURL string
 	// Flash is a one-line notice shown above the content (already translated).
 	Flash string
 	// Assets maps a static file name to its checksummed URL.
@@ -130,6 +134,10 @@ func (h *Handlers) newPage(c *fiber.Ctx, title string, data any) *Page {
 	}
 	if s := SessionOf(c); s != nil {
 		p.CSRF = s.CSRFToken
+	}
+	p.Staff = StaffOf(c)
+	if st.BrandLogo != "" {
+		p.LogoURL = "/branding/logo?v=" + st.BrandLogo
 	}
 	return p
 }

@@ -156,6 +156,7 @@ type messageView struct {
 	Author, Body        string
 	Time, TimeISO       string
 	FromCustomer, IsNew bool
+	Attachments         []attachmentView
 }
 
 // ticketView is the ticket page's view model.
@@ -169,16 +170,23 @@ type ticketView struct {
 	Activity, ActivityISO        string
 	Messages                     []messageView
 	Reply                        replyForm
+	// CloseAction is the close form's URL ("" = the customer may not close this ticket).
+	CloseAction string
 }
 
-// replyForm is the reply box: what was typed, and the error beside it.
+// replyForm is the reply box: what was typed, and the errors beside it.
 type replyForm struct {
 	Action       string
 	Body         string
 	Error        string
+	FileError    string
+	Notice       string
 	CanReply     bool
 	ClosedNotice string
 	MaxRunes     int
+	// CanAttach and Limits describe the file input.
+	CanAttach bool
+	Limits    string
 }
 
 func (h *Handlers) messageView(p *Page, m store.Message) messageView {
@@ -190,7 +198,21 @@ func (h *Handlers) messageView(p *Page, m store.Message) messageView {
 		}
 	}
 	mv.Time, mv.TimeISO = fmtTime(m.CreatedAt)
+	mv.Attachments = attachmentViews(m.Attachments)
 	return mv
+}
+
+// newReplyForm is an empty reply box for ticket id under the settings.
+func newReplyForm(p *Page, st store.Settings, id int64, canReply bool) replyForm {
+	r := replyForm{Action: "/tickets/" + strconv.FormatInt(id, 10) + "/replies", MaxRunes: store.MaxReplyRunes,
+		CanReply: canReply, CanAttach: st.AttachmentMaxFiles > 0}
+	if r.CanAttach {
+		r.Limits = p.T("AttachmentLimits", "Count", st.AttachmentMaxFiles, "File", humanSize(st.AttachmentMaxFileBytes), "Total", humanSize(st.AttachmentMaxMessageBytes))
+	}
+	if !canReply {
+		r.ClosedNotice = p.T("TicketClosedNoReply")
+	}
+	return r
 }
 
 func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *ticketView {
@@ -214,10 +236,9 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 	for i, m := range d.Messages {
 		tv.Messages[i] = h.messageView(p, m)
 	}
-	tv.Reply = replyForm{Action: "/tickets/" + strconv.FormatInt(t.ID, 10) + "/replies", MaxRunes: store.MaxReplyRunes,
-		CanReply: !t.IsClosed || st.AllowReplyOnClosed}
-	if !tv.Reply.CanReply {
-		tv.Reply.ClosedNotice = p.T("TicketClosedNoReply")
+	tv.Reply = newReplyForm(p, st, t.ID, !t.IsClosed || st.AllowReplyOnClosed || st.ReopenOnReply)
+	if !t.IsClosed && st.AllowCloseFromPortal {
+		tv.CloseAction = "/tickets/" + strconv.FormatInt(t.ID, 10) + "/close"
 	}
 	return tv
 }
@@ -231,7 +252,7 @@ func ticketID(c *fiber.Ctx) (int64, error) {
 }
 
 // TicketShow shows one ticket with its public conversation (GET /tickets/:id). Outside the
-// viewer's scope: 404.
+// viewer's scope: 404. ?draft= restores a reply kept across a sign-in.
 func (h *Handlers) TicketShow(c *fiber.Ctx) error {
 	VaryHTMX(c)
 	id, err := ticketID(c)
@@ -243,28 +264,48 @@ func (h *Handlers) TicketShow(c *fiber.Ctx) error {
 		return err
 	}
 	p := h.newPage(c, d.Ticket.Subject, nil)
-	p.Data = h.ticketView(c, p, d)
+	tv := h.ticketView(c, p, d)
+	if draft := c.Query("draft"); draft != "" {
+		if text := h.Sessions.TakeDraft(c.UserContext(), draft); text != "" {
+			tv.Reply.Body = text
+			tv.Reply.Notice = p.T("DraftRestored")
+		}
+	}
+	p.Data = tv
 	return h.renderPage(c, fiber.StatusOK, "pages/ticket", p)
 }
 
-// TicketReplyCreate posts the customer's reply (POST /tickets/:id/replies, field body).
-// htmx: 200 with a cleared reply box plus the new message and last activity swapped out of band;
-// 422 with the box, the typed text and the error beside it. Without JavaScript: 303 back to the
-// ticket, or the whole page with the error (422). Outside scope: 404.
+// TicketReplyCreate posts the customer's reply with its attachments (POST /tickets/:id/replies,
+// fields body and files, urlencoded or multipart). htmx: 200 with a cleared reply box plus the
+// new message and last activity swapped out of band; 422 with the box, the typed text and the
+// error beside it. Without JavaScript: 303 back to the ticket, or the whole page with the error
+// (422). Outside scope: 404, and no file is kept.
 func (h *Handlers) TicketReplyCreate(c *fiber.Ctx) error {
 	id, err := ticketID(c)
 	if err != nil {
 		return err
 	}
-	body := c.FormValue("body")
-	v := h.viewer(c, "")
 	st := SettingsOf(c)
-	m, err := h.Store.TicketReplyCreate(c.UserContext(), v, id, body, st.AllowReplyOnClosed)
+	v := h.viewer(c, "")
+	form, err := h.readMessageForm(c, store.LimitsFrom(st))
+	if err != nil {
+		if errors.Is(err, errCSRF) {
+			return h.ErrorPage(c, fiber.StatusForbidden)
+		}
+		return err
+	}
+	ctx := c.UserContext()
+	defer form.Files.Discard(ctx)
+	body := form.Fields["body"]
+	if form.FileError != "" {
+		return h.replyRefused(c, v, id, body, nil, form.FileError)
+	}
+	m, err := h.Store.TicketReplyCreate(ctx, v, id, body, store.ReplyOptions{AllowOnClosed: st.AllowReplyOnClosed, ReopenOnReply: st.ReopenOnReply, Files: form.Files})
 	var ve *store.ValidationError
 	switch {
 	case err == nil:
 	case errors.As(err, &ve), errors.Is(err, store.ErrTicketClosed):
-		return h.replyRefused(c, v, id, body, err)
+		return h.replyRefused(c, v, id, body, err, "")
 	default:
 		return err
 	}
@@ -276,7 +317,7 @@ func (h *Handlers) TicketReplyCreate(c *fiber.Ctx) error {
 	mv.IsNew = true
 	act, actISO := fmtTime(m.CreatedAt)
 	p.Data = map[string]any{
-		"Reply":       replyForm{Action: "/tickets/" + strconv.FormatInt(id, 10) + "/replies", MaxRunes: store.MaxReplyRunes, CanReply: true},
+		"Reply":       newReplyForm(p, st, id, true),
 		"Message":     mv,
 		"Activity":    act,
 		"ActivityISO": actISO,
@@ -285,8 +326,9 @@ func (h *Handlers) TicketReplyCreate(c *fiber.Ctx) error {
 	return h.renderFragment(c, fiber.StatusOK, "tickets/reply_created", p)
 }
 
-// replyRefused re-renders the reply box (htmx) or the ticket page with the error and the typed text.
-func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body string, cause error) error {
+// replyRefused re-renders the reply box (htmx) or the ticket page with the error and the typed
+// text (files cannot be kept by a browser: the message asks to attach them again).
+func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body string, cause error, fileErr string) error {
 	d, err := h.Store.TicketGetForViewer(c.UserContext(), v, id)
 	if err != nil {
 		return err
@@ -295,9 +337,13 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body str
 	tv := h.ticketView(c, p, d)
 	tv.Reply.Body = body
 	var ve *store.ValidationError
-	if errors.As(cause, &ve) {
+	switch {
+	case fileErr != "":
+		st := SettingsOf(c)
+		tv.Reply.FileError = p.T(fileErr, "Count", st.AttachmentMaxFiles, "File", humanSize(st.AttachmentMaxFileBytes), "Total", humanSize(st.AttachmentMaxMessageBytes))
+	case errors.As(cause, &ve):
 		tv.Reply.Error = p.T(ve.Fields["body"], "Max", store.MaxReplyRunes)
-	} else {
+	default:
 		tv.Reply.Error = p.T("TicketClosedNoReply")
 		tv.Reply.CanReply = true // keep the box (and the text) visible with the error
 	}
@@ -307,4 +353,21 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body str
 	}
 	p.Data = tv
 	return h.renderPage(c, fiber.StatusUnprocessableEntity, "pages/ticket", p)
+}
+
+// TicketClose closes the ticket from the portal (POST /tickets/:id/close) when the setting
+// allow_close_from_portal is on; the page asked for confirmation first. 303 (or HX-Redirect) to
+// the ticket. Outside scope or not allowed: 404.
+func (h *Handlers) TicketClose(c *fiber.Ctx) error {
+	id, err := ticketID(c)
+	if err != nil {
+		return err
+	}
+	if !SettingsOf(c).AllowCloseFromPortal {
+		return store.ErrNotFound
+	}
+	if err := h.Store.TicketCloseForViewer(c.UserContext(), h.viewer(c, ""), id); err != nil {
+		return err
+	}
+	return Redirect(c, "/tickets/"+strconv.FormatInt(id, 10))
 }

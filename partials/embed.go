@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds every template and catalogue.
 //
-//go:embed layouts pages tickets shared locales
+//go:embed layouts pages tickets shared locales admin inbox
 var FS embed.FS

@@ -30,6 +30,12 @@ commands:
   seed demo                          load the bundled demo data set and demo sign-ins
   contact add --email E --name N [--company C]
   contact set-password --email E     (password read from standard input)
+  staff add --email E --name N --role admin|agent
+                                     (password read from standard input)
+  group create NAME                  create an access group
+  group add-member NAME EMAIL…       add contacts to an access group
+  group remove-member NAME EMAIL…    remove contacts from an access group
+  group list                         list access groups with member counts
   settings get                       print every portal setting
   settings set KEY=VALUE [KEY=VALUE…]
   secret                             print a fresh PORTICO_SECRET_KEY
@@ -80,6 +86,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return cmdContact(ctx, cfg, rest, stdin, stdout, stderr)
 	case "settings":
 		return cmdSettings(ctx, cfg, rest, stdout)
+	case "staff":
+		return cmdStaff(ctx, cfg, rest, stdin, stdout, stderr)
+	case "group":
+		return cmdGroup(ctx, cfg, rest, stdout)
 	case "bench-seed":
 		return cmdBenchSeed(ctx, cfg, rest, stdout)
 	}

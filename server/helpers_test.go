@@ -27,8 +27,11 @@ type testServer struct {
 }
 
 func testConfig(t testing.TB) *config.Config {
+	blobs := "file://" + t.TempDir() + "?no_tmp_dir=1"
 	cfg, err := config.LoadFrom(func(k string) string {
 		switch k {
+		case "PORTICO_BLOB_URL":
+			return blobs
 		case "PORTICO_SECRET_KEY":
 			return strings.Repeat("ab", 32)
 		case "PORTICO_LOG_LEVEL":

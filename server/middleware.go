@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ func (s *Server) plumbing() {
 	}}))
 	app.Use(s.accessLog)
 	app.Use(s.securityHeaders)
+	app.Use(s.bodyGuard)
 	app.Use(compress.New())
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 365 * 24 * 3600}))
 	app.Use(s.settings)
@@ -143,7 +145,7 @@ func (s *Server) locale(c *fiber.Ctx) error {
 func (s *Server) requireContact(c *fiber.Ctx) error {
 	if handlers.ContactOf(c) == nil {
 		expired, _ := c.Locals(sessionExpiredKey).(bool)
-		return handlers.LoginRedirect(c, expired)
+		return s.Handlers.LoginRedirectKeepingDraft(c, expired)
 	}
 	return c.Next()
 }
@@ -160,12 +162,36 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		return s.Handlers.ErrorPage(c, fiber.StatusForbidden)
 	}
 	token := c.Get("X-CSRF-Token")
+	if token == "" && isMultipart(c) && uploadPath.MatchString(c.Path()) {
+		// A plain-form attachment upload: reading the token from the body here would buffer
+		// the files. The streaming reader of these routes refuses any file before a valid
+		// _csrf part (handlers.readMessageForm). Other multipart forms are small (bodyGuard).
+		c.Locals(handlers.LocalCSRFPending, true)
+		return c.Next()
+	}
 	if token == "" {
 		token = c.FormValue("_csrf")
 	}
 	if !handlers.SessionOf(c).CheckCSRF(token) {
 		s.Log.Warn("csrf refused", "request_id", handlers.RequestIDOf(c), "path", c.Path())
 		return s.Handlers.ErrorPage(c, fiber.StatusForbidden)
+	}
+	return c.Next()
+}
+
+// uploadPath matches the routes that take streamed multipart uploads.
+var uploadPath = regexp.MustCompile(`^/tickets/(new|[0-9]+/replies)$`)
+
+func isMultipart(c *fiber.Ctx) bool {
+	return strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEMultipartForm)
+}
+
+// bodyGuard refuses large bodies that are not uploads: with StreamRequestBody, a body over
+// BodyLimit reaches handlers as a stream, and only upload routes read it as one (413 otherwise).
+func (s *Server) bodyGuard(c *fiber.Ctx) error {
+	n := c.Request().Header.ContentLength()
+	if (n > s.Config.BodyLimit || n == -1) && !(isMultipart(c) && uploadPath.MatchString(c.Path())) {
+		return fiber.ErrRequestEntityTooLarge
 	}
 	return c.Next()
 }
@@ -186,3 +212,36 @@ func (s *Server) health(c *fiber.Ctx) error {
 func redirectTo(target string) fiber.Handler {
 	return func(c *fiber.Ctx) error { return c.Redirect(target, fiber.StatusSeeOther) }
 }
+
+// requireStaff lets signed-in agents and admins through (a customer session never: a staff
+// principal and a contact are different kinds); others go to /admin/login.
+func (s *Server) requireStaff(c *fiber.Ctx) error {
+	sess := handlers.SessionOf(c)
+	if sess.Authenticated() && sess.Kind == auth.KindStaff {
+		st, err := s.Store.StaffGet(c.UserContext(), sess.PrincipalID)
+		if err == nil {
+			handlers.SetStaff(c, &st)
+			return c.Next()
+		}
+		_ = s.Sessions.Destroy(c.UserContext(), sess) // staff user disabled or deleted
+	}
+	expired, _ := c.Locals(sessionExpiredKey).(bool)
+	return handlers.StaffLoginRedirect(c, expired)
+}
+
+// requireAdmin lets admins through; agents get the 403 "admins only" page. Place after requireStaff.
+func (s *Server) requireAdmin(c *fiber.Ctx) error {
+	if !handlers.StaffOf(c).IsAdmin() {
+		return s.Handlers.AdminForbidden(c)
+	}
+	return c.Next()
+}
+
+// adminOnly registers routes on a router with the requireAdmin guard in front of each handler.
+type adminOnly struct {
+	r     fiber.Router
+	guard fiber.Handler
+}
+
+func (a adminOnly) Get(path string, h fiber.Handler)  { a.r.Get(path, a.guard, h) }
+func (a adminOnly) Post(path string, h fiber.Handler) { a.r.Post(path, a.guard, h) }

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 	"github.com/gofiber/template/html/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob" // file:// attachment stores
+	_ "gocloud.dev/blob/s3blob"   // s3:// attachment stores
 
 	"portico/auth"
 	"portico/config"
@@ -38,6 +42,10 @@ type Server struct {
 	Log      *slog.Logger
 	// ownsPools is true when New opened the pools (and Close must close them).
 	ownsPools bool
+	// stopSettingsSub ends the settings pub/sub subscriber.
+	stopSettingsSub context.CancelFunc
+	// settingsChannel is the Redis pub/sub channel that announces settings changes.
+	settingsChannel string
 }
 
 // Options tune New for tests: existing pools to reuse and a Redis key prefix.
@@ -107,6 +115,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		prefix = "portico:"
 	}
 	s.Store = store.New(s.Pool)
+	if s.Store.Blobs, err = blob.OpenBucket(ctx, cfg.BlobURL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("PORTICO_BLOB_URL: %w", err)
+	}
 	s.Settings = store.NewSettingsCache(s.Store, opt.SettingsTTL)
 	s.Sessions = auth.NewSessions(s.Redis, prefix, cfg.SessionLifetime)
 	cat, err := handlers.NewCatalogue()
@@ -121,24 +133,34 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	s.Handlers = &handlers.Handlers{Config: cfg, Store: s.Store, Sessions: s.Sessions, Catalogue: cat, Log: s.Log,
 		Assets: func(name string) string { return "/static/" + name + "?v=" + versions[name] }}
+	s.settingsChannel = prefix + "settings-changed"
+	s.Handlers.SettingsChanged = s.publishSettingsChanged
+	if err := s.subscribeSettings(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	engine := html.NewFileSystem(http.FS(partials.FS), ".html")
 	if err := engine.Load(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("templates: %w", err)
 	}
 	s.App = fiber.New(fiber.Config{
-		Views:                   engine,
-		ErrorHandler:            errorHandler(s.Handlers, s.Log),
-		ReadTimeout:             cfg.ReadTimeout,
-		WriteTimeout:            cfg.WriteTimeout,
-		IdleTimeout:             cfg.IdleTimeout,
-		BodyLimit:               cfg.BodyLimit,
-		Immutable:               true,
-		DisableStartupMessage:   true,
-		EnableTrustedProxyCheck: true,
-		TrustedProxies:          cfg.TrustedProxies,
-		ProxyHeader:             proxyHeader(cfg),
-		AppName:                 "Portico",
+		Views:        engine,
+		ErrorHandler: errorHandler(s.Handlers, s.Log),
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
+		BodyLimit:    cfg.BodyLimit,
+		// Uploads stream straight into the blob store: bodies over BodyLimit reach the handler
+		// as a stream (only multipart uploads may be that large, see bodyGuard).
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		Immutable:                    true,
+		DisableStartupMessage:        true,
+		EnableTrustedProxyCheck:      true,
+		TrustedProxies:               cfg.TrustedProxies,
+		ProxyHeader:                  proxyHeader(cfg),
+		AppName:                      "Portico",
 	})
 	s.routes()
 	return s, nil
@@ -164,8 +186,14 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.App.ShutdownWithTimeout(10 * time.Second)
 }
 
-// Close releases the pools New opened.
+// Close stops the settings subscriber and releases the pools New opened.
 func (s *Server) Close() {
+	if s.stopSettingsSub != nil {
+		s.stopSettingsSub()
+	}
+	if s.Store != nil && s.Store.Blobs != nil {
+		_ = s.Store.Blobs.Close()
+	}
 	if !s.ownsPools {
 		return
 	}
@@ -175,4 +203,45 @@ func (s *Server) Close() {
 	if s.Pool != nil {
 		s.Pool.Close()
 	}
+}
+
+// subscribeSettings subscribes to the settings channel (confirmed before it returns, so no
+// change published afterwards is missed) and invalidates this instance's SettingsCache on every
+// message, until Close. go-redis re-subscribes by itself after a dropped connection.
+func (s *Server) subscribeSettings(ctx context.Context) error {
+	ps := s.Redis.Subscribe(ctx, s.settingsChannel)
+	if _, err := ps.Receive(ctx); err != nil {
+		ps.Close()
+		return fmt.Errorf("subscribe to %s: %w", s.settingsChannel, err)
+	}
+	subCtx, cancel := context.WithCancel(context.Background())
+	s.stopSettingsSub = func() { cancel(); ps.Close() }
+	go func() {
+		for {
+			msg, err := ps.Receive(subCtx)
+			if err != nil {
+				if subCtx.Err() != nil || errors.Is(err, redis.ErrClosed) {
+					return
+				}
+				s.Settings.Invalidate() // a gap may have hidden a change
+				select {
+				case <-subCtx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				continue
+			}
+			if _, ok := msg.(*redis.Message); ok {
+				s.Settings.Invalidate()
+			}
+		}
+	}()
+	return nil
+}
+
+// publishSettingsChanged invalidates this instance's settings cache and tells every other
+// instance to do the same.
+func (s *Server) publishSettingsChanged(ctx context.Context) error {
+	s.Settings.Invalidate()
+	return s.Redis.Publish(ctx, s.settingsChannel, "1").Err()
 }

@@ -11,7 +11,7 @@ import (
 
 // FS holds the static files (css/, vendor/, img/).
 //
-//go:embed css vendor
+//go:embed css js vendor
 var FS embed.FS
 
 // Versions maps each file's path to the first 12 hex characters of its sha256.

@@ -24,7 +24,14 @@ var files embed.FS
 func Apply(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	return apply(ctx, db)
+	names, err := apply(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ApplyRiver(ctx, pool); err != nil { // the mail queue's tables (issue 3)
+		return nil, err
+	}
+	return names, nil
 }
 
 func apply(ctx context.Context, db *sql.DB) ([]string, error) {

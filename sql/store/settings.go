@@ -40,6 +40,7 @@ type Settings struct {
 
 	AccountSettings
 	PortalSettings
+	TicketSettings
 }
 
 // SettingKind tells the admin console which input a setting needs.
@@ -53,6 +54,7 @@ const (
 	SettingDuration SettingKind = "duration"
 	SettingEnum     SettingKind = "enum"
 	SettingList     SettingKind = "list" // comma-separated names
+	SettingInt      SettingKind = "int"
 )
 
 // SettingDef declares one setting: key, where the admin console shows it, its input kind, its
@@ -170,6 +172,24 @@ func EnumSetting(key, section string, options []string, def string, ptr func(*Se
 		},
 		apply:  func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, ptr(s)) },
 		format: func(s Settings) string { return *ptr(&s) },
+	}
+}
+
+// IntSetting defines a whole-number setting between min and max.
+func IntSetting(key, section string, min, max, def int64, ptr func(*Settings) *int64) SettingDef {
+	return SettingDef{Key: key, Section: section, Kind: SettingInt, Default: strconv.FormatInt(def, 10),
+		parse: func(v string) (any, error) {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("must be a whole number")
+			}
+			if n < min || n > max {
+				return nil, fmt.Errorf("must be between %d and %d", min, max)
+			}
+			return n, nil
+		},
+		apply:  func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, ptr(s)) },
+		format: func(s Settings) string { return strconv.FormatInt(*ptr(&s), 10) },
 	}
 }
 

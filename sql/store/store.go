@@ -6,12 +6,14 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"gocloud.dev/blob"
 )
 
 // Sentinel errors returned (wrapped) by store methods.
@@ -35,10 +37,15 @@ func Invalid(field, messageID string) error {
 	return &ValidationError{Fields: map[string]string{field: messageID}}
 }
 
-// Store wraps the PostgreSQL pool.
+// Store wraps the PostgreSQL pool and the attachment blob store.
 type Store struct {
 	Pool *pgxpool.Pool
+	// Blobs holds attachment bytes (gocloud.dev/blob: local files or S3); nil disables uploads.
+	Blobs *blob.Bucket
 }
+
+// cryptoRand fills b from crypto/rand.
+func cryptoRand(b []byte) (int, error) { return rand.Read(b) }
 
 // New returns a Store over pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{Pool: pool} }

@@ -202,6 +202,8 @@ type Message struct {
 	FromCustomer bool
 	Body         string
 	CreatedAt    time.Time
+	// Attachments are the message's files, oldest first.
+	Attachments []Attachment
 }
 
 // TicketDetail is a ticket with the public messages of its oldest conversation, oldest first.
@@ -255,20 +257,36 @@ func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64) (
 	if err != nil {
 		return nil, fmt.Errorf("messages of ticket %d: %w", ticketID, err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
 		var m Message
 		err := r.Scan(&m.ID, &m.AuthorName, &m.FromCustomer, &m.Body, &m.CreatedAt)
 		return m, err
 	})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	atts, err := attachmentsOf(ctx, q, ids)
+	for i := range msgs {
+		msgs[i].Attachments = atts[msgs[i].ID]
+	}
+	return msgs, err
 }
 
 // ErrTicketClosed is returned (wrapped in ErrConflict) when a reply is refused on a closed ticket.
 var ErrTicketClosed = fmt.Errorf("%w: ticket is closed", ErrConflict)
 
-// ValidateReply checks a customer's reply body. It returns a *ValidationError for field "body"
-// with message ID "ReplyEmpty" or "ReplyTooLong", or nil.
-func ValidateReply(body string) error {
-	if strings.TrimSpace(body) == "" {
+// ValidateReply checks a reply body without attachments (see ValidateReplyWithFiles).
+func ValidateReply(body string) error { return ValidateReplyWithFiles(body, false) }
+
+// ValidateReplyWithFiles checks a reply body; with files attached the text may be empty. It
+// returns a *ValidationError for field "body" with message ID "ReplyEmpty", "ReplyInvalid" or
+// "ReplyTooLong", or nil.
+func ValidateReplyWithFiles(body string, hasFiles bool) error {
+	if strings.TrimSpace(body) == "" && !hasFiles {
 		return Invalid("body", "ReplyEmpty")
 	}
 	if !utf8.ValidString(body) {
@@ -280,13 +298,24 @@ func ValidateReply(body string) error {
 	return nil
 }
 
-// TicketReplyCreate adds the viewer's public reply to the ticket's oldest conversation (or opens
-// a portal conversation in the default inbox when the ticket has none), bumps the ticket's last
-// activity, and records an email-type event on the contact's timeline, in one transaction.
-// Errors: *ValidationError (body), ErrNotFound (outside scope), ErrTicketClosed.
-func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64, body string, allowOnClosed bool) (Message, error) {
+// ReplyOptions are the portal rules and files that apply to one customer reply.
+type ReplyOptions struct {
+	// AllowOnClosed accepts replies on closed tickets (setting allow_reply_on_closed).
+	AllowOnClosed bool
+	// ReopenOnReply moves a closed ticket to its pipeline's first open stage (setting reopen_on_reply).
+	ReopenOnReply bool
+	// Files are the uploaded attachments; committed with the message, else discarded by the caller.
+	Files *UploadBatch
+}
+
+// TicketReplyCreate adds the viewer's public reply (with its attachments) to the ticket's oldest
+// conversation, or opens a portal conversation in the default inbox when the ticket has none;
+// bumps the ticket's last activity; reopens it when allowed; and records an email-type event on
+// the contact's timeline — all in one transaction. Errors: *ValidationError (body), ErrNotFound
+// (outside scope), ErrTicketClosed.
+func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64, body string, opt ReplyOptions) (Message, error) {
 	var m Message
-	if err := ValidateReply(body); err != nil {
+	if err := ValidateReplyWithFiles(body, opt.Files != nil && len(opt.Files.Files) > 0); err != nil {
 		return m, err
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -294,11 +323,12 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 		scope := v.detailScope(&args)
 		var closed bool
 		var subject string
-		err := tx.QueryRow(ctx, `SELECT t.is_closed, t.subject FROM tickets t WHERE t.id = $1 AND `+scope+` FOR UPDATE`, args...).Scan(&closed, &subject)
+		var pipelineID int64
+		err := tx.QueryRow(ctx, `SELECT t.is_closed, t.subject, t.pipeline_id FROM tickets t WHERE t.id = $1 AND `+scope+` FOR UPDATE`, args...).Scan(&closed, &subject, &pipelineID)
 		if err != nil {
 			return notFound(err)
 		}
-		if closed && !allowOnClosed {
+		if closed && !opt.AllowOnClosed && !opt.ReopenOnReply {
 			return ErrTicketClosed
 		}
 		var convID int64
@@ -315,7 +345,17 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2 WHERE id = $1`, ticketID, m.CreatedAt); err != nil {
+		if m.Attachments, err = insertAttachments(ctx, tx, opt.Files, ticketID, m.ID); err != nil {
+			return err
+		}
+		if closed && opt.ReopenOnReply {
+			_, err = tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2, is_closed = false, closed_at = NULL,
+				stage_id = (SELECT id FROM stages WHERE pipeline_id = $3 AND NOT is_closed ORDER BY position, id LIMIT 1)
+				WHERE id = $1`, ticketID, m.CreatedAt, pipelineID)
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2 WHERE id = $1`, ticketID, m.CreatedAt)
+		}
+		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, message_id, summary)
@@ -328,6 +368,37 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 	if err != nil {
 		return Message{}, fmt.Errorf("reply to ticket %d: %w", ticketID, err)
 	}
+	if opt.Files != nil {
+		opt.Files.done = true // the blobs now belong to attachment rows
+	}
 	m.Body, m.FromCustomer = body, true
 	return m, nil
+}
+
+// TicketCloseForViewer moves an open ticket in the viewer's scope to its pipeline's closed stage
+// (pipelines.closed_stage_id, else the first closed stage) and stamps closed_at. Closing a
+// closed ticket is a no-op. Errors: ErrNotFound (outside scope), ErrConflict (the pipeline has
+// no closed stage).
+func (s *Store) TicketCloseForViewer(ctx context.Context, v Viewer, ticketID int64) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		args := []any{ticketID}
+		scope := v.detailScope(&args)
+		var closed bool
+		var pipelineID int64
+		if err := tx.QueryRow(ctx, `SELECT t.is_closed, t.pipeline_id FROM tickets t WHERE t.id = $1 AND `+scope+` FOR UPDATE`, args...).Scan(&closed, &pipelineID); err != nil {
+			return fmt.Errorf("close ticket %d: %w", ticketID, notFound(err))
+		}
+		if closed {
+			return nil
+		}
+		var stageID int64
+		err := tx.QueryRow(ctx, `SELECT coalesce(p.closed_stage_id,
+				(SELECT id FROM stages WHERE pipeline_id = p.id AND is_closed ORDER BY position, id LIMIT 1))
+			FROM pipelines p WHERE p.id = $1`, pipelineID).Scan(&stageID)
+		if err != nil || stageID == 0 {
+			return fmt.Errorf("close ticket %d: pipeline has no closed stage: %w", ticketID, ErrConflict)
+		}
+		_, err = tx.Exec(ctx, `UPDATE tickets SET stage_id = $2, is_closed = true, closed_at = now(), last_activity_at = now() WHERE id = $1`, ticketID, stageID)
+		return err
+	})
 }

@@ -1,0 +1,185 @@
+package handlers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portico/sql/store"
+)
+
+// LocalCSRFPending marks a multipart upload whose CSRF token travels in the body (plain forms
+// without JavaScript): the middleware leaves the check to readMessageForm, which refuses any file
+// before a valid _csrf field.
+const LocalCSRFPending = "portico.csrf_pending"
+
+// errCSRF is returned when a streamed form carries no valid CSRF token before its files.
+var errCSRF = fiber.NewError(fiber.StatusForbidden, "csrf")
+
+// messageForm is a parsed message POST: text fields and the streamed files.
+type messageForm struct {
+	Fields map[string]string
+	Files  *store.UploadBatch
+	// FileError is the catalogue id of a refused file ("" = none).
+	FileError string
+}
+
+const maxFieldBytes = store.MaxReplyRunes*4 + 1024
+
+// readMessageForm reads a message form. urlencoded bodies are read as usual; multipart bodies are
+// streamed part by part, each file straight into the blob store (never whole in memory), with
+// the type sniffed and the limits applied on the way. The caller must Discard the batch unless
+// the message was committed. Errors: errCSRF, or an I/O error (e.g. the client went away: every
+// blob written so far is deleted).
+func (h *Handlers) readMessageForm(c *fiber.Ctx, limits store.UploadLimits) (*messageForm, error) {
+	f := &messageForm{Fields: map[string]string{}}
+	ctype, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if ctype != fiber.MIMEMultipartForm {
+		args := c.Request().PostArgs()
+		args.VisitAll(func(k, v []byte) { f.Fields[string(k)] = string(v) })
+		return f, nil
+	}
+	pending, _ := c.Locals(LocalCSRFPending).(bool)
+	var body io.Reader = c.Context().RequestBodyStream()
+	if body == nil {
+		body = bytes.NewReader(c.Body())
+	}
+	batch, err := h.Store.NewUploadBatch(limits)
+	if err != nil {
+		return nil, err
+	}
+	f.Files = batch
+	mr := multipart.NewReader(body, params["boundary"])
+	ctx := c.UserContext()
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			batch.Discard(ctx)
+			return nil, fmt.Errorf("read upload: %w", err)
+		}
+		name := part.FormName()
+		if part.FileName() == "" && name != "files" {
+			b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes))
+			if err != nil {
+				batch.Discard(ctx)
+				return nil, fmt.Errorf("read upload: %w", err)
+			}
+			f.Fields[name] = string(b)
+			if name == "_csrf" && pending {
+				if !SessionOf(c).CheckCSRF(string(b)) {
+					batch.Discard(ctx)
+					return nil, errCSRF
+				}
+				pending = false
+			}
+			continue
+		}
+		if pending { // a file before the token: refuse without storing a byte
+			batch.Discard(ctx)
+			return nil, errCSRF
+		}
+		if part.FileName() == "" { // an empty file input
+			_, _ = io.Copy(io.Discard, part)
+			continue
+		}
+		if f.FileError != "" {
+			_, _ = io.Copy(io.Discard, io.LimitReader(part, limits.MaxMessageBytes+1))
+			continue
+		}
+		if err := batch.Add(ctx, part.FileName(), part); err != nil {
+			var ve *store.ValidationError
+			if errors.As(err, &ve) {
+				f.FileError = ve.Fields["files"]
+				_, _ = io.Copy(io.Discard, io.LimitReader(part, limits.MaxMessageBytes+1))
+				continue
+			}
+			batch.Discard(ctx)
+			return nil, err
+		}
+	}
+	if pending {
+		batch.Discard(ctx)
+		return nil, errCSRF
+	}
+	if f.FileError != "" {
+		batch.Discard(ctx)
+	}
+	return f, nil
+}
+
+// attachmentView is one attachment ready to print.
+type attachmentView struct {
+	Href, Name, Size, Thumb string
+}
+
+// humanSize formats bytes as B, kB or MB (SI units, as the limits are stated).
+func humanSize(n int64) string {
+	switch {
+	case n < 1000:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < store.MB:
+		return strconv.FormatFloat(float64(n)/1000, 'f', 0, 64) + " kB"
+	}
+	return strconv.FormatFloat(float64(n)/store.MB, 'f', 1, 64) + " MB"
+}
+
+func attachmentViews(as []store.Attachment) []attachmentView {
+	out := make([]attachmentView, len(as))
+	for i, a := range as {
+		href := "/attachments/" + strconv.FormatInt(a.ID, 10)
+		out[i] = attachmentView{Href: href, Name: a.FileName, Size: humanSize(a.SizeBytes)}
+		if a.IsImage() {
+			out[i].Thumb = href + "?inline=1"
+		}
+	}
+	return out
+}
+
+// AttachmentDownload streams an attachment the viewer may see (GET /attachments/:id): always
+// as a download (Content-Disposition: attachment, nosniff), except images asked for inline as
+// thumbnails. Outside the viewer's scope: 404.
+func (h *Handlers) AttachmentDownload(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return store.ErrNotFound
+	}
+	a, r, err := h.Store.AttachmentGetForViewer(c.UserContext(), h.viewer(c, ""), id)
+	if err != nil {
+		return err
+	}
+	disp := "attachment"
+	if c.Query("inline") == "1" && a.IsImage() {
+		disp = "inline"
+	}
+	c.Set(fiber.HeaderContentType, a.ContentType)
+	c.Set(fiber.HeaderContentDisposition, disp+`; filename="`+asciiName(a.FileName)+`"; filename*=UTF-8''`+url.PathEscape(a.FileName))
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	c.Set("Cache-Control", "private, no-store")
+	return c.SendStream(r, int(a.SizeBytes))
+}
+
+// asciiName is the file name with anything outside printable ASCII replaced, for the legacy
+// filename= parameter (RFC 6266 §4.3).
+func asciiName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			b.WriteByte('_')
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

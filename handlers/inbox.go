@@ -1,0 +1,414 @@
+package handlers
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portico/sql/store"
+)
+
+// inboxState is the agent inbox's state, as it lives in the query string.
+type inboxState struct {
+	Inbox, Pipeline, Stage, Owner, Q, Cursor string
+}
+
+func (s inboxState) query(cur string) string {
+	v := url.Values{}
+	for k, x := range map[string]string{"inbox": s.Inbox, "pipeline": s.Pipeline, "stage": s.Stage, "owner": s.Owner, "q": s.Q, "cursor": cur} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if len(v) == 0 {
+		return "/admin/inbox"
+	}
+	return "/admin/inbox?" + v.Encode()
+}
+
+type inboxRowView struct {
+	Href, Subject, Requester, Owner, Stage, Pipeline, Channel, StatusClass string
+	Activity, ActivityISO                                                  string
+}
+
+type inboxListView struct {
+	State                               inboxState
+	Inboxes, Pipelines, Stages, Owners  []option
+	Rows                                []inboxRowView
+	NextHref, PrevHref, Empty, Announce string
+	Fragment                            bool
+}
+
+func idOpt(id int64, label string, sel string) option {
+	v := strconv.FormatInt(id, 10)
+	return option{Value: v, Label: label, Selected: v == sel}
+}
+
+func parseID(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// InboxList shows every ticket for staff (GET /admin/inbox), newest activity first, filtered by
+// inbox, pipeline, stage, owner ("none" = unassigned) and text; keyset cursor. htmx: the list
+// fragment only.
+func (h *Handlers) InboxList(c *fiber.Ctx) error {
+	VaryHTMX(c)
+	ctx := c.UserContext()
+	st := inboxState{Inbox: c.Query("inbox"), Pipeline: c.Query("pipeline"), Stage: c.Query("stage"), Owner: c.Query("owner"), Q: c.Query("q"), Cursor: c.Query("cursor")}
+	if len([]rune(st.Q)) > 200 {
+		st.Q = string([]rune(st.Q)[:200])
+	}
+	f := store.InboxFilter{InboxID: parseID(st.Inbox), PipelineID: parseID(st.Pipeline), StageID: parseID(st.Stage), Q: st.Q, Cursor: st.Cursor}
+	if st.Owner == "none" {
+		f.OwnerID = -1
+	} else {
+		f.OwnerID = parseID(st.Owner)
+	}
+	page, rows, err := h.Store.InboxTicketList(ctx, f)
+	if err != nil {
+		return err
+	}
+	p := h.newPage(c, "", nil)
+	v := &inboxListView{State: st}
+	if err := h.inboxOptions(c, p, v); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		row := inboxRowView{Href: "/admin/inbox/" + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: r.RequesterName,
+			Owner: r.OwnerName, Stage: r.StageName, Pipeline: r.PipelineName, Channel: r.Channel, StatusClass: "open"}
+		if r.IsClosed {
+			row.StatusClass = "closed"
+		}
+		if row.Owner == "" {
+			row.Owner = p.T("Unassigned")
+		}
+		row.Activity, row.ActivityISO = fmtTime(r.LastActivityAt)
+		v.Rows = append(v.Rows, row)
+	}
+	if page.NextCursor != "" {
+		v.NextHref = st.query(page.NextCursor)
+	}
+	if page.PrevCursor != "" {
+		v.PrevHref = st.query(page.PrevCursor)
+	}
+	if len(v.Rows) == 0 {
+		v.Empty = p.T("NoTickets")
+	}
+	v.Announce = p.T("TicketCount", "Count", len(v.Rows))
+	p.Title, p.Data = p.T("Inbox"), v
+	if IsHTMX(c) {
+		v.Fragment = true
+		return h.renderFragment(c, fiber.StatusOK, "inbox/list", p)
+	}
+	return h.renderAdmin(c, fiber.StatusOK, "inbox/index", p)
+}
+
+// inboxOptions fills the filter choices.
+func (h *Handlers) inboxOptions(c *fiber.Ctx, p *Page, v *inboxListView) error {
+	ctx := c.UserContext()
+	inboxes, err := h.Store.InboxList(ctx)
+	if err != nil {
+		return err
+	}
+	pipes, err := h.Store.PipelineList(ctx)
+	if err != nil {
+		return err
+	}
+	staff, err := h.Store.StaffList(ctx)
+	if err != nil {
+		return err
+	}
+	v.Inboxes = []option{{Value: "", Label: p.T("AllInboxes")}}
+	for _, i := range inboxes {
+		v.Inboxes = append(v.Inboxes, idOpt(i.ID, i.Name, v.State.Inbox))
+	}
+	v.Pipelines = []option{{Value: "", Label: p.T("AllPipelines")}}
+	v.Stages = []option{{Value: "", Label: p.T("AllStages")}}
+	for _, pl := range pipes {
+		v.Pipelines = append(v.Pipelines, idOpt(pl.ID, pl.Name, v.State.Pipeline))
+		for _, s := range pl.Stages {
+			v.Stages = append(v.Stages, idOpt(s.ID, pl.Name+" · "+s.Name, v.State.Stage))
+		}
+	}
+	v.Owners = []option{{Value: "", Label: p.T("AnyOwner")}, {Value: "none", Label: p.T("Unassigned"), Selected: v.State.Owner == "none"}}
+	for _, s := range staff {
+		v.Owners = append(v.Owners, idOpt(s.ID, s.Name, v.State.Owner))
+	}
+	return nil
+}
+
+// staffMessageView is one message in the staff thread.
+type staffMessageView struct {
+	ID                     int64
+	Author, Body           string
+	Time, TimeISO          string
+	FromCustomer, Internal bool
+}
+
+type conversationView struct {
+	ID             int64
+	Inbox, Channel string
+	Time, TimeISO  string
+	Messages       []staffMessageView
+}
+
+// composeForm is the reply / note box.
+type composeForm struct {
+	Action, Body, Error string
+	Internal            bool
+}
+
+// inboxTicketView is the view model of inbox/ticket.html.
+type inboxTicketView struct {
+	ID                                          int64
+	Subject, Requester, RequesterEmail, Company string
+	Pipeline, Stage, Owner, Priority, Channel   string
+	Status, StatusClass                         string
+	Created, CreatedISO, Activity, ActivityISO  string
+	Description                                 string
+	Conversations                               []conversationView
+	Stages, Owners                              []option
+	Compose                                     composeForm
+	Flash                                       string
+}
+
+func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (*inboxTicketView, error) {
+	t := d.Ticket
+	v := &inboxTicketView{ID: t.ID, Subject: t.Subject, Requester: t.RequesterName, RequesterEmail: d.RequesterEmail, Company: t.CompanyName,
+		Pipeline: t.PipelineName, Stage: t.StageName, Owner: t.OwnerName, Priority: t.Priority, Channel: t.Channel, Description: t.Description,
+		Status: p.T("Open"), StatusClass: "open"}
+	if t.IsClosed {
+		v.Status, v.StatusClass = p.T("Closed"), "closed"
+	}
+	if v.Owner == "" {
+		v.Owner = p.T("Unassigned")
+	}
+	v.Created, v.CreatedISO = fmtTime(t.CreatedAt)
+	v.Activity, v.ActivityISO = fmtTime(t.LastActivityAt)
+	for _, cv := range d.Conversations {
+		x := conversationView{ID: cv.ID, Inbox: cv.InboxName, Channel: cv.Channel}
+		x.Time, x.TimeISO = fmtTime(cv.CreatedAt)
+		for _, m := range cv.Messages {
+			x.Messages = append(x.Messages, staffMessageView(h.staffMessage(p, m)))
+		}
+		v.Conversations = append(v.Conversations, x)
+	}
+	pipes, err := h.Store.PipelineList(c.UserContext())
+	if err != nil {
+		return nil, err
+	}
+	sel := strconv.FormatInt(d.StageID, 10)
+	for _, pl := range pipes {
+		for _, s := range pl.Stages {
+			label := pl.Name + " · " + s.Name
+			if s.IsClosed {
+				label += " (" + p.T("Closed") + ")"
+			}
+			v.Stages = append(v.Stages, idOpt(s.ID, label, sel))
+		}
+	}
+	staff, err := h.Store.StaffList(c.UserContext())
+	if err != nil {
+		return nil, err
+	}
+	osel := strconv.FormatInt(d.OwnerID, 10)
+	v.Owners = []option{{Value: "0", Label: p.T("Unassigned"), Selected: d.OwnerID == 0}}
+	for _, s := range staff {
+		v.Owners = append(v.Owners, idOpt(s.ID, s.Name, osel))
+	}
+	v.Compose = composeForm{Action: "/admin/inbox/" + strconv.FormatInt(t.ID, 10) + "/messages"}
+	return v, nil
+}
+
+func (h *Handlers) staffMessage(p *Page, m store.StaffMessage) staffMessageView {
+	v := staffMessageView{ID: m.ID, Author: m.AuthorName, Body: m.Body, FromCustomer: m.FromCustomer, Internal: m.Internal}
+	if v.Author == "" {
+		v.Author = p.T("SupportTeam")
+	}
+	v.Time, v.TimeISO = fmtTime(m.CreatedAt)
+	return v
+}
+
+// InboxTicketShow shows a ticket's full history for staff (GET /admin/inbox/:id).
+func (h *Handlers) InboxTicketShow(c *fiber.Ctx) error {
+	VaryHTMX(c)
+	id, err := ticketID(c)
+	if err != nil {
+		return err
+	}
+	d, err := h.Store.InboxTicketGet(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	p := h.newPage(c, d.Subject, nil)
+	v, err := h.inboxTicketView(c, p, d)
+	if err != nil {
+		return err
+	}
+	switch c.Query("done") {
+	case "stage":
+		v.Flash = p.T("StageChanged")
+	case "owner":
+		v.Flash = p.T("OwnerChanged")
+	case "created":
+		v.Flash = p.T("TicketCreated")
+	}
+	p.Data = v
+	if IsHTMX(c) {
+		return h.renderFragment(c, fiber.StatusOK, "inbox/ticket", p)
+	}
+	return h.renderAdmin(c, fiber.StatusOK, "inbox/show", p)
+}
+
+// InboxMessageCreate posts a public reply or an internal note (POST /admin/inbox/:id/messages,
+// fields body, internal=true). htmx: the whole ticket fragment re-rendered (the new message in
+// its thread, the box cleared); 422 keeps the text with the error beside it. Plain: 303 back.
+func (h *Handlers) InboxMessageCreate(c *fiber.Ctx) error {
+	id, err := ticketID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	body := c.FormValue("body")
+	internal := c.FormValue("internal") == "true"
+	m, err := h.Store.InboxMessageCreate(ctx, StaffOf(c).ID, id, body, internal)
+	var ve *store.ValidationError
+	if err != nil && !errors.As(err, &ve) {
+		return err
+	}
+	d, gerr := h.Store.InboxTicketGet(ctx, id)
+	if gerr != nil {
+		return gerr
+	}
+	p := h.newPage(c, d.Subject, nil)
+	v, verr := h.inboxTicketView(c, p, d)
+	if verr != nil {
+		return verr
+	}
+	status := fiber.StatusOK
+	if ve != nil {
+		status = fiber.StatusUnprocessableEntity
+		v.Compose.Body, v.Compose.Internal = body, internal
+		v.Compose.Error = p.T(ve.Fields["body"], "Max", store.MaxReplyRunes)
+	} else {
+		if !IsHTMX(c) {
+			return c.Redirect("/admin/inbox/"+strconv.FormatInt(id, 10)+"#message-"+strconv.FormatInt(m.ID, 10), fiber.StatusSeeOther)
+		}
+		v.Flash = p.T("ReplySent")
+		if internal {
+			v.Flash = p.T("NoteAdded")
+		}
+	}
+	p.Data = v
+	if IsHTMX(c) {
+		return h.renderFragment(c, status, "inbox/ticket", p)
+	}
+	return h.renderAdmin(c, status, "inbox/show", p)
+}
+
+// InboxTicketStage moves the ticket to another stage (POST /admin/inbox/:id/stage, field stage).
+func (h *Handlers) InboxTicketStage(c *fiber.Ctx) error {
+	id, err := ticketID(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.InboxTicketSetStage(c.UserContext(), id, parseID(c.FormValue("stage"))); err != nil {
+		return err
+	}
+	return h.afterTicketChange(c, id, "stage")
+}
+
+// InboxTicketOwner assigns the ticket (POST /admin/inbox/:id/owner, field owner; 0 = nobody).
+func (h *Handlers) InboxTicketOwner(c *fiber.Ctx) error {
+	id, err := ticketID(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.InboxTicketAssign(c.UserContext(), id, parseID(c.FormValue("owner"))); err != nil {
+		return err
+	}
+	return h.afterTicketChange(c, id, "owner")
+}
+
+// afterTicketChange answers a property change: htmx gets the ticket fragment, plain forms a 303.
+func (h *Handlers) afterTicketChange(c *fiber.Ctx, id int64, what string) error {
+	if !IsHTMX(c) {
+		return c.Redirect("/admin/inbox/"+strconv.FormatInt(id, 10)+"?done="+what, fiber.StatusSeeOther)
+	}
+	d, err := h.Store.InboxTicketGet(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	p := h.newPage(c, d.Subject, nil)
+	v, err := h.inboxTicketView(c, p, d)
+	if err != nil {
+		return err
+	}
+	v.Flash = p.T(map[string]string{"stage": "StageChanged", "owner": "OwnerChanged"}[what])
+	p.Data = v
+	return h.renderFragment(c, fiber.StatusOK, "inbox/ticket", p)
+}
+
+// newTicketForm is the "ticket on a contact's behalf" form.
+type newTicketForm struct {
+	Contact, Subject, Description, Priority string
+	Pipeline                                string
+	Pipelines, Priorities                   []option
+	Errors                                  map[string]string
+}
+
+func (h *Handlers) newTicketForm(c *fiber.Ctx, p *Page, f *newTicketForm) error {
+	pipes, err := h.Store.PipelineList(c.UserContext())
+	if err != nil {
+		return err
+	}
+	for _, pl := range pipes {
+		f.Pipelines = append(f.Pipelines, idOpt(pl.ID, pl.Name, f.Pipeline))
+	}
+	for _, pr := range []string{"", "low", "medium", "high", "urgent"} {
+		f.Priorities = append(f.Priorities, option{Value: pr, Label: tOr(p, "Priority_"+pr, pr), Selected: pr == f.Priority})
+	}
+	return nil
+}
+
+// InboxTicketNew shows the form for a ticket on a contact's behalf (GET /admin/inbox/new?contact=EMAIL).
+func (h *Handlers) InboxTicketNew(c *fiber.Ctx) error {
+	p := h.newPage(c, "", nil)
+	f := &newTicketForm{Contact: c.Query("contact")}
+	if err := h.newTicketForm(c, p, f); err != nil {
+		return err
+	}
+	p.Title, p.Data = p.T("NewTicket"), f
+	return h.renderAdmin(c, fiber.StatusOK, "inbox/new", p)
+}
+
+// InboxTicketCreate creates a phone ticket for a contact (POST /admin/inbox/new): no
+// conversation; the customer's first reply opens one in the default inbox. 422 with messages
+// beside the fields; success 303 to the ticket.
+func (h *Handlers) InboxTicketCreate(c *fiber.Ctx) error {
+	f := &newTicketForm{Contact: strings.TrimSpace(c.FormValue("contact")), Subject: c.FormValue("subject"),
+		Description: c.FormValue("description"), Priority: c.FormValue("priority"), Pipeline: c.FormValue("pipeline")}
+	id, err := h.Store.InboxTicketCreate(c.UserContext(), StaffOf(c).ID, store.InboxTicketNew{ContactEmail: f.Contact, Subject: f.Subject,
+		Description: f.Description, PipelineID: parseID(f.Pipeline), Priority: f.Priority})
+	var ve *store.ValidationError
+	if errors.As(err, &ve) {
+		p := h.newPage(c, "", nil)
+		f.Errors = map[string]string{}
+		for k, m := range ve.Fields {
+			f.Errors[k] = p.T(m, "Max", store.MaxReplyRunes)
+		}
+		if err := h.newTicketForm(c, p, f); err != nil {
+			return err
+		}
+		p.Title, p.Data = p.T("NewTicket"), f
+		return h.renderAdmin(c, fiber.StatusUnprocessableEntity, "inbox/new", p)
+	}
+	if err != nil {
+		return err
+	}
+	return Redirect(c, "/admin/inbox/"+strconv.FormatInt(id, 10)+"?done=created")
+}

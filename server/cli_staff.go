@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"portico/auth"
+	"portico/config"
+	"portico/sql/store"
+)
+
+// cmdStaff runs `portico staff add --email E --name N --role admin|agent` (password from stdin).
+func cmdStaff(ctx context.Context, cfg *config.Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return errors.New("usage: portico staff add --email E --name N --role admin|agent (password from standard input)")
+	}
+	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "the staff user's email address")
+	name := fs.String("name", "", "the staff user's name")
+	role := fs.String("role", "", "admin or agent")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *role != store.RoleAdmin && *role != store.RoleAgent {
+		return errors.New("staff add: --role must be admin or agent")
+	}
+	pw, err := readPassword(stdin, stderr)
+	if err != nil {
+		return err
+	}
+	if n := len([]rune(pw)); n < auth.MinPasswordRunes || n > auth.MaxPasswordRunes {
+		return fmt.Errorf("staff add: the password must be %d to %d characters", auth.MinPasswordRunes, auth.MaxPasswordRunes)
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(s *store.Store) error {
+		st, err := s.StaffAdd(ctx, *email, *name, *role, hash)
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(stdout, "staff %d added: %s <%s> (%s)\n", st.ID, st.Name, st.Email, st.Role)
+		return nil
+	})
+}
+
+// cmdGroup runs `portico group create|add-member|remove-member|list`.
+func cmdGroup(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
+	const use = "usage: portico group create NAME | add-member NAME EMAIL… | remove-member NAME EMAIL… | list"
+	if len(args) == 0 {
+		return errors.New(use)
+	}
+	return withStore(ctx, cfg, func(s *store.Store) error {
+		switch args[0] {
+		case "create":
+			if len(args) != 2 {
+				return errors.New("usage: portico group create NAME")
+			}
+			g, err := s.GroupCreate(ctx, args[1])
+			if err != nil {
+				return describe(err)
+			}
+			fmt.Fprintf(stdout, "group %d created: %s\n", g.ID, g.Name)
+			return nil
+		case "add-member", "remove-member":
+			if len(args) < 3 {
+				return fmt.Errorf("usage: portico group %s NAME EMAIL…", args[0])
+			}
+			g, err := s.GroupByName(ctx, args[1])
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("group %s: no group named %q", args[0], args[1])
+			}
+			if err != nil {
+				return err
+			}
+			if args[0] == "add-member" {
+				n, err := s.GroupAddMembers(ctx, g.ID, args[2:])
+				var ue *store.UnknownEmailsError
+				if errors.As(err, &ue) {
+					return fmt.Errorf("group add-member: %s (nothing added)", ue.Error())
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "%d added to %s\n", n, g.Name)
+				return nil
+			}
+			n, err := s.GroupRemoveMembers(ctx, g.ID, args[2:])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%d removed from %s\n", n, g.Name)
+			return nil
+		case "list":
+			gs, err := s.GroupList(ctx)
+			if err != nil {
+				return err
+			}
+			for _, g := range gs {
+				fmt.Fprintf(stdout, "%s\t%d members\n", g.Name, g.Members)
+			}
+			return nil
+		}
+		return errors.New(use)
+	})
+}

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SettingChange is one setting changed by SettingsSetAudited.
+type SettingChange struct {
+	Key, Before, After string
+}
+
+// SettingsError carries every refused value of a settings form, key → reason (see SettingError).
+type SettingsError struct {
+	Fields map[string]*SettingError
+}
+
+func (e *SettingsError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, e.Fields[k].Error())
+	}
+	sort.Strings(keys)
+	return "settings refused: " + strings.Join(keys, "; ")
+}
+
+// SettingsSetAudited validates every key=value in values, then stores them in one transaction
+// and writes one audit_log row per value that actually changed (who: staffID, when, key, before,
+// after). Nothing is stored when any value is refused. It returns the changes made. Errors:
+// *SettingsError (every refused key), database errors.
+func (s *Store) SettingsSetAudited(ctx context.Context, staffID int64, values map[string]string) ([]SettingChange, error) {
+	bad := map[string]*SettingError{}
+	for k, v := range values {
+		if err := ValidateSetting(k, v); err != nil {
+			bad[k] = err.(*SettingError)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, &SettingsError{Fields: bad}
+	}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var changes []SettingChange
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var name string
+		if staffID != 0 {
+			if err := tx.QueryRow(ctx, `SELECT name FROM staff_users WHERE id = $1`, staffID).Scan(&name); err != nil {
+				return fmt.Errorf("staff %d: %w", staffID, notFound(err))
+			}
+		}
+		for _, k := range keys {
+			before, after, err := s.settingSet(ctx, tx, k, values[k])
+			if err != nil {
+				return err
+			}
+			if before == after {
+				continue
+			}
+			var sid *int64
+			if staffID != 0 {
+				sid = &staffID
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_name, key, before, after) VALUES ($1, $2, $3, $4, $5)`,
+				sid, name, k, before, after); err != nil {
+				return err
+			}
+			changes = append(changes, SettingChange{Key: k, Before: before, After: after})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	return changes, nil
+}
+
+// AuditEntry is one audit_log row.
+type AuditEntry struct {
+	ID                 int64
+	StaffID            int64
+	StaffName          string
+	At                 time.Time
+	Key, Before, After string
+}
+
+// AuditFilter selects audit entries; zero fields do not filter. To is exclusive.
+type AuditFilter struct {
+	Key      string
+	StaffID  int64
+	From, To time.Time
+	// BeforeID pages backwards: only entries with a smaller id (0 = newest).
+	BeforeID int64
+	Limit    int
+}
+
+// AuditList returns audit entries newest first, and the BeforeID of the next page (0 = none).
+func (s *Store) AuditList(ctx context.Context, f AuditFilter) ([]AuditEntry, int64, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	args := []any{}
+	where := []string{"true"}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.Key != "" {
+		add("key = ?", f.Key)
+	}
+	if f.StaffID != 0 {
+		add("staff_id = ?", f.StaffID)
+	}
+	if !f.From.IsZero() {
+		add("at >= ?", f.From)
+	}
+	if !f.To.IsZero() {
+		add("at < ?", f.To)
+	}
+	if f.BeforeID != 0 {
+		add("id < ?", f.BeforeID)
+	}
+	args = append(args, f.Limit+1)
+	rows, err := s.Pool.Query(ctx, `SELECT id, coalesce(staff_id, 0), staff_name, at, key, before, after FROM audit_log
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit list: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		err := r.Scan(&e.ID, &e.StaffID, &e.StaffName, &e.At, &e.Key, &e.Before, &e.After)
+		return e, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit list: %w", err)
+	}
+	var next int64
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
+}

@@ -1,0 +1,379 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Staff-side queries over CRM records (contacts, companies, pipelines, inboxes). Like the inbox
+// they are not Viewer-scoped and serve /admin only.
+
+// ContactSearch returns up to limit contacts whose name, email or company matches q (all when
+// q is empty), by name.
+func (s *Store) ContactSearch(ctx context.Context, q string, limit int) ([]Contact, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT c.id, c.email, c.name, coalesce(c.company_id, 0), coalesce(co.name, ''), c.language
+		FROM contacts c LEFT JOIN companies co ON co.id = c.company_id
+		WHERE $1 = '' OR c.name ILIKE $2 OR c.email ILIKE $2 OR co.name ILIKE $2
+		ORDER BY lower(c.name), c.id LIMIT $3`, strings.TrimSpace(q), likePattern(strings.TrimSpace(q)), limit)
+	if err != nil {
+		return nil, fmt.Errorf("contact search: %w", err)
+	}
+	return pgx.CollectRows(rows, scanContact)
+}
+
+func scanContact(r pgx.CollectableRow) (Contact, error) {
+	var c Contact
+	err := r.Scan(&c.ID, &c.Email, &c.Name, &c.CompanyID, &c.CompanyName, &c.Language)
+	return c, err
+}
+
+// ContactUpdate changes a contact's name, email and primary company (by name; "" = none; a new
+// name creates the company). Errors: *ValidationError (email, name), ErrConflict (email taken),
+// ErrNotFound.
+func (s *Store) ContactUpdate(ctx context.Context, id int64, email, name, company string) error {
+	fields := map[string]string{}
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		fields["email"] = "EmailInvalid"
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || len([]rune(name)) > 200 {
+		fields["name"] = "NameInvalid"
+	}
+	company = strings.TrimSpace(company)
+	if len([]rune(company)) > 200 {
+		fields["company"] = "NameInvalid"
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		var comp *int64
+		if company != "" {
+			c, err := CompanyEnsure(ctx, tx, company)
+			if err != nil {
+				return err
+			}
+			comp = &c
+		}
+		tag, err := tx.Exec(ctx, `UPDATE contacts SET email = $2, name = $3, company_id = $4 WHERE id = $1`, id, email, name, comp)
+		if err == nil && tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		return err
+	})
+	if isUnique(err) {
+		return fmt.Errorf("contact %s: %w", email, ErrConflict)
+	}
+	return err
+}
+
+// ContactTicketsForStaff returns up to 100 tickets the contact requested, newest activity first.
+func (s *Store) ContactTicketsForStaff(ctx context.Context, contactID int64) ([]InboxRow, error) {
+	return s.staffTickets(ctx, "t.requester_id = $1", contactID)
+}
+
+// CompanyTicketsForStaff returns up to 100 tickets of the company, newest activity first.
+func (s *Store) CompanyTicketsForStaff(ctx context.Context, companyID int64) ([]InboxRow, error) {
+	return s.staffTickets(ctx, "t.company_id = $1", companyID)
+}
+
+func (s *Store) staffTickets(ctx context.Context, where string, id int64) ([]InboxRow, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT t.id, t.subject, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(su.name, ''),
+			t.created_at, t.last_activity_at, st.name, t.is_closed, p.name, t.channel
+		FROM tickets t JOIN stages st ON st.id = t.stage_id JOIN pipelines p ON p.id = t.pipeline_id
+		LEFT JOIN contacts rc ON rc.id = t.requester_id LEFT JOIN staff_users su ON su.id = t.owner_id
+		WHERE `+where+` ORDER BY t.last_activity_at DESC, t.id DESC LIMIT 100`, id)
+	if err != nil {
+		return nil, fmt.Errorf("tickets: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboxRow, error) {
+		var x InboxRow
+		err := r.Scan(&x.ID, &x.Subject, &x.RequesterName, &x.OwnerName, &x.CreatedAt, &x.LastActivityAt, &x.StageName, &x.IsClosed, &x.PipelineName, &x.Channel)
+		return x, err
+	})
+}
+
+// TimelineEvent is one event on a contact's timeline.
+type TimelineEvent struct {
+	Kind, Summary string
+	TicketID      int64
+	At            time.Time
+}
+
+// ContactTimeline returns the contact's latest 100 timeline events, newest first.
+func (s *Store) ContactTimeline(ctx context.Context, contactID int64) ([]TimelineEvent, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT kind, summary, coalesce(ticket_id, 0), created_at FROM timeline_events
+		WHERE contact_id = $1 ORDER BY created_at DESC, id DESC LIMIT 100`, contactID)
+	if err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (TimelineEvent, error) {
+		var e TimelineEvent
+		err := r.Scan(&e.Kind, &e.Summary, &e.TicketID, &e.At)
+		return e, err
+	})
+}
+
+// Company is a company record with its contact count.
+type Company struct {
+	ID       int64
+	Name     string
+	Domain   string
+	Contacts int
+}
+
+// CompanyList returns companies matching q (all when empty), by name, at most 200.
+func (s *Store) CompanyList(ctx context.Context, q string) ([]Company, error) {
+	q = strings.TrimSpace(q)
+	rows, err := s.Pool.Query(ctx, `SELECT co.id, co.name, coalesce(co.domain, ''), (SELECT count(*) FROM contacts c WHERE c.company_id = co.id)
+		FROM companies co WHERE $1 = '' OR co.name ILIKE $2 ORDER BY lower(co.name) LIMIT 200`, q, likePattern(q))
+	if err != nil {
+		return nil, fmt.Errorf("company list: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Company, error) {
+		var c Company
+		err := r.Scan(&c.ID, &c.Name, &c.Domain, &c.Contacts)
+		return c, err
+	})
+}
+
+// CompanyGet returns a company and its contacts. Errors: ErrNotFound.
+func (s *Store) CompanyGet(ctx context.Context, id int64) (Company, []Contact, error) {
+	var c Company
+	err := s.Pool.QueryRow(ctx, `SELECT id, name, coalesce(domain, '') FROM companies WHERE id = $1`, id).Scan(&c.ID, &c.Name, &c.Domain)
+	if err != nil {
+		return c, nil, fmt.Errorf("company %d: %w", id, notFound(err))
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT c.id, c.email, c.name, coalesce(c.company_id, 0), $2::text, c.language
+		FROM contacts c WHERE c.company_id = $1 ORDER BY lower(c.name), c.id`, id, c.Name)
+	if err != nil {
+		return c, nil, err
+	}
+	cs, err := pgx.CollectRows(rows, scanContact)
+	c.Contacts = len(cs)
+	return c, cs, err
+}
+
+// Stage is a pipeline stage.
+type Stage struct {
+	ID, PipelineID int64
+	Name           string
+	Position       int
+	IsClosed       bool
+}
+
+// Pipeline is a pipeline with its stages in order.
+type Pipeline struct {
+	ID       int64
+	Name     string
+	Position int
+	Stages   []Stage
+}
+
+// PipelineList returns every pipeline with its stages, both in order.
+func (s *Store) PipelineList(ctx context.Context) ([]Pipeline, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id, name, position FROM pipelines ORDER BY position, id`)
+	if err != nil {
+		return nil, fmt.Errorf("pipelines: %w", err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Pipeline, error) {
+		var p Pipeline
+		err := r.Scan(&p.ID, &p.Name, &p.Position)
+		return p, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	idx := map[int64]int{}
+	for i, p := range ps {
+		idx[p.ID] = i
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT id, pipeline_id, name, position, is_closed FROM stages ORDER BY position, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st Stage
+		if err := rows.Scan(&st.ID, &st.PipelineID, &st.Name, &st.Position, &st.IsClosed); err != nil {
+			return nil, err
+		}
+		if i, ok := idx[st.PipelineID]; ok {
+			ps[i].Stages = append(ps[i].Stages, st)
+		}
+	}
+	return ps, rows.Err()
+}
+
+func validRecordName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len([]rune(name)) > 100 {
+		return "", Invalid("name", "RecordNameInvalid")
+	}
+	return name, nil
+}
+
+// PipelineCreate creates a pipeline (last in order) with one open stage "New" and one closed
+// stage "Closed". Errors: *ValidationError (name), ErrConflict.
+func (s *Store) PipelineCreate(ctx context.Context, name string) (int64, error) {
+	name, err := validRecordName(name)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO pipelines (name, position) SELECT $1, coalesce(max(position), -1) + 1 FROM pipelines RETURNING id`, name).Scan(&id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO stages (pipeline_id, name, position, is_closed) VALUES ($1, 'New', 0, false), ($1, 'Closed', 1, true)`, id)
+		return err
+	})
+	if isUnique(err) {
+		return 0, fmt.Errorf("pipeline %q: %w", name, ErrConflict)
+	}
+	return id, err
+}
+
+// StageCreate adds a stage at the end of a pipeline. Errors: *ValidationError, ErrConflict,
+// ErrNotFound (pipeline).
+func (s *Store) StageCreate(ctx context.Context, pipelineID int64, name string, closed bool) (int64, error) {
+	name, err := validRecordName(name)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = s.Pool.QueryRow(ctx, `INSERT INTO stages (pipeline_id, name, position, is_closed)
+		SELECT p.id, $2, coalesce((SELECT max(position) FROM stages WHERE pipeline_id = p.id), -1) + 1, $3 FROM pipelines p WHERE p.id = $1
+		RETURNING id`, pipelineID, name, closed).Scan(&id)
+	if isUnique(err) {
+		return 0, fmt.Errorf("stage %q: %w", name, ErrConflict)
+	}
+	return id, notFound(err)
+}
+
+// StageUpdate renames a stage, sets its position and whether it is closed. Tickets in the stage
+// follow in the same transaction (is_closed, and closed_at set or cleared), so the portal's
+// Open/Closed never disagrees with the stage. A pipeline must keep one open and one closed
+// stage. Errors: *ValidationError (name; closed: "StageNeedOpenAndClosed"), ErrConflict,
+// ErrNotFound.
+func (s *Store) StageUpdate(ctx context.Context, id int64, name string, position int, closed bool) error {
+	name, err := validRecordName(name)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		var pid int64
+		if err := tx.QueryRow(ctx, `SELECT pipeline_id FROM stages WHERE id = $1 FOR UPDATE`, id).Scan(&pid); err != nil {
+			return notFound(err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE stages SET name = $2, position = $3, is_closed = $4 WHERE id = $1`, id, name, position, closed); err != nil {
+			return err
+		}
+		var open, shut int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE NOT is_closed), count(*) FILTER (WHERE is_closed) FROM stages WHERE pipeline_id = $1`, pid).Scan(&open, &shut); err != nil {
+			return err
+		}
+		if open == 0 || shut == 0 {
+			return Invalid("closed", "StageNeedOpenAndClosed")
+		}
+		_, err := tx.Exec(ctx, `UPDATE tickets SET is_closed = $2,
+			closed_at = CASE WHEN $2 THEN coalesce(closed_at, now()) END WHERE stage_id = $1 AND is_closed <> $2`, id, closed)
+		return err
+	})
+	if isUnique(err) {
+		return fmt.Errorf("stage %q: %w", name, ErrConflict)
+	}
+	return err
+}
+
+// Inbox is a conversation inbox.
+type Inbox struct {
+	ID        int64
+	Name      string
+	IsDefault bool
+}
+
+// InboxList returns every inbox by name.
+func (s *Store) InboxList(ctx context.Context) ([]Inbox, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id, name, is_default FROM inboxes ORDER BY lower(name), id`)
+	if err != nil {
+		return nil, fmt.Errorf("inboxes: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbox, error) {
+		var i Inbox
+		err := r.Scan(&i.ID, &i.Name, &i.IsDefault)
+		return i, err
+	})
+}
+
+// InboxCreate creates an inbox. Errors: *ValidationError (name), ErrConflict.
+func (s *Store) InboxCreate(ctx context.Context, name string) (int64, error) {
+	name, err := validRecordName(name)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = s.Pool.QueryRow(ctx, `INSERT INTO inboxes (name) VALUES ($1) RETURNING id`, name).Scan(&id)
+	if isUnique(err) {
+		return 0, fmt.Errorf("inbox %q: %w", name, ErrConflict)
+	}
+	return id, err
+}
+
+// InboxSetDefault makes inbox id the default inbox (the one before it stops being default) in
+// one transaction. Errors: ErrNotFound.
+func (s *Store) InboxSetDefault(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var ok bool
+		if err := tx.QueryRow(ctx, `SELECT true FROM inboxes WHERE id = $1 FOR UPDATE`, id).Scan(&ok); err != nil {
+			return notFound(err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE inboxes SET is_default = false WHERE is_default AND id <> $1`, id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE inboxes SET is_default = true WHERE id = $1`, id)
+		return err
+	})
+}
+
+// MaxLogoBytes bounds an uploaded logo.
+const MaxLogoBytes = 512 * 1024
+
+// LogoSet stores the logo (already checked to be PNG, JPEG, GIF or WebP by the caller), then
+// records its version in the audited brand_logo setting. It returns the
+// new version. Errors: *ValidationError (file: "LogoTooLarge").
+func (s *Store) LogoSet(ctx context.Context, staffID int64, contentType string, data []byte) (string, error) {
+	if len(data) == 0 || len(data) > MaxLogoBytes {
+		return "", Invalid("file", "LogoTooLarge")
+	}
+	sum := sha256.Sum256(data)
+	version := hex.EncodeToString(sum[:])[:16]
+	_, err := s.Pool.Exec(ctx, `INSERT INTO branding_assets (name, content_type, data, sha256) VALUES ('logo', $1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data, sha256 = EXCLUDED.sha256, updated_at = now()`,
+		contentType, data, version)
+	if err != nil {
+		return "", fmt.Errorf("logo: %w", err)
+	}
+	if _, err := s.SettingsSetAudited(ctx, staffID, map[string]string{"brand_logo": version}); err != nil {
+		return "", err
+	}
+	return version, nil
+}
+
+// LogoGet returns the logo's content type, bytes and version. Errors: ErrNotFound.
+func (s *Store) LogoGet(ctx context.Context) (string, []byte, string, error) {
+	var ct, v string
+	var data []byte
+	err := s.Pool.QueryRow(ctx, `SELECT content_type, data, sha256 FROM branding_assets WHERE name = 'logo'`).Scan(&ct, &data, &v)
+	return ct, data, v, notFound(err)
+}

@@ -1,0 +1,20 @@
+// Portico's own script: small progressive enhancements on top of htmx. Pages work without it.
+(function () {
+  "use strict";
+  // Upload progress: forms marked data-upload-progress show their <progress> while htmx sends.
+  document.addEventListener("htmx:xhr:progress", function (evt) {
+    var form = evt.target.closest && evt.target.closest("form[data-upload-progress]");
+    if (!form) return;
+    var bar = form.querySelector("progress.upload-progress");
+    if (!bar || !evt.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.value = Math.round((evt.detail.loaded / evt.detail.total) * 100);
+  });
+  // Move focus to the heading of content swapped into <main> for keyboard and screen-reader users.
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (evt.detail.target && evt.detail.target.id === "reply-box") {
+      var err = evt.detail.target.querySelector("[aria-invalid=true]");
+      if (err) err.focus();
+    }
+  });
+})();
