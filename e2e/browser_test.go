@@ -123,7 +123,7 @@ func startPortal(t *testing.T) *portal {
 	served := make(chan error, 1)
 	go func() { served <- s.App.Listener(ln) }()
 	t.Cleanup(func() {
-		if err := s.App.ShutdownWithTimeout(5 * time.Second); err != nil {
+		if err := s.Shutdown(5 * time.Second); err != nil {
 			t.Errorf("shut down the server: %v", err)
 		}
 		if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {

@@ -21,4 +21,6 @@ type Handlers struct {
 	// SettingsChanged tells every instance that settings changed (Redis pub/sub); it must also
 	// invalidate this instance's cache. Nil in tests that do not need it.
 	SettingsChanged func(ctx context.Context) error
+	// Live carries ticket-change notices between instances (Redis pub/sub) to open ticket pages.
+	Live *Live
 }

@@ -237,3 +237,6 @@ func (p *Page) With(data any) *Page {
 	cp.Data = data
 	return &cp
 }
+
+// TriggerEvent asks htmx to fire event name on the page after this response (HX-Trigger).
+func TriggerEvent(c *fiber.Ctx, name string) { c.Set("HX-Trigger", name) }

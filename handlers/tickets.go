@@ -172,6 +172,8 @@ type ticketView struct {
 	Reply                        replyForm
 	// CloseAction is the close form's URL ("" = the customer may not close this ticket).
 	CloseAction string
+	// LastMessageID is the newest message shown; live updates fetch what came after it.
+	LastMessageID int64
 }
 
 // replyForm is the reply box: what was typed, and the errors beside it.
@@ -235,6 +237,7 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 	tv.Messages = make([]messageView, len(d.Messages))
 	for i, m := range d.Messages {
 		tv.Messages[i] = h.messageView(p, m)
+		tv.LastMessageID = max(tv.LastMessageID, m.ID)
 	}
 	tv.Reply = newReplyForm(p, st, t.ID, !t.IsClosed || st.AllowReplyOnClosed || st.ReopenOnReply)
 	if !t.IsClosed && st.AllowCloseFromPortal {
@@ -312,16 +315,14 @@ func (h *Handlers) TicketReplyCreate(c *fiber.Ctx) error {
 	if !IsHTMX(c) {
 		return c.Redirect("/tickets/"+strconv.FormatInt(id, 10)+"#message-"+strconv.FormatInt(m.ID, 10), fiber.StatusSeeOther)
 	}
+	h.Live.Publish(ctx, id)
+	// The page's live region fetches the new message (one path appends messages, so an agent's
+	// answer arriving at the same moment is never shown twice).
+	TriggerEvent(c, "ticket-changed")
 	p := h.newPage(c, "", nil)
-	mv := h.messageView(p, m)
-	mv.IsNew = true
-	act, actISO := fmtTime(m.CreatedAt)
 	p.Data = map[string]any{
-		"Reply":       newReplyForm(p, st, id, true),
-		"Message":     mv,
-		"Activity":    act,
-		"ActivityISO": actISO,
-		"Announce":    p.T("ReplySent"),
+		"Reply":    newReplyForm(p, st, id, true),
+		"Announce": p.T("ReplySent"),
 	}
 	return h.renderFragment(c, fiber.StatusOK, "tickets/reply_created", p)
 }
@@ -369,5 +370,6 @@ func (h *Handlers) TicketClose(c *fiber.Ctx) error {
 	if err := h.Store.TicketCloseForViewer(c.UserContext(), h.viewer(c, ""), id); err != nil {
 		return err
 	}
+	h.Live.Publish(c.UserContext(), id)
 	return Redirect(c, "/tickets/"+strconv.FormatInt(id, 10))
 }

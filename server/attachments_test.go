@@ -235,7 +235,7 @@ func TestUploadDisconnectLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	go ts.App.Listener(ln)
-	t.Cleanup(func() { ts.App.ShutdownWithTimeout(5 * time.Second) })
+	t.Cleanup(func() { ts.Shutdown(5 * time.Second) })
 
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB of text
 	ctype, body := multipartBody(t, [][2]string{{"body", "half sent"}}, []filePart{{"big.txt", big}})

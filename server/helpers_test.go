@@ -60,11 +60,17 @@ func newRedis(t testing.TB) redis.UniversalClient {
 // newTestServer starts an instance over pool (a fresh database when nil).
 func newTestServer(t *testing.T, pool *pgxpool.Pool) *testServer {
 	t.Helper()
+	return newTestServerWithPrefix(t, pool, "portico-test:"+storetest.RandHex(6)+":")
+}
+
+// newTestServerWithPrefix starts an instance with a given Redis key prefix: two instances with
+// the same prefix and pool behave as two processes of one deployment.
+func newTestServerWithPrefix(t *testing.T, pool *pgxpool.Pool, prefix string) *testServer {
+	t.Helper()
 	if pool == nil {
 		pool = storetest.NewDB(t)
 	}
 	rdb := newRedis(t)
-	prefix := "portico-test:" + storetest.RandHex(6) + ":"
 	t.Cleanup(func() {
 		ctx := context.Background()
 		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
@@ -78,6 +84,7 @@ func newTestServer(t *testing.T, pool *pgxpool.Pool) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return &testServer{Server: s, t: t, prefix: prefix}
 }
 

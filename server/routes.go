@@ -20,6 +20,8 @@ func (s *Server) routes() {
 	tickets.Get("/:id", h.TicketShow)
 	tickets.Post("/:id/replies", h.TicketReplyCreate)
 	tickets.Post("/:id/close", h.TicketClose)
+	tickets.Get("/:id/events", h.TicketEvents)
+	tickets.Get("/:id/messages", h.TicketMessagesAfter)
 	app.Get("/attachments/:id", s.requireContact, h.AttachmentDownload)
 
 	// Branding (public: the login page is branded too).

@@ -42,6 +42,8 @@ type Server struct {
 	Log      *slog.Logger
 	// ownsPools is true when New opened the pools (and Close must close them).
 	ownsPools bool
+	// stopLive ends the live-updates subscription.
+	stopLive context.CancelFunc
 	// stopSettingsSub ends the settings pub/sub subscriber.
 	stopSettingsSub context.CancelFunc
 	// settingsChannel is the Redis pub/sub channel that announces settings changes.
@@ -133,6 +135,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	s.Handlers = &handlers.Handlers{Config: cfg, Store: s.Store, Sessions: s.Sessions, Catalogue: cat, Log: s.Log,
 		Assets: func(name string) string { return "/static/" + name + "?v=" + versions[name] }}
+	liveCtx, stopLive := context.WithCancel(context.Background())
+	s.stopLive = stopLive
+	s.Handlers.Live = handlers.NewLive(liveCtx, s.Redis, prefix, s.Log)
 	s.settingsChannel = prefix + "settings-changed"
 	s.Handlers.SettingsChanged = s.publishSettingsChanged
 	if err := s.subscribeSettings(ctx); err != nil {
@@ -183,13 +188,25 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.Log.Info("shutting down")
-	return s.App.ShutdownWithTimeout(10 * time.Second)
+	return s.Shutdown(10 * time.Second)
+}
+
+// Shutdown ends the open event streams, then stops accepting requests and waits up to timeout
+// for the running ones.
+func (s *Server) Shutdown(timeout time.Duration) error {
+	if s.stopLive != nil {
+		s.stopLive()
+	}
+	return s.App.ShutdownWithTimeout(timeout)
 }
 
 // Close stops the settings subscriber and releases the pools New opened.
 func (s *Server) Close() {
 	if s.stopSettingsSub != nil {
 		s.stopSettingsSub()
+	}
+	if s.stopLive != nil {
+		s.stopLive()
 	}
 	if s.Store != nil && s.Store.Blobs != nil {
 		_ = s.Store.Blobs.Close()

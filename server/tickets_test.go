@@ -235,20 +235,24 @@ func TestReplyHTMXAndPlainForm(t *testing.T) {
 	if resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#reply-body").Text() != long {
 		t.Fatalf("long reply: %d, text kept %v", resp.StatusCode, doc.Find("#reply-body").Text() == long)
 	}
-	// A good reply: the box clears, the message is appended out of band, last activity updates.
+	// A good reply: the box clears and the page is told to fetch what changed; that fetch
+	// brings the message (escaped), the new last activity and the new marker.
+	_, before := c.get(ticketPath(fx.AliceOpen), false)
+	after, _ := before.Find("#after-id").Attr("value")
 	body := "Still smoking <b>bold</b> & ü"
 	resp, doc = c.post(path, url.Values{"body": {body}}, true)
-	if resp.StatusCode != 200 {
-		t.Fatalf("reply: %d", resp.StatusCode)
+	if resp.StatusCode != 200 || resp.Header.Get("HX-Trigger") != "ticket-changed" {
+		t.Fatalf("reply: %d, HX-Trigger %q", resp.StatusCode, resp.Header.Get("HX-Trigger"))
 	}
 	if doc.Find("#reply-body").Text() != "" {
 		t.Error("reply box not cleared")
 	}
-	if got := doc.Find(`[hx-swap-oob="beforeend:#messages"] .message-body`).Text(); got != body {
-		t.Errorf("appended message = %q", got)
+	_, doc = c.get(ticketPath(fx.AliceOpen)+"/messages?after="+after, true)
+	if got := texts(doc, ".message .message-body"); len(got) != 1 || got[0] != body {
+		t.Errorf("changes after %s = %q", after, got)
 	}
-	if doc.Find(`#last-activity[hx-swap-oob]`).Length() != 1 {
-		t.Error("last activity not updated out of band")
+	if doc.Find(`#last-activity[hx-swap-oob]`).Length() != 1 || doc.Find(`#after-id[hx-swap-oob]`).AttrOr("value", after) == after {
+		t.Error("last activity / marker not updated out of band")
 	}
 	html, _ := doc.Html()
 	if strings.Contains(html, "<b>bold</b>") {
