@@ -13,7 +13,7 @@ import (
 
 // listState is the ticket listing's state, exactly as it lives in the query string.
 type listState struct {
-	View, Q, Status, Cursor string
+	View, Q, Status, Sort, Cursor string
 }
 
 // query returns the state as a query string, with the cursor replaced by cur.
@@ -27,6 +27,9 @@ func (s listState) query(cur string) string {
 	}
 	if s.Status != "" && s.Status != store.StatusAll {
 		v.Set("status", s.Status)
+	}
+	if s.Sort != "" && s.Sort != store.DefaultTicketSort {
+		v.Set("sort", s.Sort)
 	}
 	if cur != "" {
 		v.Set("cursor", cur)
@@ -55,6 +58,13 @@ type listView struct {
 	StatusOptions      []option
 	Announce           string
 	Fragment           bool
+	Columns            []column
+}
+
+// column is one sortable column heading: its label, the link that sorts by it (toggling the
+// direction when it is the current sort) and its aria-sort state.
+type column struct {
+	Label, Href, AriaSort string
 }
 
 type option struct {
@@ -81,7 +91,7 @@ func (h *Handlers) viewer(c *fiber.Ctx, view string) store.Viewer {
 // fragment for htmx. Query: view=mine|org, q, status=open|closed|all, cursor.
 func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	VaryHTMX(c)
-	st := listState{View: c.Query("view"), Q: c.Query("q"), Status: c.Query("status"), Cursor: c.Query("cursor")}
+	st := listState{View: c.Query("view"), Q: c.Query("q"), Status: c.Query("status"), Sort: store.NormalizeTicketSort(c.Query("sort")), Cursor: c.Query("cursor")}
 	if len([]rune(st.Q)) > 200 {
 		st.Q = string([]rune(st.Q)[:200])
 	}
@@ -92,7 +102,7 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	}
 	v := h.viewer(c, st.View)
 	st.View = v.View
-	page, err := h.Store.TicketListForViewer(c.UserContext(), v, store.TicketListParams{Q: st.Q, Status: st.Status, Cursor: st.Cursor})
+	page, err := h.Store.TicketListForViewer(c.UserContext(), v, store.TicketListParams{Q: st.Q, Status: st.Status, Sort: st.Sort, Cursor: st.Cursor})
 	if err != nil {
 		return err
 	}
@@ -121,8 +131,8 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 		if st.View == store.ViewMine {
 			lv.ViewLabel = p.T("OwnedByMe")
 		}
-		lv.MineHref = listState{View: store.ViewMine, Q: st.Q, Status: st.Status}.query("")
-		lv.OrgHref = listState{View: store.ViewOrg, Q: st.Q, Status: st.Status}.query("")
+		lv.MineHref = listState{View: store.ViewMine, Q: st.Q, Status: st.Status, Sort: st.Sort}.query("")
+		lv.OrgHref = listState{View: store.ViewOrg, Q: st.Q, Status: st.Status, Sort: st.Sort}.query("")
 	}
 	if page.NextCursor != "" {
 		lv.NextHref = st.query(page.NextCursor)
@@ -142,6 +152,21 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 		{store.StatusClosed, p.T("Closed"), st.Status == store.StatusClosed},
 	}
 	lv.Announce = p.T("TicketCount", "Count", len(lv.Rows))
+	for _, col := range []struct{ key, label string }{{"subject", "Subject"}, {"requester", "RequestedBy"},
+		{"created", "CreateDate"}, {"owner", "TicketOwner"}, {"activity", "LastActivityDate"}, {"status", "Status"}} {
+		next, aria := col.key, "none"
+		if col.key == "created" || col.key == "activity" {
+			next = "-" + col.key // dates read newest first
+		}
+		switch st.Sort {
+		case col.key:
+			next, aria = "-"+col.key, "ascending"
+		case "-" + col.key:
+			next, aria = col.key, "descending"
+		}
+		lv.Columns = append(lv.Columns, column{Label: p.T(col.label), AriaSort: aria,
+			Href: listState{View: st.View, Q: st.Q, Status: st.Status, Sort: next}.query("")})
+	}
 	p.Data = &lv
 	if IsHTMX(c) {
 		lv.Fragment = true

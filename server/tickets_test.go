@@ -324,3 +324,52 @@ func TestDutchFromAcceptLanguageAndTicketsLabel(t *testing.T) {
 		t.Errorf("label: h1 %q title %q", doc.Find("main h1").Text(), doc.Find("title").Text())
 	}
 }
+
+func TestSortByColumnWithKeysetPages(t *testing.T) {
+	ts := newTestServer(t, nil)
+	co := storetest.MustCompany(t, ts.Pool, "Initech")
+	ct := storetest.MustContact(t, ts.Pool, "peter@initech.test", "Peter", co, "swingline stapler")
+	base := time.Now().Add(-time.Hour)
+	for i := 0; i < 30; i++ {
+		// Subjects sort differently from activity: activity rises with i, subjects fall.
+		storetest.MustTicket(t, ts.Pool, storetest.TicketSpec{Subject: fmt.Sprintf("S%02d", 29-i), Body: "b", RequesterID: ct, CompanyID: co,
+			Closed: i%3 == 0, Activity: base.Add(time.Duration(i) * time.Second)})
+	}
+	c := ts.client()
+	c.signIn("peter@initech.test", "swingline stapler")
+	walk := func(start string) []string {
+		_, doc := c.get(start, true)
+		var all []string
+		for {
+			all = append(all, texts(doc, "#tickets-table tbody td:first-child")...)
+			next, ok := doc.Find(`a[rel=next]`).Attr("href")
+			if !ok {
+				return all
+			}
+			_, doc = c.get(next, true)
+		}
+	}
+	asc := walk("/tickets?sort=subject")
+	if len(asc) != 30 || asc[0] != "S00" || asc[29] != "S29" {
+		t.Fatalf("subject ascending: %d rows, %v … %v", len(asc), asc[:1], asc[len(asc)-1:])
+	}
+	desc := walk("/tickets?sort=-subject")
+	if desc[0] != "S29" || desc[29] != "S00" {
+		t.Fatalf("subject descending: %v … %v", desc[:1], desc[len(desc)-1:])
+	}
+	status := walk("/tickets?sort=status")
+	_, doc := c.get("/tickets?sort=status", true)
+	if got := texts(doc, "#tickets-table tbody td:last-child"); got[0] != "Open" || len(status) != 30 {
+		t.Errorf("status sort starts with %v", got[:1])
+	}
+	// The heading links toggle the direction and mark the current sort for screen readers.
+	_, doc = c.get("/tickets?sort=subject", false)
+	th := doc.Find("#tickets-table thead th").First()
+	if th.AttrOr("aria-sort", "") != "ascending" || !strings.Contains(th.Find("a").AttrOr("href", ""), "sort=-subject") {
+		t.Errorf("subject heading: aria-sort %q href %q", th.AttrOr("aria-sort", ""), th.Find("a").AttrOr("href", ""))
+	}
+	// An unknown sort falls back to newest activity first; a cursor from another sort restarts.
+	if got := walk("/tickets?sort=password_hash"); got[0] != "S00" {
+		t.Errorf("unknown sort: first row %q", got[0])
+	}
+}

@@ -64,15 +64,15 @@ func (s *Store) InboxTicketList(ctx context.Context, f InboxFilter) (TicketPage,
 		where = append(where, "(t.subject ILIKE "+n+" OR rc.name ILIKE "+n+" OR rc.email ILIKE "+n+
 			" OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.body ILIKE "+n+"))")
 	}
-	cur, hasCur := parseCursor(f.Cursor)
+	cur, hasCur := parseCursor(f.Cursor, inboxSort)
 	order := "DESC"
 	if hasCur {
-		a, b := arg(cur.at), arg(cur.id)
+		a, b := arg(cur.key), arg(cur.id)
 		if cur.before {
-			where = append(where, "(t.last_activity_at, t.id) > ("+a+", "+b+")")
+			where = append(where, "(t.last_activity_at, t.id) > ("+a+"::timestamptz, "+b+")")
 			order = "ASC"
 		} else {
-			where = append(where, "(t.last_activity_at, t.id) < ("+a+", "+b+")")
+			where = append(where, "(t.last_activity_at, t.id) < ("+a+"::timestamptz, "+b+")")
 		}
 	}
 	lim := arg(f.Limit + 1)
@@ -109,14 +109,17 @@ func (s *Store) InboxTicketList(ctx context.Context, f InboxFilter) (TicketPage,
 	if len(out) > 0 {
 		first, last := out[0], out[len(out)-1]
 		if more || (hasCur && cur.before) {
-			page.NextCursor = cursor{at: last.LastActivityAt, id: last.ID}.String()
+			page.NextCursor = cursor{sort: inboxSort, key: last.LastActivityAt.Format(time.RFC3339Nano), id: last.ID}.String()
 		}
 		if hasCur && (!cur.before || more) {
-			page.PrevCursor = cursor{before: true, at: first.LastActivityAt, id: first.ID}.String()
+			page.PrevCursor = cursor{before: true, sort: inboxSort, key: first.LastActivityAt.Format(time.RFC3339Nano), id: first.ID}.String()
 		}
 	}
 	return page, out, nil
 }
+
+// inboxSort names the inbox's one order (newest activity first) in its cursors.
+const inboxSort = "inbox"
 
 // StaffMessage is any message as staff see it: public replies and internal notes.
 type StaffMessage struct {

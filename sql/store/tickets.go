@@ -33,6 +33,8 @@ type TicketListParams struct {
 	Cursor string
 	// Limit is the page size (1–100, default 25).
 	Limit int
+	// Sort is a key of ticketSorts, "-" first for descending (default DefaultTicketSort).
+	Sort string
 }
 
 // TicketRow is one row of the listing, with every value ready to print.
@@ -54,10 +56,34 @@ type TicketPage struct {
 	PrevCursor string
 }
 
-// cursor is a keyset position: (last_activity_at, id), and the direction to read from it.
+// TicketSorts are the listing's sort keys (query string `sort`; a leading "-" sorts descending).
+// Each is an expression over the list query's aliases and the SQL type of its keyset value.
+var ticketSorts = map[string]struct{ expr, typ string }{
+	"activity":  {"t.last_activity_at", "timestamptz"},
+	"created":   {"t.created_at", "timestamptz"},
+	"subject":   {"lower(t.subject)", "text"},
+	"requester": {"lower(coalesce(nullif(rc.name, ''), rc.email, ''))", "text"},
+	"owner":     {"lower(coalesce(su.name, ''))", "text"},
+	"status":    {"t.is_closed", "boolean"},
+}
+
+// DefaultTicketSort is newest activity first.
+const DefaultTicketSort = "-activity"
+
+// NormalizeTicketSort returns sort when it names a known key (with an optional "-"), else the default.
+func NormalizeTicketSort(sort string) string {
+	if _, ok := ticketSorts[strings.TrimPrefix(sort, "-")]; ok {
+		return sort
+	}
+	return DefaultTicketSort
+}
+
+// cursor is a keyset position: the sort key's value and the id of a row, the sort it belongs
+// to, and whether it asks for the page before (true) or after it.
 type cursor struct {
-	before bool // true: the page before this position
-	at     time.Time
+	before bool
+	sort   string
+	key    string
 	id     int64
 }
 
@@ -66,25 +92,24 @@ func (c cursor) String() string {
 	if c.before {
 		d = "b"
 	}
-	raw := d + strconv.FormatInt(c.at.UnixMicro(), 10) + "." + strconv.FormatInt(c.id, 10)
+	raw := d + c.sort + "\x00" + c.key + "\x00" + strconv.FormatInt(c.id, 10)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
-func parseCursor(s string) (cursor, bool) {
+func parseCursor(s, sort string) (cursor, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) < 4 || (b[0] != 'a' && b[0] != 'b') {
 		return cursor{}, false
 	}
-	ts, id, ok := strings.Cut(string(b[1:]), ".")
-	if !ok {
+	parts := strings.Split(string(b[1:]), "\x00")
+	if len(parts) != 3 || parts[0] != sort {
 		return cursor{}, false
 	}
-	us, err1 := strconv.ParseInt(ts, 10, 64)
-	n, err2 := strconv.ParseInt(id, 10, 64)
-	if err1 != nil || err2 != nil {
+	n, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
 		return cursor{}, false
 	}
-	return cursor{before: b[0] == 'b', at: time.UnixMicro(us).UTC(), id: n}, true
+	return cursor{before: b[0] == 'b', sort: sort, key: parts[1], id: n}, true
 }
 
 // likePattern escapes q for ILIKE and wraps it in %…%.
@@ -93,12 +118,16 @@ func likePattern(q string) string {
 	return "%" + r.Replace(q) + "%"
 }
 
-// TicketListForViewer returns one page of the viewer's tickets, newest activity first.
-// An unreadable cursor is treated as the first page. Errors: database failures only.
+// TicketListForViewer returns one page of the viewer's tickets in the order of p.Sort (default
+// newest activity first), by keyset: every page costs what the first costs. An unreadable cursor,
+// or one from another sort, is treated as the first page. Errors: database failures only.
 func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListParams) (TicketPage, error) {
 	if p.Limit <= 0 || p.Limit > 100 {
 		p.Limit = 25
 	}
+	p.Sort = NormalizeTicketSort(p.Sort)
+	spec := ticketSorts[strings.TrimPrefix(p.Sort, "-")]
+	desc := strings.HasPrefix(p.Sort, "-")
 	args := []any{}
 	where := []string{v.scope(&args)}
 	switch p.Status {
@@ -112,40 +141,42 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		n := strconv.Itoa(len(args))
 		where = append(where, "(t.subject ILIKE $"+n+" OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.kind = 'public' AND m.body ILIKE $"+n+"))")
 	}
-	cur, hasCur := parseCursor(p.Cursor)
-	order := "DESC"
+	cur, hasCur := parseCursor(p.Cursor, p.Sort)
+	// Reading forward in a descending sort, or backward in an ascending one, walks down the keys.
+	down := desc != (hasCur && cur.before)
+	order, cmp := "ASC", ">"
+	if down {
+		order, cmp = "DESC", "<"
+	}
 	if hasCur {
-		args = append(args, cur.at, cur.id)
+		args = append(args, cur.key, cur.id)
 		a, b := strconv.Itoa(len(args)-1), strconv.Itoa(len(args))
-		if cur.before {
-			where = append(where, "(t.last_activity_at, t.id) > ($"+a+", $"+b+")")
-			order = "ASC"
-		} else {
-			where = append(where, "(t.last_activity_at, t.id) < ($"+a+", $"+b+")")
-		}
+		where = append(where, "("+spec.expr+", t.id) "+cmp+" ($"+a+"::"+spec.typ+", $"+b+")")
 	}
 	args = append(args, p.Limit+1)
 	sql := `SELECT t.id, t.subject, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(su.name, ''),
-			t.created_at, t.last_activity_at, st.name, t.is_closed
+			t.created_at, t.last_activity_at, st.name, t.is_closed, (` + spec.expr + `)::text
 		FROM tickets t
 		JOIN stages st ON st.id = t.stage_id
 		LEFT JOIN contacts rc ON rc.id = t.requester_id
 		LEFT JOIN staff_users su ON su.id = t.owner_id
 		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY t.last_activity_at ` + order + `, t.id ` + order + `
+		ORDER BY ` + spec.expr + ` ` + order + `, t.id ` + order + `
 		LIMIT $` + strconv.Itoa(len(args))
 	rows, err := s.Pool.Query(ctx, sql, args...)
 	if err != nil {
 		return TicketPage{}, fmt.Errorf("ticket list: %w", err)
 	}
 	out := make([]TicketRow, 0, p.Limit+1)
+	keys := make([]string, 0, p.Limit+1)
 	for rows.Next() {
 		var r TicketRow
-		if err := rows.Scan(&r.ID, &r.Subject, &r.RequesterName, &r.OwnerName, &r.CreatedAt, &r.LastActivityAt, &r.StageName, &r.IsClosed); err != nil {
+		var key string
+		if err := rows.Scan(&r.ID, &r.Subject, &r.RequesterName, &r.OwnerName, &r.CreatedAt, &r.LastActivityAt, &r.StageName, &r.IsClosed, &key); err != nil {
 			rows.Close()
 			return TicketPage{}, err
 		}
-		out = append(out, r)
+		out, keys = append(out, r), append(keys, key)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -153,23 +184,24 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 	}
 	more := len(out) > p.Limit
 	if more {
-		out = out[:p.Limit]
+		out, keys = out[:p.Limit], keys[:p.Limit]
 	}
-	if hasCur && cur.before { // read backwards: restore newest-first order
+	if hasCur && cur.before { // read backwards: restore the page's order
 		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 			out[i], out[j] = out[j], out[i]
+			keys[i], keys[j] = keys[j], keys[i]
 		}
 	}
 	page := TicketPage{Rows: out}
 	if len(out) > 0 {
-		first, last := out[0], out[len(out)-1]
+		last := len(out) - 1
 		hasNext := more || (hasCur && cur.before)
 		hasPrev := hasCur && (!cur.before || more)
 		if hasNext {
-			page.NextCursor = cursor{at: last.LastActivityAt, id: last.ID}.String()
+			page.NextCursor = cursor{sort: p.Sort, key: keys[last], id: out[last].ID}.String()
 		}
 		if hasPrev {
-			page.PrevCursor = cursor{before: true, at: first.LastActivityAt, id: first.ID}.String()
+			page.PrevCursor = cursor{before: true, sort: p.Sort, key: keys[0], id: out[0].ID}.String()
 		}
 	}
 	return page, nil
