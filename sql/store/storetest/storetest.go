@@ -87,13 +87,26 @@ func buildTemplate(ctx context.Context) error {
 			return err
 		}
 	}
-	pool, err := pgxpool.New(ctx, withDB(AdminURL(), templateDB))
-	if err != nil {
+	migrate := func() error {
+		pool, err := pgxpool.New(ctx, withDB(AdminURL(), templateDB))
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		_, err = migrations.Apply(ctx, pool)
 		return err
 	}
-	_, err = migrations.Apply(ctx, pool)
-	pool.Close()
-	return err
+	if err := migrate(); err != nil {
+		// A template left by an older checkout (say, a migration renumbered): build it afresh.
+		if _, derr := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+templateDB+` WITH (FORCE)`); derr != nil {
+			return fmt.Errorf("%w (and dropping the template: %v)", err, derr)
+		}
+		if _, cerr := conn.Exec(ctx, `CREATE DATABASE `+templateDB); cerr != nil {
+			return cerr
+		}
+		return migrate()
+	}
+	return nil
 }
 
 // NewDB returns a pool on a fresh migrated database that is dropped when t ends.
