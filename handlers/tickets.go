@@ -182,6 +182,8 @@ type messageView struct {
 	Time, TimeISO       string
 	FromCustomer, IsNew bool
 	Attachments         []attachmentView
+	// ThreadLabel heads the first message of each conversation when all threads are shown.
+	ThreadLabel string
 }
 
 // ticketView is the ticket page's view model.
@@ -260,9 +262,14 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 	tv.Created, tv.CreatedISO = fmtTime(t.CreatedAt)
 	tv.Activity, tv.ActivityISO = fmtTime(t.LastActivityAt)
 	tv.Messages = make([]messageView, len(d.Messages))
+	var conv int64
 	for i, m := range d.Messages {
 		tv.Messages[i] = h.messageView(p, m)
 		tv.LastMessageID = max(tv.LastMessageID, m.ID)
+		if st.ShowAllThreads && m.ConversationID != conv {
+			tv.Messages[i].ThreadLabel = p.T("ThreadLabel", "Channel", p.T("Channel_"+m.Channel))
+			conv = m.ConversationID
+		}
 	}
 	tv.Reply = newReplyForm(p, st, t.ID, !t.IsClosed || st.AllowReplyOnClosed || st.ReopenOnReply)
 	if !t.IsClosed && st.AllowCloseFromPortal {

@@ -373,3 +373,35 @@ func TestSortByColumnWithKeysetPages(t *testing.T) {
 		t.Errorf("unknown sort: first row %q", got[0])
 	}
 }
+
+func TestThreadsOldestOnlyUnlessAllThreads(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	ctx := context.Background()
+	// A second, later conversation on Alice's ticket (a chat), with a public message and a note.
+	if _, err := ts.Pool.Exec(ctx, `WITH cv AS (INSERT INTO conversations (ticket_id, inbox_id, channel, created_at)
+			SELECT $1, id, 'chat', now() FROM inboxes WHERE is_default RETURNING id)
+		INSERT INTO messages (conversation_id, ticket_id, kind, body, created_at)
+		SELECT cv.id, $1, k, b, now() FROM cv, (VALUES ('public', 'chat answer'), ('internal_note', 'CHAT-NOTE')) x (k, b)`, fx.AliceOpen); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	_, doc := c.get(ticketPath(fx.AliceOpen), false)
+	if contains(texts(doc, ".message-body"), "chat answer") || doc.Find(".thread-label").Length() != 0 {
+		t.Fatal("default view shows the later thread")
+	}
+	ts.Store.SettingSet(ctx, "show_all_threads", "true")
+	_, doc = c.get(ticketPath(fx.AliceOpen), false)
+	bodies := texts(doc, ".message-body")
+	if len(bodies) != 3 || bodies[2] != "chat answer" {
+		t.Fatalf("all threads: %q", bodies)
+	}
+	if labels := texts(doc, ".thread-label"); len(labels) != 2 || labels[0] != "Email conversation" || labels[1] != "Chat conversation" {
+		t.Errorf("thread labels %q", labels)
+	}
+	html, _ := doc.Html()
+	if strings.Contains(html, "CHAT-NOTE") {
+		t.Fatal("internal note of the second thread shown")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
@@ -22,13 +23,15 @@ func ApplyRiver(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: river: %w", err)
 	}
-	// A session-level lock on a connection of its own: River applies each version in its own
+	// A session-level lock: River applies each version in its own
 	// transaction (some versions add enum values, which cannot share one transaction).
-	conn, err := pool.Acquire(ctx)
+	// The lock's connection is outside the pool, so that waiting instances hold no pool
+	// connection the winner needs.
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return nil, fmt.Errorf("migrations: river: %w", err)
 	}
-	defer conn.Release()
+	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, riverLockKey); err != nil {
 		return nil, fmt.Errorf("migrations: river: lock: %w", err)
 	}

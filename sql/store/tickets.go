@@ -236,6 +236,9 @@ type Message struct {
 	CreatedAt    time.Time
 	// Attachments are the message's files, oldest first.
 	Attachments []Attachment
+	// ConversationID and Channel name the thread the message belongs to.
+	ConversationID int64
+	Channel        string
 }
 
 // TicketDetail is a ticket with the public messages of its oldest conversation, oldest first.
@@ -266,7 +269,7 @@ func (s *Store) TicketGetForViewer(ctx context.Context, v Viewer, id int64) (Tic
 	if err != nil {
 		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
 	}
-	msgs, err := s.publicMessages(ctx, s.Pool, id)
+	msgs, err := s.publicMessages(ctx, s.Pool, id, v.AllThreads)
 	d.Messages = msgs
 	return d, err
 }
@@ -275,23 +278,25 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// publicMessages returns the public messages of the ticket's oldest conversation, oldest first.
-// Internal notes never leave this query.
-func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64) ([]Message, error) {
+// publicMessages returns the public messages of the ticket's oldest conversation (or of every
+// conversation, oldest conversation first, when all), oldest first. Internal notes never leave
+// this query.
+func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64, all bool) ([]Message, error) {
 	rows, err := q.Query(ctx, `SELECT m.id, coalesce(nullif(c.name, ''), c.email, su.name, ''),
-			m.author_contact_id IS NOT NULL, m.body, m.created_at
+			m.author_contact_id IS NOT NULL, m.body, m.created_at, cv.id, cv.channel
 		FROM messages m
+		JOIN conversations cv ON cv.id = m.conversation_id
 		LEFT JOIN contacts c ON c.id = m.author_contact_id
 		LEFT JOIN staff_users su ON su.id = m.author_staff_id
-		WHERE m.kind = 'public' AND m.conversation_id = (
-			SELECT cv.id FROM conversations cv WHERE cv.ticket_id = $1 ORDER BY cv.created_at, cv.id LIMIT 1)
-		ORDER BY m.created_at, m.id`, ticketID)
+		WHERE m.kind = 'public' AND cv.ticket_id = $1 AND ($2 OR cv.id = (
+			SELECT first.id FROM conversations first WHERE first.ticket_id = $1 ORDER BY first.created_at, first.id LIMIT 1))
+		ORDER BY cv.created_at, cv.id, m.created_at, m.id`, ticketID, all)
 	if err != nil {
 		return nil, fmt.Errorf("messages of ticket %d: %w", ticketID, err)
 	}
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
 		var m Message
-		err := r.Scan(&m.ID, &m.AuthorName, &m.FromCustomer, &m.Body, &m.CreatedAt)
+		err := r.Scan(&m.ID, &m.AuthorName, &m.FromCustomer, &m.Body, &m.CreatedAt, &m.ConversationID, &m.Channel)
 		return m, err
 	})
 	if err != nil {

@@ -19,12 +19,15 @@ type Viewer struct {
 	Permissions string
 	// View is ViewMine or ViewOrg; ViewOrg counts only with PermissionsCompany and a company.
 	View string
+	// AllThreads shows every public conversation of a ticket, not only the oldest (setting
+	// show_all_threads).
+	AllThreads bool
 }
 
 // NewViewer returns the Viewer for a contact under the portal settings, with the requested
 // view normalised: org only when the settings allow it and the contact has a company.
 func NewViewer(contactID, companyID int64, st Settings, view string) Viewer {
-	v := Viewer{ContactID: contactID, CompanyID: companyID, Permissions: st.TicketPermissions, View: ViewMine}
+	v := Viewer{ContactID: contactID, CompanyID: companyID, Permissions: st.TicketPermissions, View: ViewMine, AllThreads: st.ShowAllThreads}
 	if v.CanSeeOrg() && view != ViewMine {
 		v.View = ViewOrg // company mode defaults to Organization tickets, as the reference does
 	}
