@@ -267,7 +267,7 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 		tv.Messages[i] = h.messageView(p, m)
 		tv.LastMessageID = max(tv.LastMessageID, m.ID)
 		if st.ShowAllThreads && m.ConversationID != conv {
-			tv.Messages[i].ThreadLabel = p.T("ThreadLabel", "Channel", p.T("Channel_"+m.Channel))
+			tv.Messages[i].ThreadLabel = p.T("PortalThreadLabel", "Channel", p.T("Channel_"+m.Channel))
 			conv = m.ConversationID
 		}
 	}
