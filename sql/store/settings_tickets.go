@@ -14,6 +14,8 @@ type TicketSettings struct {
 	ReopenOnReply bool
 	// ShowAllThreads shows every public conversation of a ticket, not only the oldest.
 	ShowAllThreads bool
+	// TicketFilters are the admin's rules; only matching tickets ever reach a customer.
+	TicketFilters []FilterRule
 }
 
 // MB is one megabyte (10^6 bytes), the unit customers see for attachment limits.
@@ -30,5 +32,6 @@ func init() {
 		BoolSetting("allow_close_from_portal", "tickets", true, func(s *Settings) *bool { return &s.AllowCloseFromPortal }),
 		BoolSetting("reopen_on_reply", "tickets", false, func(s *Settings) *bool { return &s.ReopenOnReply }),
 		BoolSetting("show_all_threads", "tickets", false, func(s *Settings) *bool { return &s.ShowAllThreads }),
+		ticketFiltersDef(),
 	)
 }

@@ -22,12 +22,14 @@ type Viewer struct {
 	// AllThreads shows every public conversation of a ticket, not only the oldest (setting
 	// show_all_threads).
 	AllThreads bool
+	// Filters are the admin's ticket-filter rules (setting ticket_filters), part of every scope.
+	Filters []FilterRule
 }
 
 // NewViewer returns the Viewer for a contact under the portal settings, with the requested
 // view normalised: org only when the settings allow it and the contact has a company.
 func NewViewer(contactID, companyID int64, st Settings, view string) Viewer {
-	v := Viewer{ContactID: contactID, CompanyID: companyID, Permissions: st.TicketPermissions, View: ViewMine, AllThreads: st.ShowAllThreads}
+	v := Viewer{ContactID: contactID, CompanyID: companyID, Permissions: st.TicketPermissions, View: ViewMine, AllThreads: st.ShowAllThreads, Filters: st.TicketFilters}
 	if v.CanSeeOrg() && view != ViewMine {
 		v.View = ViewOrg // company mode defaults to Organization tickets, as the reference does
 	}
@@ -46,12 +48,23 @@ func (v Viewer) scope(args *[]any) string {
 	if v.ContactID == 0 {
 		return "false"
 	}
+	var p string
 	if v.View == ViewOrg && v.CanSeeOrg() {
 		*args = append(*args, v.CompanyID)
-		return "t.company_id = $" + strconv.Itoa(len(*args))
+		p = "t.company_id = $" + strconv.Itoa(len(*args))
+	} else {
+		*args = append(*args, v.ContactID)
+		p = "t.requester_id = $" + strconv.Itoa(len(*args))
 	}
-	*args = append(*args, v.ContactID)
-	return "t.requester_id = $" + strconv.Itoa(len(*args))
+	return v.withFilters(p, args)
+}
+
+// withFilters adds the admin's ticket-filter rules to a scope predicate.
+func (v Viewer) withFilters(p string, args *[]any) string {
+	if f := filterSQL(v.Filters, args); f != "" {
+		return "(" + p + " AND " + f + ")"
+	}
+	return p
 }
 
 // detailScope is the predicate for reaching a single ticket: anything the viewer could list in
@@ -66,5 +79,5 @@ func (v Viewer) detailScope(args *[]any) string {
 		*args = append(*args, v.CompanyID)
 		p += " OR t.company_id = $" + strconv.Itoa(len(*args))
 	}
-	return p + ")"
+	return v.withFilters(p+")", args)
 }
