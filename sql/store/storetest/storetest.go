@@ -24,7 +24,14 @@ import (
 	"portico/sql/store"
 )
 
-const templateDB = "portico_test_template"
+// templateDB is the migrated template; PORTICO_TEST_TEMPLATE renames it, so that two checkouts
+// with different migrations can test side by side.
+var templateDB = func() string {
+	if n := os.Getenv("PORTICO_TEST_TEMPLATE"); n != "" {
+		return n
+	}
+	return "portico_test_template"
+}()
 
 var (
 	templateOnce sync.Once
