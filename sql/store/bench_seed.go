@@ -100,12 +100,12 @@ func (s *Store) BenchSeed(ctx context.Context, tickets, companies int, log func(
 			{"conversations", `INSERT INTO conversations (ticket_id, inbox_id, channel, created_at)
 				SELECT t.id, i.id, 'email', t.created_at FROM tickets t CROSS JOIN (SELECT id FROM inboxes WHERE is_default) i
 				ORDER BY t.id`, nil},
-			{"messages", `INSERT INTO messages (conversation_id, ticket_id, kind, author_contact_id, body, created_at)
+			{"messages", `INSERT INTO messages (conversation_id, ticket_id, kind, author_contact_id, body, created_at, requester_id, company_id)
 				SELECT cv.id, t.id, k.kind, CASE WHEN k.n = 1 THEN t.requester_id END,
 					CASE k.n WHEN 1 THEN 'Customer message of ticket ' || t.id ||
 							CASE WHEN t.id % 89 = 0 THEN ' about the printer in room 4' ELSE ' about the login page' END
 						WHEN 2 THEN 'Internal note for ticket ' || t.id ELSE 'Agent answer for ticket ' || t.id END,
-					t.created_at + make_interval(mins => k.n * 10)
+					t.created_at + make_interval(mins => k.n * 10), t.requester_id, t.company_id
 				FROM tickets t JOIN conversations cv ON cv.ticket_id = t.id
 				CROSS JOIN (VALUES (1, 'public'), (2, 'internal_note'), (3, 'public')) k (n, kind)
 				ORDER BY t.id, k.n`, nil},

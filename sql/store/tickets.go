@@ -20,6 +20,41 @@ const (
 	StatusAll    = "all"
 )
 
+// searchDirectLimit is the most matches a search sorts itself; above it, the term is common and
+// the listing is walked in order instead. searchWalkScope is the largest scope that is always
+// walked (walking it costs less than asking the trigram indexes).
+var (
+	searchDirectLimit = 1000
+	searchWalkScope   = 2000
+)
+
+// searchPlan decides how to search the viewer's scope for pat: direct (the ids of every
+// matching ticket) or walk (false, nil). Errors: database failures.
+func (s *Store) searchPlan(ctx context.Context, v Viewer, pat string) (bool, []int64, error) {
+	args := []any{}
+	scope := v.scope(&args)
+	var n int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE `+scope+` LIMIT `+strconv.Itoa(searchWalkScope+1)+`) x`, args...).Scan(&n); err != nil {
+		return false, nil, fmt.Errorf("ticket search: %w", err)
+	}
+	if n <= searchWalkScope {
+		return false, nil, nil
+	}
+	margs := []any{pat}
+	rows, err := s.Pool.Query(ctx, v.searchMatches("$1", searchDirectLimit+1, &margs), margs...)
+	if err != nil {
+		return false, nil, fmt.Errorf("ticket search: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return false, nil, fmt.Errorf("ticket search: %w", err)
+	}
+	if len(ids) > searchDirectLimit {
+		return false, nil, nil
+	}
+	return true, ids, nil
+}
+
 // MaxReplyRunes is the longest reply a customer may send, in characters.
 const MaxReplyRunes = 20000
 
@@ -137,9 +172,23 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		where = append(where, "t.is_closed")
 	}
 	if q := strings.TrimSpace(p.Q); q != "" {
-		args = append(args, likePattern(q))
-		n := strconv.Itoa(len(args))
-		where = append(where, "(t.subject ILIKE $"+n+" OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.kind = 'public' AND m.body ILIKE $"+n+"))")
+		// Three plans keep every search bounded, whatever the size of the scope and however
+		// common the term: a small scope is simply walked in list order; in a large one a rare
+		// term is found through the (scope, trigram) indexes and its few tickets sorted, while
+		// a common term is found fastest by walking in list order until a page is full.
+		pat := likePattern(q)
+		direct, ids, err := s.searchPlan(ctx, v, pat)
+		if err != nil {
+			return TicketPage{}, err
+		}
+		if direct {
+			args = append(args, ids)
+			where = append(where, "t.id = ANY($"+strconv.Itoa(len(args))+")")
+		} else {
+			args = append(args, pat)
+			n := strconv.Itoa(len(args))
+			where = append(where, "(t.subject ILIKE $"+n+" OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.kind = 'public' AND m.body ILIKE $"+n+"))")
+		}
 	}
 	cur, hasCur := parseCursor(p.Cursor, p.Sort)
 	// Reading forward in a descending sort, or backward in an ascending one, walks down the keys.

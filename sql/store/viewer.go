@@ -81,3 +81,19 @@ func (v Viewer) detailScope(args *[]any) string {
 	}
 	return v.withFilters(p+")", args)
 }
+
+// searchMatches returns the query listing at most limit ids of tickets matching pattern (an
+// ILIKE pattern, argument pat) within the viewer's list scope: subjects and public message
+// bodies, each through a (scope column, trigram) index, so it costs what it finds rather than
+// the size of the company. Filters apply to the outer query.
+func (v Viewer) searchMatches(pat string, limit int, args *[]any) string {
+	col, val := "requester_id", any(v.ContactID)
+	if v.View == ViewOrg && v.CanSeeOrg() {
+		col, val = "company_id", any(v.CompanyID)
+	}
+	*args = append(*args, val)
+	n := "$" + strconv.Itoa(len(*args))
+	return "SELECT s.id FROM tickets s WHERE s." + col + " = " + n + " AND s.subject ILIKE " + pat +
+		" UNION ALL SELECT m.ticket_id FROM messages m WHERE m." + col + " = " + n + " AND m.kind = 'public' AND m.body ILIKE " + pat +
+		" LIMIT " + strconv.Itoa(limit)
+}
