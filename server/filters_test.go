@@ -31,9 +31,9 @@ func TestTicketFiltersOnEveryPath(t *testing.T) {
 		}
 	}
 	cases := []struct {
-		rules          string
-		mode           string
-		visible, gone  []int64
+		rules         string
+		mode          string
+		visible, gone []int64
 	}{
 		{"priority is none of low", "company", []int64{fx.BobT, fx.AliceClosed}, []int64{fx.AliceOpen}},
 		{"priority is any of HIGH, urgent\npipeline is Support", "company", []int64{fx.BobT}, []int64{fx.AliceOpen, fx.AliceClosed}},
