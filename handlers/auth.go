@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,6 +18,18 @@ type loginForm struct {
 	ReturnTo string
 	Error    string
 	Notice   string
+	// Heading and Help are the admin's texts of the login system page (else translated).
+	Heading, Help string
+	// SelfRegistration shows "Register here".
+	SelfRegistration bool
+}
+
+// loginPage fills the login page's system texts and renders it with status.
+func (h *Handlers) loginPage(c *fiber.Ctx, status int, p *Page, f loginForm) error {
+	f.Heading, f.Help = h.systemText(c, p, store.PageLogin, "SignInHeading", "SignInHelp")
+	f.SelfRegistration = SettingsOf(c).SigninMethod == store.SigninSelfRegistration
+	p.Title, p.Data = p.T("SignIn"), f
+	return h.renderPage(c, status, "pages/login", p)
 }
 
 // LoginPage shows the sign-in form (GET /login). A signed-in customer goes to the ticket list.
@@ -33,10 +46,15 @@ func (h *Handlers) LoginPage(c *fiber.Ctx) error {
 	case c.Query("expired") == "1":
 		f.Notice = p.T("SessionExpired")
 	case c.Query("signed_out") == "1":
-		f.Notice = p.T("SignedOut")
+		// The logout system page: the admin's heading (and help), else "You have been signed out."
+		head, help := h.systemText(c, p, store.PageLogout, "SignedOut", "")
+		f.Notice = strings.TrimSpace(head + " " + help)
+	case c.Query("signed_out") == "all":
+		f.Notice = p.T("SignedOutEverywhere")
+	case c.Query("reset") == "1":
+		f.Notice = p.T("PasswordResetDone")
 	}
-	p.Title, p.Data = p.T("SignIn"), f
-	return h.renderPage(c, fiber.StatusOK, "pages/login", p)
+	return h.loginPage(c, fiber.StatusOK, p, f)
 }
 
 // LoginCreate checks email and password (POST /login). Success: the pre-sign-in session is
@@ -49,6 +67,18 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 		f.ReturnTo = ""
 	}
 	password := c.FormValue("password")
+	// Brute force: failures are counted per account and per IP (Redis, shared by instances);
+	// the limit answers alike for known and unknown addresses.
+	l := h.Limits
+	acctKey, ipKey := auth.AccountKey(f.Email), auth.IPKey(c.IP())
+	if wait, err := h.Limiter.Check(ctx, l.SigninAccount, acctKey, l.SigninIP, ipKey); err != nil {
+		return err
+	} else if wait > 0 {
+		p := h.newPage(c, "", nil)
+		f.Error = p.T("TryAgainInMinutes", "Minutes", auth.Minutes(wait))
+		c.Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		return h.loginPage(c, fiber.StatusTooManyRequests, p, f)
+	}
 	acct, err := h.Store.AccountByEmail(ctx, f.Email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -56,12 +86,24 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 	ok := len(password) <= 4*auth.MaxPasswordRunes && auth.CheckPassword(password, acct.PasswordHash)
 	if !ok || acct.Status != "active" {
 		h.Log.Info("sign-in refused", "request_id", RequestIDOf(c))
+		if _, err := h.Limiter.Hit(ctx, l.SigninAccount, acctKey); err != nil {
+			return err
+		}
+		if _, err := h.Limiter.Hit(ctx, l.SigninIP, ipKey); err != nil {
+			return err
+		}
 		p := h.newPage(c, "", nil)
 		f.Error = p.T("WrongCredentials")
-		p.Title, p.Data = p.T("SignIn"), f
-		return h.renderPage(c, fiber.StatusUnauthorized, "pages/login", p)
+		return h.loginPage(c, fiber.StatusUnauthorized, p, f)
 	}
 	st := SettingsOf(c)
+	if allowed, err := h.Store.AccountAllowed(ctx, acct.Contact.ID, st); err != nil {
+		return err
+	} else if !allowed {
+		h.Log.Info("sign-in refused: not in an access group", "request_id", RequestIDOf(c), "contact_id", acct.Contact.ID)
+		return h.accessDenied(c)
+	}
+	_ = h.Limiter.Reset(ctx, l.SigninAccount, acctKey)
 	_ = h.Sessions.Destroy(ctx, SessionOf(c))
 	sess, err := h.Sessions.Create(ctx, auth.KindContact, acct.Contact.ID, st.IdleTimeout)
 	if err != nil {

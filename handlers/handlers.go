@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"portico/auth"
+	"portico/auth/providers"
 	"portico/config"
 	"portico/sql/store"
 )
@@ -23,4 +24,12 @@ type Handlers struct {
 	SettingsChanged func(ctx context.Context) error
 	// Live carries ticket-change notices between instances (Redis pub/sub) to open ticket pages.
 	Live *Live
+	// Limiter and Limits throttle sign-in failures and mail requests (issue 3).
+	Limiter *auth.Limiter
+	Limits  auth.Limits
+	// SSO is the identity-provider registry (issue 5); SSODeps builds providers for the admin
+	// console; ProvidersChanged reloads the registry on every instance (Redis pub/sub).
+	SSO              *auth.Registry
+	SSODeps          providers.Deps
+	ProvidersChanged func(ctx context.Context) error
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/gofiber/fiber/v2"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 
@@ -57,15 +58,56 @@ type Locale struct {
 	// Lang is the BCP 47 tag, e.g. "en" or "nl", for <html lang>.
 	Lang string
 	loc  *i18n.Localizer
+	tag  language.Tag
 }
 
 // Match picks the best supported language for an Accept-Language header (RFC 9110 §12.5.4).
 func (c *Catalogue) Match(acceptLanguage string) *Locale {
 	tags, _, _ := language.ParseAcceptLanguage(acceptLanguage)
 	_, idx, _ := c.matcher.Match(tags...)
-	tag := c.tags[idx]
+	return c.locale(c.tags[idx])
+}
+
+func (c *Catalogue) locale(tag language.Tag) *Locale {
 	base, _ := tag.Base()
-	return &Locale{Lang: base.String(), loc: i18n.NewLocalizer(c.bundle, tag.String())}
+	return &Locale{Lang: base.String(), loc: i18n.NewLocalizer(c.bundle, tag.String()), tag: tag}
+}
+
+// Supported returns the supported language named by code ("de", "de-AT" → "de") and whether
+// there is one.
+func (c *Catalogue) Supported(code string) (string, bool) {
+	t, err := language.Parse(code)
+	if err != nil || code == "" {
+		return "", false
+	}
+	base, _ := t.Base()
+	for _, s := range c.tags {
+		if b, _ := s.Base(); b == base {
+			return b.String(), true
+		}
+	}
+	return "", false
+}
+
+// Pick chooses the request's language by precedence: the signed-in contact's own choice, then
+// the switcher's (cookie), then the browser's Accept-Language, then the portal default. Each
+// step counts only when it names a supported language.
+func (c *Catalogue) Pick(contact, switcher, acceptLanguage, portalDefault string) *Locale {
+	for _, code := range []string{contact, switcher} {
+		if l, ok := c.Supported(code); ok {
+			return c.locale(language.Make(l))
+		}
+	}
+	if tags, _, err := language.ParseAcceptLanguage(acceptLanguage); err == nil && len(tags) > 0 {
+		_, idx, conf := c.matcher.Match(tags...)
+		if conf != language.No {
+			return c.locale(c.tags[idx])
+		}
+	}
+	if l, ok := c.Supported(portalDefault); ok {
+		return c.locale(language.Make(l))
+	}
+	return c.locale(c.tags[0])
 }
 
 // Languages lists the supported languages.
@@ -92,4 +134,34 @@ func (l *Locale) T(id string, args ...any) string {
 		return id
 	}
 	return s
+}
+
+// LanguageCookie remembers the language a visitor chose with the switcher (one year).
+const LanguageCookie = "portico_lang"
+
+// LanguageUpdate is the language switcher (POST /language: lang, return_to): it remembers the
+// choice in a cookie and, for a signed-in customer, as the contact's language; then 303 back
+// to return_to (a local path) or the knowledge base. An unsupported lang clears the choice
+// (the browser's language applies again).
+func (h *Handlers) LanguageUpdate(c *fiber.Ctx) error {
+	lang, ok := h.Catalogue.Supported(c.FormValue("lang"))
+	if !ok {
+		lang = ""
+	}
+	if ct := ContactOf(c); ct != nil {
+		if err := h.Store.ContactSetLanguage(c.UserContext(), ct.ID, lang); err != nil {
+			return err
+		}
+	}
+	ck := &fiber.Cookie{Name: LanguageCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HTTPOnly: true,
+		Secure: h.Config.SecureCookies(), SameSite: fiber.CookieSameSiteLaxMode}
+	if lang == "" {
+		ck.MaxAge = -1
+	}
+	c.Cookie(ck)
+	target := c.FormValue("return_to")
+	if !LocalPath(target) {
+		target = "/kb"
+	}
+	return Redirect(c, target)
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -74,7 +75,8 @@ func TestMatchAcceptLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for header, want := range map[string]string{"": "en", "nl-BE,nl;q=0.9": "nl", "fr-FR": "en", "de;q=0.5,nl;q=0.8": "nl", "garbage;;": "en"} {
+	for header, want := range map[string]string{"": "en", "nl-BE,nl;q=0.9": "nl", "fr-FR": "fr", "de;q=0.5,nl;q=0.8": "nl", "garbage;;": "en",
+		"de-AT": "de", "es-419": "es", "ja,fr;q=0.1": "fr", "ja": "en"} {
 		l := c.Match(header)
 		if l.Lang != want {
 			t.Errorf("%q → %s, want %s", header, l.Lang, want)
@@ -82,5 +84,32 @@ func TestMatchAcceptLanguage(t *testing.T) {
 	}
 	if got := c.Match("nl").T("OwnedByMe"); got != "Eigendom van mij" {
 		t.Errorf("nl OwnedByMe = %q", got)
+	}
+	if got := c.Match("de").T("KnowledgeBase"); got != "Wissensdatenbank" {
+		t.Errorf("de KnowledgeBase = %q", got)
+	}
+	// Pick: contact > switcher > browser > portal default; unsupported codes are skipped.
+	for _, tc := range []struct{ contact, cookie, accept, def, want string }{
+		{"nl", "es", "fr", "de", "nl"}, {"", "es", "fr", "de", "es"}, {"xx", "", "fr", "de", "fr"},
+		{"", "", "ja", "de", "de"}, {"", "bogus", "", "es", "es"}, {"", "", "", "", "en"},
+	} {
+		if got := c.Pick(tc.contact, tc.cookie, tc.accept, tc.def).Lang; got != tc.want {
+			t.Errorf("Pick(%q, %q, %q, %q) = %s, want %s", tc.contact, tc.cookie, tc.accept, tc.def, got, tc.want)
+		}
+	}
+	// Dates and numbers per locale.
+	when := time.Date(2026, 3, 5, 14, 7, 0, 0, time.UTC)
+	for lang, want := range map[string][2]string{"en": {"Mar 5, 2026, 14:07", "1,234,567"}, "de": {"5. März 2026, 14:07", "1.234.567"},
+		"nl": {"5 mrt 2026 14:07", "1.234.567"}, "es": {"5 mar 2026, 14:07", "1.234.567"}} {
+		l := c.Match(lang)
+		if got := l.DateTime(when); got != want[0] {
+			t.Errorf("%s DateTime = %q, want %q", lang, got, want[0])
+		}
+		if got := l.Number(1234567); got != want[1] {
+			t.Errorf("%s Number = %q, want %q", lang, got, want[1])
+		}
+	}
+	if got := c.Match("fr").Size(1_500_000); got != "1,5 MB" {
+		t.Errorf("fr Size = %q, want 1,5 MB", got)
 	}
 }

@@ -280,6 +280,9 @@ func (h *Handlers) InboxMessageCreate(c *fiber.Ctx) error {
 	if err != nil && !errors.As(err, &ve) {
 		return err
 	}
+	if err == nil && !internal {
+		h.Live.Publish(ctx, id) // the customer's open page fetches the reply; notes never publish
+	}
 	d, gerr := h.Store.InboxTicketGet(ctx, id)
 	if gerr != nil {
 		return gerr
@@ -319,6 +322,7 @@ func (h *Handlers) InboxTicketStage(c *fiber.Ctx) error {
 	if err := h.Store.InboxTicketSetStage(c.UserContext(), id, parseID(c.FormValue("stage"))); err != nil {
 		return err
 	}
+	h.Live.Publish(c.UserContext(), id)
 	return h.afterTicketChange(c, id, "stage")
 }
 
@@ -331,6 +335,7 @@ func (h *Handlers) InboxTicketOwner(c *fiber.Ctx) error {
 	if err := h.Store.InboxTicketAssign(c.UserContext(), id, parseID(c.FormValue("owner"))); err != nil {
 		return err
 	}
+	h.Live.Publish(c.UserContext(), id)
 	return h.afterTicketChange(c, id, "owner")
 }
 

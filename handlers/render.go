@@ -5,9 +5,14 @@ package handlers
 import (
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"golang.org/x/text/number"
 
 	"portico/auth"
 	"portico/sql/store"
@@ -31,6 +36,9 @@ type Page struct {
 	Staff *store.Staff
 	// LogoURL is the uploaded brand logo's versioned URL ("" = none).
 	LogoURL string
+	// SupportForm is the menu text of the support form connected to the portal ("" = none
+	// connected): the nav link and the ticket list's button to /tickets/new.
+	SupportForm string
 	// Flash is a one-line notice shown above the content (already translated).
 	Flash string
 	// Assets maps a static file name to its checksummed URL.
@@ -39,6 +47,83 @@ type Page struct {
 	RequestID string
 	// Data is the page-specific view model.
 	Data any
+	// Languages feed the language switcher (every supported language, the current one marked).
+	Languages []LanguageOption
+	// ReturnTo is this page's local URL, for forms that come back here (language switcher).
+	ReturnTo string
+	// KBLink shows the knowledge-base link in the portal navigation (setting kb_link_in_portal).
+	KBLink bool
+}
+
+// LanguageOption is one entry of the language switcher: the code and the language's own name.
+type LanguageOption struct {
+	Code, Name string
+	Current    bool
+}
+
+// languageNames are the endonyms shown by the switcher (never translated).
+var languageNames = map[string]string{"en": "English", "nl": "Nederlands", "de": "Deutsch", "fr": "Français", "es": "Español"}
+
+// monthNames are the abbreviated month names per language (CLDR "abbreviated" format, without
+// the trailing dot where CLDR has one); dateLayouts say where day, month, year and time go.
+var (
+	monthNames = map[string][12]string{
+		"en": {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
+		"nl": {"jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"},
+		"de": {"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."},
+		"fr": {"janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."},
+		"es": {"ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic"},
+	}
+	// dateLayouts: %d day, %m month name, %y year, %t time (24 h).
+	dateLayouts = map[string]string{"en": "%m %d, %y, %t", "nl": "%d %m %y %t", "de": "%d. %m %y, %t", "fr": "%d %m %y à %t", "es": "%d %m %y, %t"}
+)
+
+// DateTime formats t (shown in UTC until the viewer's zone is known) the way the locale writes
+// dates: "Mar 5, 2026, 14:07", "5 mrt 2026 14:07", "5. März 2026, 14:07", "5 mars 2026 à 14:07".
+func (l *Locale) DateTime(t time.Time) string {
+	t = t.UTC()
+	lang := "en"
+	if l != nil {
+		if _, ok := dateLayouts[l.Lang]; ok {
+			lang = l.Lang
+		}
+	}
+	return strings.NewReplacer("%d", strconv.Itoa(t.Day()), "%m", monthNames[lang][t.Month()-1],
+		"%y", strconv.Itoa(t.Year()), "%t", t.Format("15:04")).Replace(dateLayouts[lang])
+}
+
+// Times returns t formatted for people (DateTime) and for machines (RFC 3339, for <time datetime>).
+func (l *Locale) Times(t time.Time) (string, string) {
+	return l.DateTime(t), t.UTC().Format(time.RFC3339)
+}
+
+// Number formats n with the locale's digit grouping ("1,234", "1.234", "1 234").
+func (l *Locale) Number(n int64) string {
+	tag := language.English
+	if l != nil && l.tag != language.Und {
+		tag = l.tag
+	}
+	return message.NewPrinter(tag).Sprintf("%d", n)
+}
+
+// Decimal formats f with prec decimals and the locale's decimal separator ("1.5", "1,5").
+func (l *Locale) Decimal(f float64, prec int) string {
+	tag := language.English
+	if l != nil && l.tag != language.Und {
+		tag = l.tag
+	}
+	return message.NewPrinter(tag).Sprint(number.Decimal(f, number.Scale(prec)))
+}
+
+// Size formats a byte count in SI units with the locale's decimal separator ("1.5 MB", "1,5 MB").
+func (l *Locale) Size(n int64) string {
+	switch {
+	case n < 1000:
+		return l.Number(n) + " B"
+	case n < store.MB:
+		return l.Decimal(float64(n)/1000, 0) + " kB"
+	}
+	return l.Decimal(float64(n)/store.MB, 1) + " MB"
 }
 
 // T translates message id for the request's locale (see Locale.T).
@@ -136,8 +221,16 @@ func (h *Handlers) newPage(c *fiber.Ctx, title string, data any) *Page {
 		p.CSRF = s.CSRFToken
 	}
 	p.Staff = StaffOf(c)
+	p.SupportForm = supportFormMenu(loc, st)
 	if st.BrandLogo != "" {
 		p.LogoURL = "/branding/logo?v=" + st.BrandLogo
+	}
+	p.KBLink = st.KBLinkInPortal
+	if ret := c.OriginalURL(); LocalPath(ret) && c.Method() == fiber.MethodGet && !HTMXRequest(c) {
+		p.ReturnTo = ret
+	}
+	for _, code := range h.Catalogue.Languages() {
+		p.Languages = append(p.Languages, LanguageOption{Code: code, Name: languageNames[code], Current: code == loc.Lang})
 	}
 	return p
 }

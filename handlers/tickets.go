@@ -122,8 +122,8 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 		if row.Owner == "" {
 			row.Owner = p.T("Unassigned")
 		}
-		row.Created, row.CreatedISO = fmtTime(r.CreatedAt)
-		row.Activity, row.ActivityISO = fmtTime(r.LastActivityAt)
+		row.Created, row.CreatedISO = p.Locale.Times(r.CreatedAt)
+		row.Activity, row.ActivityISO = p.Locale.Times(r.LastActivityAt)
 		lv.Rows[i] = row
 	}
 	if lv.CanSeeOrg {
@@ -226,7 +226,7 @@ func (h *Handlers) messageView(p *Page, m store.Message) messageView {
 			mv.Author = m.AuthorName
 		}
 	}
-	mv.Time, mv.TimeISO = fmtTime(m.CreatedAt)
+	mv.Time, mv.TimeISO = p.Locale.Times(m.CreatedAt)
 	mv.Attachments = attachmentViews(m.Attachments)
 	return mv
 }
@@ -236,7 +236,7 @@ func newReplyForm(p *Page, st store.Settings, id int64, canReply bool) replyForm
 	r := replyForm{Action: "/tickets/" + strconv.FormatInt(id, 10) + "/replies", MaxRunes: store.MaxReplyRunes,
 		CanReply: canReply, CanAttach: st.AttachmentMaxFiles > 0}
 	if r.CanAttach {
-		r.Limits = p.T("AttachmentLimits", "Count", st.AttachmentMaxFiles, "File", humanSize(st.AttachmentMaxFileBytes), "Total", humanSize(st.AttachmentMaxMessageBytes))
+		r.Limits = p.T("AttachmentLimits", "Count", st.AttachmentMaxFiles, "File", p.Locale.Size(st.AttachmentMaxFileBytes), "Total", p.Locale.Size(st.AttachmentMaxMessageBytes))
 	}
 	if !canReply {
 		r.ClosedNotice = p.T("TicketClosedNoReply")
@@ -259,8 +259,8 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 	if tv.Owner == "" {
 		tv.Owner = p.T("Unassigned")
 	}
-	tv.Created, tv.CreatedISO = fmtTime(t.CreatedAt)
-	tv.Activity, tv.ActivityISO = fmtTime(t.LastActivityAt)
+	tv.Created, tv.CreatedISO = p.Locale.Times(t.CreatedAt)
+	tv.Activity, tv.ActivityISO = p.Locale.Times(t.LastActivityAt)
 	tv.Messages = make([]messageView, len(d.Messages))
 	var conv int64
 	for i, m := range d.Messages {
@@ -373,7 +373,7 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body str
 	switch {
 	case fileErr != "":
 		st := SettingsOf(c)
-		tv.Reply.FileError = p.T(fileErr, "Count", st.AttachmentMaxFiles, "File", humanSize(st.AttachmentMaxFileBytes), "Total", humanSize(st.AttachmentMaxMessageBytes))
+		tv.Reply.FileError = p.T(fileErr, "Count", st.AttachmentMaxFiles, "File", p.Locale.Size(st.AttachmentMaxFileBytes), "Total", p.Locale.Size(st.AttachmentMaxMessageBytes))
 	case errors.As(cause, &ve):
 		tv.Reply.Error = p.T(ve.Fields["body"], "Max", store.MaxReplyRunes)
 	default:

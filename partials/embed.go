@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds every template and catalogue.
 //
-//go:embed layouts pages tickets shared locales admin inbox
+//go:embed layouts pages tickets shared locales admin inbox accounts email forms kb sso
 var FS embed.FS

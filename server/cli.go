@@ -36,6 +36,11 @@ commands:
   group add-member NAME EMAIL…       add contacts to an access group
   group remove-member NAME EMAIL…    remove contacts from an access group
   group list                         list access groups with member counts
+  accounts invite [--group NAME]     mail registration links to access-group members without an account
+  accounts resend --email E          void a member's pending registration link and mail a new one
+  provider add KIND --name N [flags]  add a sign-in provider (google, microsoft, okta, oidc, saml, jwt;
+                                     secrets from --secret-stdin or --secret-file)
+  provider list|enable N|disable N|remove N|metadata N
   settings get                       print every portal setting
   settings set KEY=VALUE [KEY=VALUE…]
   secret                             print a fresh PORTICO_SECRET_KEY
@@ -86,10 +91,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return cmdContact(ctx, cfg, rest, stdin, stdout, stderr)
 	case "settings":
 		return cmdSettings(ctx, cfg, rest, stdout)
+	case "accounts":
+		return cmdAccounts(ctx, cfg, rest, stdout, stderr)
 	case "staff":
 		return cmdStaff(ctx, cfg, rest, stdin, stdout, stderr)
 	case "group":
 		return cmdGroup(ctx, cfg, rest, stdout)
+	case "provider":
+		return cmdProvider(ctx, cfg, rest, stdin, stdout, stderr)
 	case "bench-seed":
 		return cmdBenchSeed(ctx, cfg, rest, stdout)
 	}

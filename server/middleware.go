@@ -47,6 +47,7 @@ func (s *Server) plumbing() {
 	app.Use(s.settings)
 	app.Use(s.session)
 	app.Use(s.locale)
+	app.Use(s.portalSwitch)
 }
 
 func (s *Server) accessLog(c *fiber.Ctx) error {
@@ -134,10 +135,18 @@ func (s *Server) session(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// locale picks the request's language from Accept-Language.
+// locale picks the request's language (handlers.Catalogue.Pick).
 func (s *Server) locale(c *fiber.Ctx) error {
-	handlers.SetLocale(c, s.Handlers.Catalogue.Match(c.Get(fiber.HeaderAcceptLanguage)))
+	// Precedence: the customer's own choice (account page or switcher) > the switcher's cookie >
+	// the browser > the portal default (setting portal_language).
+	contactLang := ""
+	if ct := handlers.ContactOf(c); ct != nil {
+		contactLang = ct.Language
+	}
+	handlers.SetLocale(c, s.Handlers.Catalogue.Pick(contactLang, c.Cookies(handlers.LanguageCookie),
+		c.Get(fiber.HeaderAcceptLanguage), handlers.SettingsOf(c).PortalLanguage))
 	c.Vary(fiber.HeaderAcceptLanguage)
+	c.Vary(fiber.HeaderCookie)
 	return c.Next()
 }
 
@@ -245,3 +254,22 @@ type adminOnly struct {
 
 func (a adminOnly) Get(path string, h fiber.Handler)  { a.r.Get(path, a.guard, h) }
 func (a adminOnly) Post(path string, h fiber.Handler) { a.r.Post(path, a.guard, h) }
+
+// portalSwitch answers every customer-facing path with "portal unavailable" (503) while the
+// setting portal_enabled is off. Staff pages, health checks, static files and branding stay
+// reachable, and a signed-in staff member may preview the portal.
+func (s *Server) portalSwitch(c *fiber.Ctx) error {
+	if handlers.SettingsOf(c).PortalEnabled {
+		return c.Next()
+	}
+	p := c.Path()
+	if p == "/healthz" || p == "/admin" || strings.HasPrefix(p, "/admin/") || strings.HasPrefix(p, "/static/") ||
+		strings.HasPrefix(p, "/branding") ||
+		p == "/kb" || strings.HasPrefix(p, "/kb/") || p == "/language" { // the knowledge base is public on its own
+		return c.Next()
+	}
+	if sess := handlers.SessionOf(c); sess.Authenticated() && sess.Kind == auth.KindStaff {
+		return c.Next()
+	}
+	return s.Handlers.PortalUnavailable(c)
+}

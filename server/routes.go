@@ -12,11 +12,55 @@ func (s *Server) routes() {
 	app.Get("/login", h.LoginPage)
 	app.Post("/login", s.csrf, h.LoginCreate)
 
+	// Single sign-on (issue 5). The SAML ACS and the JWT endpoint take cross-site POSTs from
+	// the IdP or the customer's app: no CSRF token, no session cookie needed; their own checks
+	// (signature, request id / jti in Redis, replay cache) stand in for it.
+	app.Get("/sso/:provider/start", h.SSOStart)
+	app.Get("/sso/:provider/callback", h.SSOCallback)
+	app.Post("/sso/:provider/acs", h.SSOAssertion)
+	app.Get("/sso/:provider/metadata", h.SSOMetadata)
+	app.Get("/sso/:provider/jwt", h.SSOToken)
+	app.Post("/sso/:provider/jwt", h.SSOToken)
+	app.Post("/language", s.csrf, h.LanguageUpdate)
+
+	// Knowledge base (issue 7): public; portal-only and internal articles are filtered by the
+	// store for the reader (404 outside).
+	app.Get("/kb", h.KBIndex)
+	app.Get("/kb/search", h.KBSearch)
+	app.Get("/kb/:slug", h.KBArticleShow)
+
+	// Getting in (issue 3): registration, one-time links, password reset. Links carry their
+	// token in the query string (never in the logged path); opening one only shows a form.
+	app.Get("/register", h.RegisterPage)
+	app.Post("/register", s.csrf, h.RegisterCreate)
+	app.Get("/register/sent", h.RegisterSent)
+	app.Get("/register/confirm", h.RegisterConfirmPage)
+	app.Post("/register/confirm", s.csrf, h.RegisterConfirm)
+	app.Get("/register/invite", h.InvitePage)
+	app.Post("/register/invite", s.csrf, h.InviteAccept)
+	app.Get("/password/forgot", h.PasswordForgotPage)
+	app.Post("/password/forgot", s.csrf, h.PasswordForgot)
+	app.Get("/password/forgot/sent", h.PasswordForgotSent)
+	app.Get("/password/reset", h.PasswordResetPage)
+	app.Post("/password/reset", s.csrf, h.PasswordReset)
+	app.Get("/login/link", h.MagicLinkPage)
+	app.Post("/login/link", s.csrf, h.MagicLinkCreate)
+	app.Get("/login/link/sent", h.MagicLinkSent)
+	app.Get("/login/link/confirm", h.MagicLinkConfirmPage)
+	app.Post("/login/link/confirm", s.csrf, h.MagicLinkConfirm)
+
 	// Signed-in customers: the guard runs before CSRF so that an expired session on a POST
 	// leads to the sign-in page (HX-Redirect for htmx), never to a CSRF error.
 	app.Post("/logout", s.requireContact, s.csrf, h.Logout)
+	account := app.Group("/account", s.requireContact, s.csrf)
+	account.Get("", h.AccountShow)
+	account.Post("", h.AccountUpdate)
+	account.Post("/password", h.AccountPasswordUpdate)
+	account.Post("/sign-out-everywhere", h.AccountSignOutEverywhere)
 	tickets := app.Group("/tickets", s.requireContact, s.csrf)
 	tickets.Get("", h.TicketList)
+	tickets.Get("/new", h.TicketNew) // before /:id
+	tickets.Post("/new", h.TicketCreate)
 	tickets.Get("/:id", h.TicketShow)
 	tickets.Post("/:id/replies", h.TicketReplyCreate)
 	tickets.Post("/:id/close", h.TicketClose)
@@ -69,6 +113,34 @@ func (s *Server) routes() {
 	admin.Post("/inboxes", h.AdminInboxCreate)
 	admin.Post("/inboxes/:id/default", h.AdminInboxDefault)
 	admin.Get("/preview", h.AdminPreview)
+	admin.Get("/providers", h.AdminProviderList)
+	admin.Get("/providers/new", h.AdminProviderNew)
+	admin.Post("/providers", h.AdminProviderCreate)
+	admin.Get("/providers/:id", h.AdminProviderShow)
+	admin.Post("/providers/:id", h.AdminProviderUpdate)
+	admin.Post("/providers/:id/enable", h.AdminProviderEnable)
+	admin.Post("/providers/:id/disable", h.AdminProviderDisable)
+	admin.Post("/providers/:id/delete", h.AdminProviderDelete)
+	admin.Post("/providers/:id/rotate", h.AdminProviderRotate)
+	admin.Get("/providers/:id/test", h.AdminProviderTest)
+	admin.Post("/providers/:id/test", h.AdminProviderTestToken)
+	admin.Get("/kb", h.AdminKBList)
+	admin.Post("/kb", h.AdminKBSave)
+	admin.Get("/kb/new", h.AdminKBNew)
+	admin.Post("/kb/categories", h.AdminKBCategoryCreate)
+	admin.Get("/kb/:id", h.AdminKBShow)
+	admin.Post("/kb/:id", h.AdminKBSave)
+	admin.Post("/kb/:id/publish", h.AdminKBPublish)
+	admin.Post("/kb/:id/unpublish", h.AdminKBPublish)
+	admin.Get("/forms", h.AdminFormList)
+	admin.Post("/forms", h.AdminFormCreate)
+	admin.Get("/forms/:id", h.AdminFormShow)
+	admin.Post("/forms/:id", h.AdminFormUpdate)
+	admin.Post("/forms/:id/portal", h.AdminFormPortal)
+	admin.Post("/forms/:id/fields", h.AdminFormFieldAdd)
+	admin.Post("/forms/:id/fields/:field", h.AdminFormFieldUpdate)
+	admin.Post("/forms/:id/fields/:field/remove", h.AdminFormFieldRemove)
+	admin.Post("/forms/:id/fields/:field/move", h.AdminFormFieldMove)
 
 	app.Use(s.notFound)
 }

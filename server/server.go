@@ -21,8 +21,10 @@ import (
 	_ "gocloud.dev/blob/s3blob"   // s3:// attachment stores
 
 	"portico/auth"
+	"portico/auth/providers"
 	"portico/config"
 	"portico/handlers"
+	"portico/jobs"
 	"portico/partials"
 	"portico/sql/migrations"
 	"portico/sql/store"
@@ -46,8 +48,13 @@ type Server struct {
 	stopLive context.CancelFunc
 	// stopSettingsSub ends the settings pub/sub subscriber.
 	stopSettingsSub context.CancelFunc
+	// stopProvidersSub ends the identity-provider pub/sub subscriber (server/providers.go).
+	stopProvidersSub context.CancelFunc
 	// settingsChannel is the Redis pub/sub channel that announces settings changes.
 	settingsChannel string
+	// Jobs is the background job queue (outbound mail); StartJobs starts its workers.
+	Jobs        *jobs.Queue
+	jobsStarted bool
 }
 
 // Options tune New for tests: existing pools to reuse and a Redis key prefix.
@@ -57,6 +64,12 @@ type Options struct {
 	RedisPrefix string // default "portico:"
 	Logger      *slog.Logger
 	SettingsTTL time.Duration
+	// JobPollInterval is how often idle job workers poll (0 = 1 s); tests shorten it.
+	JobPollInterval time.Duration
+	// SSOInsecureURLs lets identity providers use http URLs on loopback hosts (in-process test
+	// IdPs); SSOHTTPClient replaces their HTTP client.
+	SSOInsecureURLs bool
+	SSOHTTPClient   *http.Client
 }
 
 // NewLogger returns the process logger: JSON in production, text in development, to stderr.
@@ -140,11 +153,20 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	s.Handlers.Live = handlers.NewLive(liveCtx, s.Redis, prefix, s.Log)
 	s.settingsChannel = prefix + "settings-changed"
 	s.Handlers.SettingsChanged = s.publishSettingsChanged
+	if err := s.wireAccounts(ctx, cat, prefix, opt); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.subscribeSettings(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
+	if err := s.wireProviders(ctx, prefix, opt); err != nil {
+		s.Close()
+		return nil, err
+	}
 	engine := html.NewFileSystem(http.FS(partials.FS), ".html")
+	engine.AddFunc("ssoButtons", s.Handlers.SSO.Buttons)
 	if err := engine.Load(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("templates: %w", err)
@@ -181,6 +203,9 @@ func proxyHeader(cfg *config.Config) string {
 // Run serves on cfg.Addr until ctx is cancelled, then shuts down gracefully (10 s).
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
+	if err := s.StartJobs(ctx); err != nil {
+		return err
+	}
 	go func() { errc <- s.App.Listen(s.Config.Addr) }()
 	select {
 	case err := <-errc:
@@ -197,13 +222,18 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 	if s.stopLive != nil {
 		s.stopLive()
 	}
+	defer s.StopJobs(timeout)
 	return s.App.ShutdownWithTimeout(timeout)
 }
 
 // Close stops the settings subscriber and releases the pools New opened.
 func (s *Server) Close() {
+	s.StopJobs(5 * time.Second)
 	if s.stopSettingsSub != nil {
 		s.stopSettingsSub()
+	}
+	if s.stopProvidersSub != nil {
+		s.stopProvidersSub()
 	}
 	if s.stopLive != nil {
 		s.stopLive()
@@ -261,4 +291,83 @@ func (s *Server) subscribeSettings(ctx context.Context) error {
 func (s *Server) publishSettingsChanged(ctx context.Context) error {
 	s.Settings.Invalidate()
 	return s.Redis.Publish(ctx, s.settingsChannel, "1").Err()
+}
+
+// wireProviders builds the identity-provider registry (issue 5) from the identity_providers
+// table, loads it, and subscribes to the providers channel so that every instance reloads it
+// when an admin changes a provider. A provider that fails to build is logged and left out;
+// a SAML provider without an SP key gets one now (generated at first use, then stored).
+func (s *Server) wireProviders(ctx context.Context, prefix string, opt Options) error {
+	sealer, err := providers.NewSealer(s.Config.SecretKey)
+	if err != nil {
+		return err
+	}
+	deps := providers.Deps{BaseURL: s.Config.BaseURL, Flows: auth.NewFlows(s.Redis, prefix), Sealer: sealer,
+		HTTPClient: opt.SSOHTTPClient, Log: s.Log, AllowInsecureURLs: opt.SSOInsecureURLs}
+	load := func(ctx context.Context) ([]auth.Provider, error) {
+		rows, err := s.Store.IdentityProviderList(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []auth.Provider
+		for _, row := range rows {
+			if changed, err := providers.EnsureSPKey(&row, sealer, false); err != nil {
+				s.Log.Error("identity provider unusable", "provider", row.Slug, "error", err)
+				continue
+			} else if changed {
+				if err := s.Store.IdentityProviderUpdate(ctx, row); err != nil {
+					s.Log.Error("identity provider: storing SP key", "provider", row.Slug, "error", err)
+					continue
+				}
+			}
+			p, err := providers.Build(row, deps)
+			if err != nil {
+				s.Log.Error("identity provider unusable", "provider", row.Slug, "error", err)
+				continue
+			}
+			out = append(out, p)
+		}
+		return out, nil
+	}
+	reg := auth.NewRegistry(load, s.Log)
+	if err := reg.Reload(ctx); err != nil {
+		return fmt.Errorf("identity providers: %w", err)
+	}
+	s.Handlers.SSO, s.Handlers.SSODeps = reg, deps
+	channel := prefix + "providers-changed"
+	ps := s.Redis.Subscribe(ctx, channel)
+	if _, err := ps.Receive(ctx); err != nil {
+		ps.Close()
+		return fmt.Errorf("subscribe to %s: %w", channel, err)
+	}
+	subCtx, cancel := context.WithCancel(context.Background())
+	s.stopProvidersSub = func() { cancel(); ps.Close() }
+	go func() {
+		for {
+			msg, err := ps.Receive(subCtx)
+			if err != nil {
+				if subCtx.Err() != nil || errors.Is(err, redis.ErrClosed) {
+					return
+				}
+				select {
+				case <-subCtx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				msg = &redis.Message{} // a gap may have hidden a change
+			}
+			if _, ok := msg.(*redis.Message); ok {
+				if err := reg.Reload(subCtx); err != nil && subCtx.Err() == nil {
+					s.Log.Error("identity providers reload", "error", err)
+				}
+			}
+		}
+	}()
+	s.Handlers.ProvidersChanged = func(ctx context.Context) error {
+		if err := reg.Reload(ctx); err != nil {
+			return err
+		}
+		return s.Redis.Publish(ctx, channel, "1").Err()
+	}
+	return nil
 }

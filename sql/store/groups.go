@@ -174,10 +174,9 @@ func groupAdd(ctx context.Context, tx pgx.Tx, groupID, contactID int64) (int, er
 
 // groupMemberAdded is THE call site for "a contact joined an access group", run inside the
 // transaction that added it: the accounts area hooks the registration mail in here (enqueue in
-// tx so the mail is sent exactly when the membership commits). A no-op until then.
+// tx so the mail is sent exactly when the membership commits): AccessGroupMemberAdded.
 func groupMemberAdded(ctx context.Context, tx pgx.Tx, groupID, contactID int64) error {
-	_, _, _, _ = ctx, tx, groupID, contactID
-	return nil
+	return AccessGroupMemberAdded(ctx, tx, groupID, contactID)
 }
 
 // GroupRemoveMembers removes the contacts with emails from group id and returns how many were

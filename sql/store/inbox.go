@@ -212,7 +212,9 @@ func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, erro
 // InboxMessageCreate adds a staff message to the ticket's oldest conversation (opening a
 // portal conversation in the default inbox when there is none): a public reply, which the
 // customer sees and which bumps the ticket's last activity, or an internal note (internal =
-// true), which no customer path ever returns and which leaves last activity alone. Errors:
+// true), which no customer path ever returns and which leaves last activity alone. A public
+// reply also enqueues the customer's notification mail (MailTicketReply) in the same
+// transaction; a note notifies nobody. Errors:
 // *ValidationError (body), ErrNotFound.
 func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64, body string, internal bool) (StaffMessage, error) {
 	m := StaffMessage{Body: body, Internal: internal}
@@ -242,6 +244,9 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 		}
 		if !internal {
 			if _, err := tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2 WHERE id = $1`, ticketID, m.CreatedAt); err != nil {
+				return err
+			}
+			if err := enqueueReplyNotice(ctx, tx, ticketID); err != nil { // notes never notify
 				return err
 			}
 		}

@@ -41,6 +41,8 @@ type Settings struct {
 	AccountSettings
 	PortalSettings
 	TicketSettings
+	KBSettings
+	FormSettings
 }
 
 // SettingKind tells the admin console which input a setting needs.
@@ -74,6 +76,9 @@ type SettingDef struct {
 	apply func(*Settings, json.RawMessage) error
 	// format returns the current value as an operator would type it.
 	format func(Settings) string
+	// changed, when set, runs in the transaction of a change that alters the value (e.g. the
+	// access-group settings enqueue registration mails).
+	changed func(ctx context.Context, tx pgx.Tx) error
 }
 
 var settingDefs = map[string]SettingDef{}
@@ -333,8 +338,10 @@ func ValidateSetting(key, value string) error {
 // SettingSet validates value for key and stores it. Errors: *SettingError for an unknown key or
 // a refused value; database errors.
 func (s *Store) SettingSet(ctx context.Context, key, value string) error {
-	_, _, err := s.settingSet(ctx, s.Pool, key, value)
-	return err
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, _, err := s.settingSet(ctx, tx, key, value)
+		return err
+	})
 }
 
 type execer interface {
@@ -360,7 +367,11 @@ func (s *Store) settingSet(ctx context.Context, db execer, key, value string) (b
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, key, raw)
 	next := DefaultSettings()
 	_ = def.apply(&next, raw)
-	return def.format(prev), def.format(next), err
+	before, after = def.format(prev), def.format(next)
+	if tx, ok := db.(pgx.Tx); ok && err == nil && def.changed != nil && before != after {
+		err = def.changed(ctx, tx)
+	}
+	return before, after, err
 }
 
 // SettingsCache serves Settings to every request, reading PostgreSQL at most once per TTL, so

@@ -1,0 +1,277 @@
+package providers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"portico/auth"
+	"portico/sql/store"
+)
+
+// FlowTTL is how long a started sign-in may take at the IdP (MFA, password reset…): the OIDC
+// state and the SAML request id live this long in Redis.
+const FlowTTL = 10 * time.Minute
+
+// DefaultClockSkew is the default tolerance between our clock and the IdP's.
+const DefaultClockSkew = 90 * time.Second
+
+// MaxClockSkew is the largest configurable tolerance (crewjam/saml's own, process-wide limit).
+const MaxClockSkew = 180 * time.Second
+
+// Deps is what every provider needs from the process.
+type Deps struct {
+	// BaseURL is the portal's public URL without trailing slash (callback URLs derive from it).
+	BaseURL string
+	// Flows keeps state, request ids and seen token ids in Redis.
+	Flows *auth.Flows
+	// Sealer opens the row's secrets.
+	Sealer *Sealer
+	// HTTPClient fetches discovery documents, metadata and JWKS (nil: a 10 s client).
+	HTTPClient *http.Client
+	// Now is the clock (nil: time.Now); tests freeze it.
+	Now func() time.Time
+	// Log receives one line per refused flow.
+	Log *slog.Logger
+	// AllowInsecureURLs lets metadata, discovery and JWKS URLs use http on loopback hosts
+	// (tests); otherwise only https is accepted.
+	AllowInsecureURLs bool
+}
+
+func (d Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d Deps) client() *http.Client {
+	if d.HTTPClient != nil {
+		return d.HTTPClient
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+// base carries what all protocols share.
+type base struct {
+	row  store.IdentityProvider
+	deps Deps
+}
+
+func (b *base) Info() auth.ProviderInfo {
+	return auth.ProviderInfo{Slug: b.row.Slug, Kind: b.row.Kind, Label: b.row.Name, Enabled: b.row.Enabled}
+}
+
+func (b *base) callbackURL(suffix string) string {
+	return b.deps.BaseURL + "/sso/" + b.row.Slug + "/" + suffix
+}
+
+func (b *base) setting(name string) string { return strings.TrimSpace(b.row.Settings[name]) }
+
+// skew returns the configured clock skew (seconds in setting clock_skew), bounded to
+// [0, MaxClockSkew].
+func (b *base) skew() time.Duration {
+	return ParseSkew(b.row.Settings["clock_skew"])
+}
+
+// ParseSkew reads a clock skew in seconds ("" = DefaultClockSkew), bounded to [0, MaxClockSkew].
+func ParseSkew(s string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return DefaultClockSkew
+	}
+	d := time.Duration(n) * time.Second
+	switch {
+	case d < 0:
+		return 0
+	case d > MaxClockSkew:
+		return MaxClockSkew
+	}
+	return d
+}
+
+// flowState is what a started flow keeps in Redis.
+type flowState struct {
+	Provider string `json:"p"`
+	ReturnTo string `json:"r,omitempty"`
+	Test     bool   `json:"t,omitempty"`
+	Binding  string `json:"b,omitempty"`
+	Nonce    string `json:"n,omitempty"`
+	Verifier string `json:"v,omitempty"`
+}
+
+// Build returns the auth.Provider for row. Network work (discovery, metadata) is deferred to
+// first use, so that an unreachable IdP never fails the registry. Errors: the row's secrets do
+// not open, or its settings are unusable (see Validate).
+func Build(row store.IdentityProvider, deps Deps) (auth.Provider, error) {
+	secrets, err := deps.Sealer.Open(row.Slug, row.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	if msg := Validate(row, secrets, deps.AllowInsecureURLs); msg != "" {
+		return nil, &ConfigError{Field: msgField(msg), MessageID: msg}
+	}
+	b := base{row: row, deps: deps}
+	switch row.Kind {
+	case store.KindSAML:
+		return newSAML(b, secrets)
+	case store.KindJWT:
+		return newJWT(b, secrets)
+	default:
+		return newOIDC(b, secrets), nil
+	}
+}
+
+// ConfigError is an unusable provider configuration: a catalogue message id for the field.
+type ConfigError struct {
+	Field     string
+	MessageID string
+}
+
+func (e *ConfigError) Error() string {
+	return "provider configuration: " + e.Field + ": " + e.MessageID
+}
+
+// checkURL reports whether s is an absolute https URL (http only for loopback hosts when
+// insecure is allowed).
+func checkURL(s string, insecure bool) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		return insecure && (h == "127.0.0.1" || h == "localhost" || h == "::1")
+	}
+	return false
+}
+
+// fieldOf maps a validation message id to its form field.
+var fieldOf = map[string]string{
+	"SSOClientIDRequired": "client_id", "SSOClientSecretRequired": "client_secret", "SSODiscoveryURLInvalid": "discovery_url",
+	"SSOOrgURLInvalid": "org_url", "SSOTenantRequired": "tenant", "SSOMetadataRequired": "idp_metadata_url",
+	"SSOMetadataURLInvalid": "idp_metadata_url", "SSOAlgInvalid": "alg", "SSOJWTSecretWeak": "jwt_secret",
+	"SSOKeyRequired": "public_key", "SSOKeyInvalid": "public_key", "SSOJWKSURLInvalid": "jwks_url",
+	"SSORemoteURLInvalid": "remote_login_url", "SSOSkewInvalid": "clock_skew",
+}
+
+func msgField(id string) string { return fieldOf[id] }
+
+// Validate checks a provider's settings and secrets and returns "" or the catalogue message
+// id of the first problem (the admin console and the CLI show the same messages; FieldOf
+// names the field). insecure allows http URLs on loopback hosts (tests).
+func Validate(row store.IdentityProvider, secrets map[string]string, insecure bool) string {
+	s := func(k string) string { return strings.TrimSpace(row.Settings[k]) }
+	if v := s("clock_skew"); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || time.Duration(n)*time.Second > MaxClockSkew {
+			return "SSOSkewInvalid"
+		}
+	}
+	if v := s("discovery_url"); v != "" && !checkURL(v, insecure) {
+		return "SSODiscoveryURLInvalid"
+	}
+	switch row.Kind {
+	case store.KindGoogle, store.KindMicrosoft, store.KindOkta, store.KindOIDC:
+		if s("client_id") == "" {
+			return "SSOClientIDRequired"
+		}
+		if secrets["client_secret"] == "" {
+			return "SSOClientSecretRequired"
+		}
+		switch row.Kind {
+		case store.KindOkta:
+			if s("discovery_url") == "" && !checkURL(s("org_url"), insecure) {
+				return "SSOOrgURLInvalid"
+			}
+		case store.KindMicrosoft:
+			if s("discovery_url") == "" && s("tenant") == "" {
+				return "SSOTenantRequired"
+			}
+		case store.KindOIDC:
+			if s("discovery_url") == "" {
+				return "SSODiscoveryURLInvalid"
+			}
+		}
+	case store.KindSAML:
+		if s("idp_metadata_url") == "" && s("idp_metadata_xml") == "" {
+			return "SSOMetadataRequired"
+		}
+		if v := s("idp_metadata_url"); v != "" && !checkURL(v, insecure) {
+			return "SSOMetadataURLInvalid"
+		}
+	case store.KindJWT:
+		return validateJWT(row, secrets, insecure)
+	}
+	return ""
+}
+
+// FieldOf returns the form field a Validate message id belongs to.
+func FieldOf(messageID string) string { return msgField(messageID) }
+
+// refusedFlow logs a refusal once and returns it.
+func (b *base) refuse(ctx context.Context, r *auth.Refusal) *auth.Refusal {
+	if b.deps.Log != nil {
+		b.deps.Log.InfoContext(ctx, "sso refused", "provider", b.row.Slug, "reason", r.Reason, "detail", r.Detail)
+	}
+	return r
+}
+
+// SettingKeys lists, per kind, the settings an admin or operator may set (secrets apart).
+var SettingKeys = map[string][]string{
+	store.KindGoogle:    {"client_id", "discovery_url"},
+	store.KindMicrosoft: {"client_id", "tenant", "discovery_url"},
+	store.KindOkta:      {"client_id", "org_url", "discovery_url"},
+	store.KindOIDC:      {"client_id", "discovery_url"},
+	store.KindSAML: {"idp_metadata_url", "idp_metadata_xml", "allow_idp_initiated", "clock_skew",
+		"attr_email", "attr_name", "attr_company", "attr_groups"},
+	store.KindJWT: {"alg", "public_key", "jwks_url", "remote_login_url", "remote_logout_url", "clock_skew", "issuer", "token_audience"},
+}
+
+// SecretKeys lists, per kind, the secrets an admin or operator may set.
+var SecretKeys = map[string][]string{
+	store.KindGoogle: {"client_secret"}, store.KindMicrosoft: {"client_secret"}, store.KindOkta: {"client_secret"},
+	store.KindOIDC: {"client_secret"}, store.KindSAML: {}, store.KindJWT: {"jwt_secret"},
+}
+
+// Apply merges newSecrets into row's sealed secrets (an empty value keeps the stored one),
+// validates the result, gives a SAML provider its SP key, and seals. Errors: *ConfigError
+// (field and catalogue message id, the same for the admin console and the CLI), or a secrets
+// blob that does not open.
+func Apply(row *store.IdentityProvider, newSecrets map[string]string, sealer *Sealer, insecure bool) error {
+	secrets, err := sealer.Open(row.Slug, row.Secrets)
+	if err != nil {
+		return err
+	}
+	for k, v := range newSecrets {
+		if v = strings.TrimSpace(v); v != "" {
+			secrets[k] = v
+		}
+	}
+	for k, v := range row.Settings {
+		if strings.TrimSpace(v) == "" {
+			delete(row.Settings, k)
+		}
+	}
+	if msg := Validate(*row, secrets, insecure); msg != "" {
+		return &ConfigError{Field: msgField(msg), MessageID: msg}
+	}
+	if row.Kind == store.KindSAML {
+		if x := strings.TrimSpace(row.Settings["idp_metadata_xml"]); x != "" {
+			if _, err := newSAMLMetadata(x, insecure); err != nil {
+				return err
+			}
+		}
+	}
+	if row.Secrets, err = sealer.Seal(row.Slug, secrets); err != nil {
+		return err
+	}
+	_, err = EnsureSPKey(row, sealer, false)
+	return err
+}

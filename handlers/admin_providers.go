@@ -1,0 +1,390 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portico/auth"
+	"portico/auth/providers"
+	"portico/sql/store"
+)
+
+// providerForm is the add/edit form of an identity provider: typed values (never a stored
+// secret) and per-field errors (translated).
+type providerForm struct {
+	ID       int64
+	Kind     string
+	Enabled  bool
+	Values   map[string]string
+	Errors   map[string]string
+	HasKey   map[string]bool // which secrets are stored (shown as "stored; leave empty to keep")
+	Metadata string          // the SP metadata URL (SAML)
+	Kinds    []string
+	Algs     []string
+}
+
+// providerList is the provider list page's view model.
+type providerList struct {
+	Providers []store.IdentityProvider
+	Kinds     []string
+}
+
+func (h *Handlers) newProviderForm(kind string) providerForm {
+	return providerForm{Kind: kind, Values: map[string]string{"audience": store.AudienceAll, "allow_create": "true"},
+		Errors: map[string]string{}, HasKey: map[string]bool{}, Kinds: store.ProviderKinds, Algs: providers.JWTAlgorithms}
+}
+
+// AdminProviderList lists the identity providers (GET /admin/providers).
+func (h *Handlers) AdminProviderList(c *fiber.Ctx) error {
+	list, err := h.Store.IdentityProviderList(c.UserContext())
+	if err != nil {
+		return err
+	}
+	p := h.newPage(c, "", providerList{Providers: list, Kinds: store.ProviderKinds})
+	p.Title = p.T("SSOProviders")
+	p.Flash = flashText(p, c.Query("flash"))
+	return h.renderAdmin(c, fiber.StatusOK, "admin/providers", p)
+}
+
+func flashText(p *Page, code string) string {
+	switch code {
+	case "created", "saved":
+		return p.T("Saved")
+	case "deleted":
+		return p.T("SSODeleted")
+	case "rotated":
+		return p.T("SSOCertRotated")
+	}
+	return ""
+}
+
+// AdminProviderNew shows the add form for a kind (GET /admin/providers/new?kind=saml).
+func (h *Handlers) AdminProviderNew(c *fiber.Ctx) error {
+	kind := c.Query("kind")
+	if _, ok := providers.SettingKeys[kind]; !ok {
+		kind = store.KindOIDC
+	}
+	return h.renderProviderForm(c, fiber.StatusOK, h.newProviderForm(kind))
+}
+
+func (h *Handlers) renderProviderForm(c *fiber.Ctx, status int, f providerForm) error {
+	p := h.newPage(c, "", f)
+	if f.ID == 0 {
+		p.Title = p.T("SSONewProvider")
+	} else {
+		p.Title = f.Values["name"]
+	}
+	p.Flash = flashText(p, c.Query("flash"))
+	return h.renderAdmin(c, status, "admin/provider", p)
+}
+
+// readProviderForm reads the submitted form into row (settings of row.Kind only) and returns
+// the new secrets (empty = keep).
+func readProviderForm(c *fiber.Ctx, row *store.IdentityProvider, f *providerForm) map[string]string {
+	row.Name = strings.TrimSpace(c.FormValue("name"))
+	row.Audience = c.FormValue("audience")
+	row.Groups = splitList(c.FormValue("groups"))
+	row.AllowCreate = c.FormValue("allow_create") == "true"
+	f.Values["name"], f.Values["audience"], f.Values["groups"] = row.Name, row.Audience, c.FormValue("groups")
+	f.Values["allow_create"] = strconv.FormatBool(row.AllowCreate)
+	keep := map[string]string{}
+	if row.Settings != nil {
+		for _, k := range []string{"sp_cert"} {
+			if v, ok := row.Settings[k]; ok {
+				keep[k] = v
+			}
+		}
+	}
+	row.Settings = keep
+	for _, k := range providers.SettingKeys[row.Kind] {
+		v := strings.TrimSpace(c.FormValue(k))
+		if k == "allow_idp_initiated" {
+			v = strconv.FormatBool(v == "true")
+		}
+		row.Settings[k], f.Values[k] = v, v
+	}
+	secrets := map[string]string{}
+	for _, k := range providers.SecretKeys[row.Kind] {
+		secrets[k] = c.FormValue(k)
+	}
+	return secrets
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, g := range strings.Split(s, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// providerRefusal puts a validation or configuration error on the form; false when err is
+// neither (an internal error).
+func providerRefusal(p *Page, err error, f *providerForm) bool {
+	var ce *providers.ConfigError
+	var ve *store.ValidationError
+	switch {
+	case errors.As(err, &ce):
+		field := ce.Field
+		if field == "" {
+			field = "name"
+		}
+		f.Errors[field] = p.T(ce.MessageID)
+	case errors.As(err, &ve):
+		for k, id := range ve.Fields {
+			f.Errors[k] = p.T(id)
+		}
+	case errors.Is(err, store.ErrConflict):
+		f.Errors["slug"] = p.T("SSOSlugTaken")
+	default:
+		return false
+	}
+	return true
+}
+
+// AdminProviderCreate adds a provider, disabled until tested and enabled (POST /admin/providers).
+func (h *Handlers) AdminProviderCreate(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	kind := c.FormValue("kind")
+	if _, ok := providers.SettingKeys[kind]; !ok {
+		kind = store.KindOIDC
+	}
+	f := h.newProviderForm(kind)
+	row := store.IdentityProvider{Kind: kind, Slug: strings.ToLower(strings.TrimSpace(c.FormValue("slug")))}
+	f.Values["slug"] = row.Slug
+	secrets := readProviderForm(c, &row, &f)
+	err := providers.Apply(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs)
+	if err == nil {
+		row, err = h.Store.IdentityProviderCreate(ctx, row)
+	}
+	if err != nil {
+		if providerRefusal(h.newPage(c, "", nil), err, &f) {
+			return h.renderProviderForm(c, fiber.StatusUnprocessableEntity, f)
+		}
+		return err
+	}
+	h.providersChanged(c)
+	return Redirect(c, "/admin/providers/"+strconv.FormatInt(row.ID, 10)+"?flash=created")
+}
+
+func (h *Handlers) providerByParam(c *fiber.Ctx) (store.IdentityProvider, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return store.IdentityProvider{}, store.ErrNotFound
+	}
+	return h.Store.IdentityProviderGet(c.UserContext(), id)
+}
+
+func (h *Handlers) formFor(row store.IdentityProvider) providerForm {
+	f := h.newProviderForm(row.Kind)
+	f.ID, f.Enabled = row.ID, row.Enabled
+	for k, v := range row.Settings {
+		f.Values[k] = v
+	}
+	f.Values["name"], f.Values["slug"], f.Values["audience"] = row.Name, row.Slug, row.Audience
+	f.Values["groups"] = strings.Join(row.Groups, ", ")
+	f.Values["allow_create"] = strconv.FormatBool(row.AllowCreate)
+	if secrets, err := h.SSODeps.Sealer.Open(row.Slug, row.Secrets); err == nil {
+		for k, v := range secrets {
+			f.HasKey[k] = v != ""
+		}
+	}
+	if row.Kind == store.KindSAML {
+		f.Metadata = h.Config.BaseURL + "/sso/" + row.Slug + "/metadata"
+	}
+	return f
+}
+
+// AdminProviderShow shows a provider's edit form (GET /admin/providers/{id}).
+func (h *Handlers) AdminProviderShow(c *fiber.Ctx) error {
+	row, err := h.providerByParam(c)
+	if errors.Is(err, store.ErrNotFound) {
+		return h.ErrorPage(c, fiber.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	return h.renderProviderForm(c, fiber.StatusOK, h.formFor(row))
+}
+
+// AdminProviderUpdate saves a provider's settings (POST /admin/providers/{id}); an empty secret
+// field keeps the stored secret.
+func (h *Handlers) AdminProviderUpdate(c *fiber.Ctx) error {
+	row, err := h.providerByParam(c)
+	if errors.Is(err, store.ErrNotFound) {
+		return h.ErrorPage(c, fiber.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	f := h.formFor(row)
+	secrets := readProviderForm(c, &row, &f)
+	if err = providers.Apply(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs); err == nil {
+		err = h.Store.IdentityProviderUpdate(c.UserContext(), row)
+	}
+	if err != nil {
+		if providerRefusal(h.newPage(c, "", nil), err, &f) {
+			return h.renderProviderForm(c, fiber.StatusUnprocessableEntity, f)
+		}
+		return err
+	}
+	h.providersChanged(c)
+	return Redirect(c, "/admin/providers/"+c.Params("id")+"?flash=saved")
+}
+
+// AdminProviderEnable switches a provider on (POST /admin/providers/{id}/enable).
+func (h *Handlers) AdminProviderEnable(c *fiber.Ctx) error { return h.providerSetEnabled(c, true) }
+
+// AdminProviderDisable switches a provider off (POST /admin/providers/{id}/disable).
+func (h *Handlers) AdminProviderDisable(c *fiber.Ctx) error { return h.providerSetEnabled(c, false) }
+
+func (h *Handlers) providerSetEnabled(c *fiber.Ctx, on bool) error {
+	row, err := h.providerByParam(c)
+	if err == nil {
+		err = h.Store.IdentityProviderSetEnabled(c.UserContext(), row.ID, on)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return h.ErrorPage(c, fiber.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	h.providersChanged(c)
+	return Redirect(c, "/admin/providers?flash=saved")
+}
+
+// AdminProviderDelete removes a provider and its contact links (POST /admin/providers/{id}/delete).
+func (h *Handlers) AdminProviderDelete(c *fiber.Ctx) error {
+	row, err := h.providerByParam(c)
+	if err == nil {
+		err = h.Store.IdentityProviderDelete(c.UserContext(), row.ID)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return h.ErrorPage(c, fiber.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	h.providersChanged(c)
+	return Redirect(c, "/admin/providers?flash=deleted")
+}
+
+// AdminProviderRotate replaces a SAML provider's SP key and certificate (POST
+// /admin/providers/{id}/rotate); the IdP must then load the new SP metadata.
+func (h *Handlers) AdminProviderRotate(c *fiber.Ctx) error {
+	row, err := h.providerByParam(c)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && row.Kind != store.KindSAML) {
+		return h.ErrorPage(c, fiber.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := providers.EnsureSPKey(&row, h.SSODeps.Sealer, true); err != nil {
+		return err
+	}
+	if err := h.Store.IdentityProviderUpdate(c.UserContext(), row); err != nil {
+		return err
+	}
+	h.providersChanged(c)
+	return Redirect(c, "/admin/providers/"+c.Params("id")+"?flash=rotated")
+}
+
+// AdminProviderTest runs the provider's sign-in as a test (GET /admin/providers/{id}/test):
+// the IdP's answer comes back to the usual callback, which shows the received claims and the
+// exact validation error instead of signing anyone in. Works for disabled providers too.
+func (h *Handlers) AdminProviderTest(c *fiber.Ctx) error {
+	row, err := h.providerByParam(c)
+	if errors.Is(err, store.ErrNotFound) {
+		return h.ErrorPage(c, fiber.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	p, ok := h.SSO.Get(row.Slug)
+	if !ok {
+		if _, err := providers.Build(row, h.SSODeps); err != nil {
+			return h.ssoTestPage(c, testLabel(row), nil, &auth.Refusal{Reason: auth.ReasonUnavailable, Detail: err.Error()})
+		}
+		return h.ssoTestPage(c, testLabel(row), nil, &auth.Refusal{Reason: auth.ReasonUnavailable, Detail: "the provider is not loaded yet; try again"})
+	}
+	if row.Kind == store.KindJWT {
+		return h.ssoTestPage(c, p, nil, nil)
+	}
+	target, err := p.Begin(c.UserContext(), auth.BeginRequest{Test: true, Binding: sessionID(c)})
+	if r := auth.AsRefusal(err); r != nil {
+		return h.ssoTestPage(c, p, nil, r)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// AdminProviderTestToken checks a pasted JWT without recording its jti or signing anyone in
+// (POST /admin/providers/{id}/test).
+func (h *Handlers) AdminProviderTestToken(c *fiber.Ctx) error {
+	row, err := h.providerByParam(c)
+	if errors.Is(err, store.ErrNotFound) {
+		return h.ErrorPage(c, fiber.StatusNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	p, ok := h.SSO.Get(row.Slug)
+	insp, isJWT := p.(tokenInspector)
+	if !ok || !isJWT {
+		return h.ErrorPage(c, fiber.StatusNotFound)
+	}
+	id, err := insp.Inspect(c.UserContext(), c.FormValue("jwt"))
+	if r := auth.AsRefusal(err); r != nil {
+		return h.ssoTestPage(c, p, r.Identity, r)
+	}
+	if err != nil {
+		return err
+	}
+	return h.ssoTestPage(c, p, &id, nil)
+}
+
+// tokenInspector is a JWT provider's test-mode check (no jti recorded).
+type tokenInspector interface {
+	Inspect(ctx context.Context, token string) (auth.Identity, error)
+}
+
+// testLabel wraps a row that failed to build, for the test page's heading.
+type testLabel store.IdentityProvider
+
+func (t testLabel) Info() auth.ProviderInfo {
+	return auth.ProviderInfo{Slug: t.Slug, Kind: t.Kind, Label: t.Name}
+}
+func (testLabel) Begin(_ context.Context, _ auth.BeginRequest) (string, error) { return "", nil }
+func (testLabel) Complete(_ context.Context, _ auth.CompleteRequest) (auth.Result, error) {
+	return auth.Result{}, nil
+}
+
+// providersChanged reloads the registry here and on every other instance.
+func (h *Handlers) providersChanged(c *fiber.Ctx) {
+	if h.ProvidersChanged == nil {
+		return
+	}
+	if err := h.ProvidersChanged(c.UserContext()); err != nil {
+		h.Log.Error("identity providers reload", "request_id", RequestIDOf(c), "error", err)
+	}
+}
+
+// providerField is admin/providers_field.html's view model.
+type providerField struct {
+	Form       providerForm
+	Name, Type string
+}
+
+// ProviderField returns a page for admin/providers_field.html: one input of the provider form
+// (type text, url, number, password, textarea or checkbox).
+func (p *Page) ProviderField(f providerForm, name, typ string) *Page {
+	return p.With(providerField{Form: f, Name: name, Type: typ})
+}

@@ -1,0 +1,215 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portico/auth"
+	"portico/sql/store"
+)
+
+// ssoDenied is the access-denied page's view model: a safe, translated reason.
+type ssoDenied struct {
+	Reason string
+	Text   string
+}
+
+// ssoTestResult is the admin test mode's view model: what the provider sent and the exact
+// validation error, without anyone being signed in.
+type ssoTestResult struct {
+	Provider string
+	OK       bool
+	Reason   string
+	Detail   string
+	Identity *auth.Identity
+	Claims   []ssoClaim
+}
+
+type ssoClaim struct{ Name, Value string }
+
+// ssoProvider returns the registered provider named by the :provider parameter.
+func (h *Handlers) ssoProvider(c *fiber.Ctx) (auth.Provider, bool) {
+	if h.SSO == nil {
+		return nil, false
+	}
+	return h.SSO.Get(strings.ToLower(c.Params("provider")))
+}
+
+// SSOStart begins a sign-in at an enabled provider (GET /sso/{provider}/start?return_to=):
+// a redirect to the IdP (OIDC authorization endpoint, SAML Redirect binding, or the JWT app's
+// remote login URL). An unknown, disabled or unreachable provider shows the access-denied page;
+// the other providers and the password sign-in are untouched.
+func (h *Handlers) SSOStart(c *fiber.Ctx) error {
+	p, ok := h.ssoProvider(c)
+	if !ok || !p.Info().Enabled {
+		return h.ssoDeny(c, auth.ReasonUnavailable)
+	}
+	ret := c.Query("return_to")
+	if !LocalPath(ret) {
+		ret = ""
+	}
+	target, err := p.Begin(c.UserContext(), auth.BeginRequest{ReturnTo: ret, Binding: sessionID(c)})
+	if r := auth.AsRefusal(err); r != nil {
+		return h.ssoDeny(c, r.Reason)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// SSOCallback completes an OpenID Connect sign-in (GET /sso/{provider}/callback).
+func (h *Handlers) SSOCallback(c *fiber.Ctx) error { return h.ssoComplete(c) }
+
+// SSOAssertion is the SAML assertion consumer service (POST /sso/{provider}/acs). It is a
+// cross-site POST from the IdP, so it is exempt from the CSRF check and needs no session
+// cookie: the signature, InResponseTo (request id kept in Redis) and the replay cache are
+// its checks (OWASP SAML Security Cheat Sheet).
+func (h *Handlers) SSOAssertion(c *fiber.Ctx) error { return h.ssoComplete(c) }
+
+// SSOToken receives a JWT SSO token (POST /sso/{provider}/jwt, auto-submitted form, preferred;
+// or GET ?jwt=). Like the ACS it is a cross-site POST with its own checks (signature, single-use
+// jti, short lifetime) and exempt from the CSRF check.
+func (h *Handlers) SSOToken(c *fiber.Ctx) error { return h.ssoComplete(c) }
+
+// SSOMetadata serves a SAML provider's SP metadata (GET /sso/{provider}/metadata), also while
+// the provider is disabled (the IdP's admin needs it before the first sign-in).
+func (h *Handlers) SSOMetadata(c *fiber.Ctx) error {
+	p, ok := h.ssoProvider(c)
+	m, isSAML := p.(interface{ Metadata() ([]byte, error) })
+	if !ok || !isSAML {
+		return h.ErrorPage(c, fiber.StatusNotFound)
+	}
+	b, err := m.Metadata()
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/samlmetadata+xml")
+	c.Set("Cache-Control", "public, max-age=300")
+	return c.Send(b)
+}
+
+func sessionID(c *fiber.Ctx) string {
+	if s := SessionOf(c); s != nil {
+		return s.ID
+	}
+	return ""
+}
+
+func requestValues(c *fiber.Ctx) auth.CompleteRequest {
+	q := url.Values{}
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
+	f := url.Values{}
+	if c.Method() == fiber.MethodPost {
+		c.Context().PostArgs().VisitAll(func(k, v []byte) { f.Add(string(k), string(v)) })
+	}
+	return auth.CompleteRequest{Query: q, Form: f, URL: c.BaseURL() + c.OriginalURL(), Binding: sessionID(c)}
+}
+
+// ssoComplete validates the provider's callback, then either shows the admin test result or
+// runs the access decision (store.SSOSignIn: link or create the contact and company, check the
+// audience) and only then opens a fresh session (id rotation) and redirects to a local
+// return_to. Any refusal shows the access-denied page with a safe reason.
+func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, ok := h.ssoProvider(c)
+	if !ok {
+		return h.ssoDeny(c, auth.ReasonUnavailable)
+	}
+	res, err := p.Complete(ctx, requestValues(c))
+	if r := auth.AsRefusal(err); r != nil {
+		if r.Test {
+			return h.ssoTestPage(c, p, r.Identity, r)
+		}
+		return h.ssoDeny(c, r.Reason)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Test {
+		return h.ssoTestPage(c, p, &res.Identity, nil)
+	}
+	if !p.Info().Enabled {
+		return h.ssoDeny(c, auth.ReasonUnavailable)
+	}
+	row, err := h.Store.IdentityProviderBySlug(ctx, p.Info().Slug)
+	if errors.Is(err, store.ErrNotFound) {
+		return h.ssoDeny(c, auth.ReasonUnavailable)
+	}
+	if err != nil {
+		return err
+	}
+	id := res.Identity
+	contact, err := h.Store.SSOSignIn(ctx, row, store.SSOIdentity{Subject: id.Subject, Email: id.Email, EmailVerified: id.EmailVerified,
+		Name: id.Name, Company: id.Company, Groups: id.Groups, Locale: id.Locale})
+	var refused *store.SSORefusal
+	if errors.As(err, &refused) {
+		h.Log.Info("sso refused", "request_id", RequestIDOf(c), "provider", row.Slug, "reason", refused.Reason, "detail", refused.Detail)
+		return h.ssoDeny(c, refused.Reason)
+	}
+	if err != nil {
+		return err
+	}
+	_ = h.Sessions.Destroy(ctx, SessionOf(c))
+	sess, err := h.Sessions.Create(ctx, auth.KindContact, contact.ID, SettingsOf(c).IdleTimeout)
+	if err != nil {
+		return err
+	}
+	SetSession(c, sess)
+	h.setSessionCookie(c, sess.ID)
+	_ = h.Store.AccountSignedIn(ctx, contact.ID, sess.CreatedAt)
+	h.Log.Info("signed in", "request_id", RequestIDOf(c), "contact_id", contact.ID, "provider", row.Slug)
+	target := res.ReturnTo
+	if !LocalPath(target) {
+		target = "/tickets"
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// ssoReasonKeys maps refusal reasons to catalogue keys.
+var ssoReasonKeys = map[string]string{
+	auth.ReasonInvalid: "SSOReasonInvalid", auth.ReasonReplayed: "SSOReasonReplayed", auth.ReasonExpiredFlow: "SSOReasonExpiredFlow",
+	auth.ReasonIdPInitiated: "SSOReasonIdPInitiated", auth.ReasonUnavailable: "SSOReasonUnavailable", auth.ReasonCancelled: "SSOReasonCancelled",
+	auth.ReasonEmailMissing: "SSOReasonEmailMissing", auth.ReasonUnverified: "SSOReasonUnverified", auth.ReasonNotInGroups: "SSOReasonNotInGroups",
+	auth.ReasonNoAccount: "SSOReasonNoAccount", auth.ReasonAccountLocked: "SSOReasonAccountLocked",
+}
+
+// ssoDeny renders the access-denied page (403) with the translated safe reason.
+func (h *Handlers) ssoDeny(c *fiber.Ctx, reason string) error {
+	p := h.newPage(c, "", nil)
+	key, ok := ssoReasonKeys[reason]
+	if !ok {
+		key, reason = "SSOReasonInvalid", auth.ReasonInvalid
+	}
+	p.Title = p.T("SSOAccessDenied")
+	p.Data = ssoDenied{Reason: reason, Text: p.T(key)}
+	return h.renderPage(c, fiber.StatusForbidden, "sso/denied", p)
+}
+
+// ssoTestPage renders an admin test run's result in the staff layout (status 200 for success,
+// 422 for a refusal).
+func (h *Handlers) ssoTestPage(c *fiber.Ctx, p auth.Provider, id *auth.Identity, r *auth.Refusal) error {
+	pg := h.newPage(c, "", nil)
+	pg.Title = pg.T("SSOTestResult")
+	v := ssoTestResult{Provider: p.Info().Label, OK: r == nil && id != nil, Identity: id}
+	if r != nil {
+		v.Reason, v.Detail = r.Reason, r.Detail
+	}
+	if id != nil {
+		for k, val := range id.Claims {
+			v.Claims = append(v.Claims, ssoClaim{Name: k, Value: fmt.Sprint(val)})
+		}
+		sort.Slice(v.Claims, func(i, j int) bool { return v.Claims[i].Name < v.Claims[j].Name })
+	}
+	pg.Data = v
+	status := fiber.StatusOK
+	if r != nil {
+		status = fiber.StatusUnprocessableEntity
+	}
+	return h.renderAdmin(c, status, "sso/test_result", pg)
+}

@@ -1,0 +1,187 @@
+// Package jobs runs Portico's background work on a PostgreSQL-backed queue
+// (github.com/riverqueue/river with the pgx v5 driver): jobs are inserted in the transaction of
+// the change that causes them (store.EnqueueMail), so none is lost when an instance dies, and
+// any instance may work them. Today the one job is outbound mail.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"portico/mail"
+	"portico/sql/store"
+)
+
+// Config is what the queue needs.
+type Config struct {
+	Pool  *pgxpool.Pool
+	Store *store.Store
+	// Settings returns the current portal settings (portal name, branding).
+	Settings func(context.Context) (store.Settings, error)
+	Sender   mail.Sender
+	Renderer *mail.Renderer
+	// Translate returns the translation function for a language ("" = the default).
+	Translate func(lang string) func(id string, args ...any) string
+	// BaseURL is the configured public URL links start with (never the request's Host).
+	BaseURL string
+	// RetryBase scales the backoff: attempt n waits RetryBase × n⁴, at most 6 h.
+	RetryBase time.Duration
+	// PollInterval is how often idle workers look for jobs besides notifications (0 = 1 s).
+	PollInterval time.Duration
+	Log          *slog.Logger
+}
+
+// Queue is the job client: it works jobs once started.
+type Queue struct {
+	client *river.Client[pgx.Tx]
+	log    *slog.Logger
+}
+
+// New builds the queue (not started). Errors: a bad River configuration.
+func New(cfg Config) (*Queue, error) {
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &MailWorker{cfg: cfg}); err != nil {
+		return nil, err
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = time.Second
+	}
+	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		Workers:           workers,
+		RetryPolicy:       &backoff{base: cfg.RetryBase},
+		FetchPollInterval: cfg.PollInterval,
+		FetchCooldown:     min(cfg.PollInterval, 100*time.Millisecond),
+		Logger:            cfg.Log.With("component", "jobs"),
+		JobTimeout:        2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	return &Queue{client: client, log: cfg.Log}, nil
+}
+
+// Start begins working jobs until Stop. ctx bounds only the start.
+func (q *Queue) Start(ctx context.Context) error { return q.client.Start(context.WithoutCancel(ctx)) }
+
+// Stop finishes the jobs in progress (until ctx ends) and stops.
+func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
+
+// backoff is the retry policy: base × n⁴ after the n-th failure, capped at 6 h.
+type backoff struct{ base time.Duration }
+
+func (b *backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	n := float64(len(job.Errors) + 1)
+	d := time.Duration(math.Min(float64(b.base)*math.Pow(n, 4), float64(6*time.Hour)))
+	return time.Now().Add(d)
+}
+
+// MailWorker sends one MailJob: it mints the link's token (so no plain token is ever stored),
+// renders the mail in the recipient's language and sends it. A failed send returns the error
+// and River retries with backoff; the last failure is logged as an error.
+type MailWorker struct {
+	river.WorkerDefaults[store.MailJob]
+	cfg Config
+}
+
+// mailStem returns the stem of a template's catalogue keys: "password_changed" →
+// "MailPasswordChanged" (keys MailPasswordChangedSubject, …Body, …Action, …After). Any area may
+// add a mail by adding a template name and its keys; none is listed here.
+func mailStem(template string) (string, bool) {
+	if template == "" {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString("Mail")
+	for _, part := range strings.Split(template, "_") {
+		if part == "" {
+			return "", false
+		}
+		for i, r := range part {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+				return "", false
+			}
+			if i == 0 {
+				r -= 'a' - 'A'
+				if part[0] >= '0' && part[0] <= '9' {
+					r = rune(part[0])
+				}
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String(), true
+}
+
+// Work sends the mail of job.
+func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) error {
+	a := job.Args
+	stem, ok := mailStem(a.Template)
+	if !ok {
+		return river.JobCancel(fmt.Errorf("unknown mail template %q", a.Template))
+	}
+	st, err := w.cfg.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	T := w.cfg.Translate(a.Lang)
+	portal := st.PageTitle
+	if portal == "" {
+		portal = T("CustomerPortal")
+	}
+	base := strings.TrimRight(w.cfg.BaseURL, "/")
+	v := mail.View{Lang: a.Lang, Portal: portal, Color: st.BrandColor,
+		Subject:  T(stem+"Subject", "Portal", portal),
+		Greeting: T("MailGreeting", "Name", a.Name),
+		Footer:   T("MailFooter", "Portal", portal, "URL", base)}
+	if v.Lang == "" {
+		v.Lang = "en"
+	}
+	v.Paragraphs = []string{T(stem+"Body", "Portal", portal)}
+	if a.TokenID != 0 {
+		tok, err := w.cfg.Store.AccountTokenMint(ctx, a.TokenID)
+		if errors.Is(err, store.ErrNotFound) {
+			w.cfg.Log.Info("mail not sent: its link expired or was used before sending", "job_id", job.ID, "template", a.Template)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v.Action, v.Link = T(stem+"Action"), base+a.Path+"?token="+tok
+	} else if a.Path != "" {
+		v.Action, v.Link = T(stem+"Action"), base+a.Path
+	}
+	if a.Template == store.MailAlreadyRegistered {
+		v.Action, v.Link = T(stem+"Action"), base+"/login"
+		v.After = append(v.After, T("MailAlreadyRegisteredReset", "URL", base+"/password/forgot"))
+	}
+	if after := T(stem+"After", "Portal", portal); after != stem+"After" {
+		v.After = append(v.After, after) // optional
+	}
+	msg, err := w.cfg.Renderer.Render(a.To, a.Name, v)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if err := w.cfg.Sender.Send(ctx, msg); err != nil {
+		lvl := slog.LevelWarn
+		if job.Attempt >= job.MaxAttempts {
+			lvl = slog.LevelError // given up: an operator must look
+		}
+		w.cfg.Log.Log(ctx, lvl, "mail send failed", "job_id", job.ID, "template", a.Template,
+			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
+		return err
+	}
+	w.cfg.Log.Info("mail sent", "job_id", job.ID, "template", a.Template, "attempt", job.Attempt)
+	return nil
+}

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"portico/auth"
+	"portico/handlers"
+	"portico/jobs"
+	"portico/mail"
+	"portico/partials"
+)
+
+// wireAccounts builds what issue 3 adds (mail sender and renderer, the job queue, the rate
+// limiter) and, in production, stores "portal off" at the first start of a new install.
+func (s *Server) wireAccounts(ctx context.Context, cat *handlers.Catalogue, prefix string, opt Options) error {
+	cfg := s.Config
+	sender, err := mail.New(cfg.SMTPURL, cfg.MailFrom, cfg.Production(), s.Log)
+	if err != nil {
+		return err
+	}
+	renderer, err := mail.NewRenderer(partials.FS)
+	if err != nil {
+		return fmt.Errorf("mail templates: %w", err)
+	}
+	s.Jobs, err = jobs.New(jobs.Config{Pool: s.Pool, Store: s.Store, Settings: s.Settings.Get, Sender: sender, Renderer: renderer,
+		Translate: func(lang string) func(string, ...any) string { return cat.Match(lang).T },
+		BaseURL:   cfg.BaseURL, RetryBase: cfg.MailRetryBase, PollInterval: opt.JobPollInterval, Log: s.Log})
+	if err != nil {
+		return err
+	}
+	s.Handlers.Limiter = auth.NewLimiter(s.Redis, prefix)
+	s.Handlers.Limits = auth.DefaultLimits()
+	if cfg.Production() {
+		stored, err := s.Store.PortalSwitchFirstStart(ctx)
+		if err != nil {
+			return err
+		}
+		if stored {
+			s.Log.Warn("new install: the customer portal is off until an admin switches it on (setting portal_enabled)")
+		}
+	}
+	return nil
+}
+
+// StartJobs starts this instance's job workers (mail). Run calls it; tests that need mail call
+// it themselves. Calling it twice is a no-op.
+func (s *Server) StartJobs(ctx context.Context) error {
+	if s.jobsStarted || s.Jobs == nil {
+		return nil
+	}
+	if err := s.Jobs.Start(ctx); err != nil {
+		return fmt.Errorf("jobs: %w", err)
+	}
+	s.jobsStarted = true
+	return nil
+}
+
+// StopJobs lets the running jobs finish (up to timeout) and stops the workers.
+func (s *Server) StopJobs(timeout time.Duration) {
+	if !s.jobsStarted {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = s.Jobs.Stop(ctx)
+	s.jobsStarted = false
+}

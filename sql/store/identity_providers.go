@@ -1,0 +1,364 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Identity-provider kinds (identity_providers.kind).
+const (
+	KindGoogle    = "google"
+	KindMicrosoft = "microsoft"
+	KindOkta      = "okta"
+	KindOIDC      = "oidc"
+	KindSAML      = "saml"
+	KindJWT       = "jwt"
+)
+
+// ProviderKinds lists the kinds in the order the admin console offers them.
+var ProviderKinds = []string{KindGoogle, KindMicrosoft, KindOkta, KindOIDC, KindSAML, KindJWT}
+
+// Audiences of a provider (identity_providers.audience).
+const (
+	AudienceAll    = "all"    // every SSO user of the provider
+	AudienceGroups = "groups" // only contacts in (or IdP groups named like) the listed access groups
+)
+
+// IdentityProvider is one row of identity_providers. Settings holds the protocol's non-secret
+// options (URLs, algorithm, attribute names…); Secrets is the encrypted blob of its secrets,
+// opaque to the store (auth/providers seals and opens it).
+type IdentityProvider struct {
+	ID          int64
+	Slug        string
+	Kind        string
+	Name        string
+	Enabled     bool
+	Settings    map[string]string
+	Secrets     []byte
+	Audience    string
+	Groups      []string
+	AllowCreate bool
+	UpdatedAt   time.Time
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+
+// validate checks the fields the store owns; it returns a *ValidationError naming the field.
+func (p *IdentityProvider) validate() error {
+	p.Slug = strings.ToLower(strings.TrimSpace(p.Slug))
+	p.Name = strings.TrimSpace(p.Name)
+	switch {
+	case !slugRE.MatchString(p.Slug):
+		return Invalid("slug", "SSOSlugInvalid")
+	case p.Name == "" || len([]rune(p.Name)) > 100:
+		return Invalid("name", "SSONameInvalid")
+	}
+	known := false
+	for _, k := range ProviderKinds {
+		known = known || k == p.Kind
+	}
+	if !known {
+		return Invalid("kind", "SSOKindInvalid")
+	}
+	if p.Audience == "" {
+		p.Audience = AudienceAll
+	}
+	if p.Audience != AudienceAll && p.Audience != AudienceGroups {
+		return Invalid("audience", "SSOAudienceInvalid")
+	}
+	groups := []string{}
+	for _, g := range p.Groups {
+		if g = strings.TrimSpace(g); g != "" {
+			groups = append(groups, g)
+		}
+	}
+	p.Groups = groups
+	if p.Audience == AudienceGroups && len(p.Groups) == 0 {
+		return Invalid("groups", "SSOGroupsRequired")
+	}
+	if p.Settings == nil {
+		p.Settings = map[string]string{}
+	}
+	return nil
+}
+
+const providerCols = `id, slug, kind, name, enabled, settings, coalesce(secrets, ''::bytea), audience, groups, allow_create, updated_at`
+
+func scanProvider(r pgx.Row) (IdentityProvider, error) {
+	var p IdentityProvider
+	var settings []byte
+	err := r.Scan(&p.ID, &p.Slug, &p.Kind, &p.Name, &p.Enabled, &settings, &p.Secrets, &p.Audience, &p.Groups, &p.AllowCreate, &p.UpdatedAt)
+	if err != nil {
+		return p, notFound(err)
+	}
+	p.Settings = map[string]string{}
+	if err := json.Unmarshal(settings, &p.Settings); err != nil {
+		return p, fmt.Errorf("identity provider %s settings: %w", p.Slug, err)
+	}
+	return p, nil
+}
+
+// IdentityProviderList returns every provider (enabled or not), by name.
+func (s *Store) IdentityProviderList(ctx context.Context) ([]IdentityProvider, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+providerCols+` FROM identity_providers ORDER BY lower(name), id`)
+	if err != nil {
+		return nil, fmt.Errorf("identity provider list: %w", err)
+	}
+	defer rows.Close()
+	var out []IdentityProvider
+	for rows.Next() {
+		p, err := scanProvider(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// IdentityProviderGet returns the provider with id. Errors: ErrNotFound.
+func (s *Store) IdentityProviderGet(ctx context.Context, id int64) (IdentityProvider, error) {
+	return scanProvider(s.Pool.QueryRow(ctx, `SELECT `+providerCols+` FROM identity_providers WHERE id = $1`, id))
+}
+
+// IdentityProviderBySlug returns the provider named slug. Errors: ErrNotFound.
+func (s *Store) IdentityProviderBySlug(ctx context.Context, slug string) (IdentityProvider, error) {
+	return scanProvider(s.Pool.QueryRow(ctx, `SELECT `+providerCols+` FROM identity_providers WHERE slug = $1`, strings.ToLower(slug)))
+}
+
+// IdentityProviderCreate stores a new provider and returns it with its id. Errors:
+// *ValidationError, ErrConflict when the slug is taken.
+func (s *Store) IdentityProviderCreate(ctx context.Context, p IdentityProvider) (IdentityProvider, error) {
+	if err := p.validate(); err != nil {
+		return p, err
+	}
+	settings, _ := json.Marshal(p.Settings)
+	err := s.Pool.QueryRow(ctx, `INSERT INTO identity_providers (slug, kind, name, enabled, settings, secrets, audience, groups, allow_create)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, updated_at`,
+		p.Slug, p.Kind, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate).Scan(&p.ID, &p.UpdatedAt)
+	if isUnique(err) {
+		return p, fmt.Errorf("identity provider %q: %w", p.Slug, ErrConflict)
+	}
+	return p, err
+}
+
+// IdentityProviderUpdate replaces the provider's name, settings, secrets, audience and
+// enabled flag (slug and kind never change). Errors: *ValidationError, ErrNotFound.
+func (s *Store) IdentityProviderUpdate(ctx context.Context, p IdentityProvider) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	settings, _ := json.Marshal(p.Settings)
+	tag, err := s.Pool.Exec(ctx, `UPDATE identity_providers SET name = $2, enabled = $3, settings = $4, secrets = $5,
+		audience = $6, groups = $7, allow_create = $8, updated_at = now() WHERE id = $1`,
+		p.ID, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// IdentityProviderSetEnabled switches a provider on or off. Errors: ErrNotFound.
+func (s *Store) IdentityProviderSetEnabled(ctx context.Context, id int64, on bool) error {
+	tag, err := s.Pool.Exec(ctx, `UPDATE identity_providers SET enabled = $2, updated_at = now() WHERE id = $1`, id, on)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// IdentityProviderDelete removes a provider and its contact links. Errors: ErrNotFound.
+func (s *Store) IdentityProviderDelete(ctx context.Context, id int64) error {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM identity_providers WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// SSOIdentity is what the access decision needs from a completed sign-in (a copy of
+// auth.Identity without the claims: the store does not import auth).
+type SSOIdentity struct {
+	Subject       string
+	Email         string
+	EmailVerified bool
+	Name          string
+	Company       string
+	Groups        []string
+	Locale        string
+}
+
+// SSORefusal is a refused access decision: Reason is a safe code (auth.Reason…), Detail is
+// for logs and the admin test mode.
+type SSORefusal struct {
+	Reason string
+	Detail string
+}
+
+func (e *SSORefusal) Error() string { return "sso refused (" + e.Reason + "): " + e.Detail }
+
+// SSOSignIn is the one access decision for a completed SSO sign-in at provider p, in one
+// transaction and before any session exists: find the contact linked to (p, subject), else
+// link the contact with the same address when the address is verified, else create the
+// contact and its company (when p allows it); then check the portal account is not disabled
+// and, for audience "groups", that the contact is in one of p.Groups (or that the IdP reports
+// a group named like one of them, which then adds the contact to that access group).
+// Errors: *SSORefusal for a refusal (nothing is written), or an internal error.
+func (s *Store) SSOSignIn(ctx context.Context, p IdentityProvider, id SSOIdentity) (Contact, error) {
+	var c Contact
+	if strings.TrimSpace(id.Subject) == "" {
+		return c, &SSORefusal{Reason: "invalid", Detail: "the identity has no subject"}
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT contact_id FROM contact_identities WHERE provider_id = $1 AND subject = $2`, p.ID, id.Subject).Scan(&c.ID)
+		linked := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if !linked {
+			email, verr := NormalizeEmail(id.Email)
+			if verr != nil {
+				return &SSORefusal{Reason: "email_missing", Detail: fmt.Sprintf("no valid email address in the identity (%q)", id.Email)}
+			}
+			err := tx.QueryRow(ctx, `SELECT id FROM contacts WHERE lower(email) = $1`, email).Scan(&c.ID)
+			switch {
+			case err == nil && !id.EmailVerified:
+				return &SSORefusal{Reason: "email_unverified", Detail: "a contact with address " + email + " exists but the provider did not verify the address; it is not linked"}
+			case err == nil:
+				// Link the existing contact by its verified address.
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			case !p.AllowCreate:
+				return &SSORefusal{Reason: "no_account", Detail: "no contact with address " + email + " and this provider may not create contacts"}
+			default:
+				name := strings.TrimSpace(id.Name)
+				if name == "" {
+					name = email
+				}
+				if len([]rune(name)) > 200 {
+					name = string([]rune(name)[:200])
+				}
+				var companyID *int64
+				if co := strings.TrimSpace(id.Company); co != "" {
+					cid, err := CompanyEnsure(ctx, tx, co)
+					if err != nil {
+						return err
+					}
+					companyID = &cid
+				}
+				if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id, language) VALUES ($1, $2, $3, $4) RETURNING id`,
+					email, name, companyID, ssoLocale(id.Locale)).Scan(&c.ID); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO contact_identities (provider_id, subject, contact_id, email) VALUES ($1, $2, $3, $4)`,
+				p.ID, id.Subject, c.ID, email); err != nil {
+				return err
+			}
+		}
+		var status string
+		err = tx.QueryRow(ctx, `SELECT status FROM portal_accounts WHERE contact_id = $1`, c.ID).Scan(&status)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if status == "disabled" {
+			return &SSORefusal{Reason: "account_locked", Detail: "the contact's portal account is disabled"}
+		}
+		if p.Audience == AudienceGroups {
+			if err := ssoAudience(ctx, tx, p, id, c.ID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE contact_identities SET last_sign_in_at = now() WHERE provider_id = $1 AND subject = $2`, p.ID, id.Subject)
+		return err
+	})
+	if err != nil {
+		return Contact{}, err
+	}
+	return s.ContactGet(ctx, c.ID)
+}
+
+// ssoAudience checks audience "groups": the contact is a member of one of p.Groups, or the IdP
+// reported a group with the same name (case-insensitive), in which case the contact is added
+// to that access group. Otherwise it returns an *SSORefusal.
+func ssoAudience(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdentity, contactID int64) error {
+	allowed := ssoLower(p.Groups)
+	var member bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM access_group_members m JOIN access_groups g ON g.id = m.group_id
+		WHERE m.contact_id = $1 AND lower(g.name) = ANY ($2))`, contactID, allowed).Scan(&member); err != nil {
+		return err
+	}
+	if member {
+		return nil
+	}
+	for _, g := range ssoLower(id.Groups) {
+		for _, a := range allowed {
+			if g != a {
+				continue
+			}
+			var gid int64
+			err := tx.QueryRow(ctx, `SELECT id FROM access_groups WHERE lower(name) = $1`, a).Scan(&gid)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO access_group_members (group_id, contact_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, gid, contactID)
+			return err
+		}
+	}
+	return &SSORefusal{Reason: "not_in_groups", Detail: fmt.Sprintf("the contact is in none of the access groups %v (IdP groups %v)", p.Groups, id.Groups)}
+}
+
+func ssoLower(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ssoLocale keeps a short language tag ("nl", "en-GB") and drops anything else.
+func ssoLocale(l string) string {
+	l = strings.TrimSpace(l)
+	if len(l) > 12 || strings.ContainsAny(l, " <>\"'") {
+		return ""
+	}
+	return l
+}
+
+// ContactIdentities returns the provider slugs and subjects linked to a contact.
+func (s *Store) ContactIdentities(ctx context.Context, contactID int64) (map[string]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT p.slug, i.subject FROM contact_identities i JOIN identity_providers p ON p.id = i.provider_id
+		WHERE i.contact_id = $1`, contactID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var slug, sub string
+		if err := rows.Scan(&slug, &sub); err != nil {
+			return nil, err
+		}
+		out[slug] = sub
+	}
+	return out, rows.Err()
+}
