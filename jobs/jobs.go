@@ -54,6 +54,9 @@ func New(cfg Config) (*Queue, error) {
 	if err := river.AddWorkerSafely(workers, &MailWorker{cfg: cfg}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &purgeWorker{store: cfg.Store}); err != nil {
+		return nil, err
+	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = time.Second
 	}
@@ -65,6 +68,8 @@ func New(cfg Config) (*Queue, error) {
 		FetchCooldown:     min(cfg.PollInterval, 100*time.Millisecond),
 		Logger:            cfg.Log.With("component", "jobs"),
 		JobTimeout:        2 * time.Minute,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return PurgeTokens{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -131,6 +136,18 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 	if !ok {
 		return river.JobCancel(fmt.Errorf("unknown mail template %q", a.Template))
 	}
+	if (a.Template == store.MailReset || a.Template == store.MailMagic) && a.TokenID == 0 {
+		// A reset or sign-in-link request: the account is looked up here, not in the request,
+		// so the request takes the same time for every address (no account enumeration).
+		var ok bool
+		var err error
+		if a, ok, err = w.cfg.Store.AccountTokenForRequest(ctx, a); err != nil {
+			return err
+		} else if !ok {
+			return nil // no active account: nothing to send, and nobody was told either way
+		}
+		// A retry repeats this: the earlier attempt's link is voided and a new one made.
+	}
 	st, err := w.cfg.Settings(ctx)
 	if err != nil {
 		return err
@@ -184,4 +201,20 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 	}
 	w.cfg.Log.Info("mail sent", "job_id", job.ID, "template", a.Template, "attempt", job.Attempt)
 	return nil
+}
+
+// PurgeTokens is the hourly job that deletes old one-time link tokens.
+type PurgeTokens struct{}
+
+// Kind is River's job kind.
+func (PurgeTokens) Kind() string { return "portico_purge_tokens" }
+
+type purgeWorker struct {
+	river.WorkerDefaults[PurgeTokens]
+	store *store.Store
+}
+
+func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeTokens]) error {
+	_, err := w.store.AccountTokensPurge(ctx)
+	return err
 }

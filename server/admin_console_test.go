@@ -51,7 +51,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 		}
 		p := strings.NewReplacer(":section", "tickets", ":id", tid).Replace(r.Path)
 		admin := false
-		for _, pre := range []string{"/admin/settings", "/admin/audit", "/admin/groups", "/admin/pipelines", "/admin/stages", "/admin/inboxes", "/admin/branding", "/admin/preview", "/admin/forms", "/admin/kb"} {
+		for _, pre := range []string{"/admin/settings", "/admin/audit", "/admin/groups", "/admin/pipelines", "/admin/stages", "/admin/inboxes", "/admin/branding", "/admin/preview", "/admin/forms", "/admin/kb", "/admin/providers"} {
 			admin = admin || strings.HasPrefix(p, pre)
 		}
 		routes = append(routes, route{r.Method, p, admin})

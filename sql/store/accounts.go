@@ -218,23 +218,38 @@ func langOr(contactLang, fallback string) string {
 	return fallback
 }
 
-// AccountPasswordResetRequest starts a password reset for email: when it belongs to an active
-// account, a reset link (valid ResetTokenTTL, earlier reset links voided) is mailed in the
-// recipient's language (else lang). For any other address it does nothing, and the caller
-// answers the same (no account enumeration, OWASP Forgot Password Cheat Sheet).
+// AccountPasswordResetRequest starts a password reset for email. It only enqueues a job (the
+// same work for every address, so neither the answer nor its timing tells whether the address
+// has an account: OWASP Forgot Password Cheat Sheet); the job (AccountTokenForRequest) mails a
+// reset link, valid ResetTokenTTL, when the address belongs to an active account, in the
+// recipient's language (else lang), and does nothing otherwise.
 func (s *Store) AccountPasswordResetRequest(ctx context.Context, email, lang string) error {
-	return s.tokenRequest(ctx, email, lang, PurposeReset, MailReset, ResetTokenTTL)
-}
-
-// AccountMagicLinkRequest mails a passwordless sign-in link (valid MagicTokenTTL, single use)
-// to an active account; like AccountPasswordResetRequest it is silent for other addresses.
-func (s *Store) AccountMagicLinkRequest(ctx context.Context, email, lang string) error {
-	return s.tokenRequest(ctx, email, lang, PurposeMagic, MailMagic, MagicTokenTTL)
-}
-
-func (s *Store) tokenRequest(ctx context.Context, email, lang, purpose, tmpl string, ttl time.Duration) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		c, status, err := contactAccount(ctx, tx, email)
+		return EnqueueMail(ctx, tx, MailJob{Template: MailReset, To: strings.ToLower(strings.TrimSpace(email)), Lang: lang, Path: pathFor(PurposeReset)})
+	})
+}
+
+// AccountMagicLinkRequest is AccountPasswordResetRequest for a passwordless sign-in link
+// (valid MagicTokenTTL, single use).
+func (s *Store) AccountMagicLinkRequest(ctx context.Context, email, lang string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		return EnqueueMail(ctx, tx, MailJob{Template: MailMagic, To: strings.ToLower(strings.TrimSpace(email)), Lang: lang, Path: pathFor(PurposeMagic)})
+	})
+}
+
+// AccountTokenForRequest is the mail worker's half of a reset or sign-in-link request (template
+// MailReset or MailMagic): when job.To has an active account it voids the account's earlier
+// links of that purpose, creates a new token row and returns the job completed with its
+// TokenID, the contact's name and language (ok = true). For any other address ok is false and
+// nothing is mailed.
+func (s *Store) AccountTokenForRequest(ctx context.Context, job MailJob) (MailJob, bool, error) {
+	purpose, ttl := PurposeReset, ResetTokenTTL
+	if job.Template == MailMagic {
+		purpose, ttl = PurposeMagic, MagicTokenTTL
+	}
+	ok := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		c, status, err := contactAccount(ctx, tx, job.To)
 		if errors.Is(err, ErrNotFound) || (err == nil && status != "active") {
 			return nil
 		}
@@ -245,8 +260,14 @@ func (s *Store) tokenRequest(ctx context.Context, email, lang, purpose, tmpl str
 			WHERE contact_id = $1 AND purpose = $2 AND used_at IS NULL`, c.ID, purpose); err != nil {
 			return err
 		}
-		return enqueueTokenMail(ctx, tx, tmpl, purpose, c.ID, c.Email, c.Name, langOr(c.Language, lang), tokenPayload{}, ttl)
+		id, err := tokenInsert(ctx, tx, purpose, c.ID, c.Email, tokenPayload{}, ttl)
+		if err != nil {
+			return err
+		}
+		job.TokenID, job.To, job.Name, job.Lang, ok = id, c.Email, c.Name, langOr(c.Language, job.Lang), true
+		return nil
 	})
+	return job, ok, err
 }
 
 // Registration is a self-registration request.
@@ -630,4 +651,12 @@ func (s *Store) ContactByEmail(ctx context.Context, email string) (Contact, erro
 		return Contact{}, notFound(err)
 	}
 	return s.ContactGet(ctx, id)
+}
+
+// AccountTokensPurge deletes link tokens that expired or were used more than a week ago and
+// returns how many (the job queue runs it hourly).
+func (s *Store) AccountTokensPurge(ctx context.Context) (int64, error) {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM account_tokens
+		WHERE expires_at < now() - interval '7 days' OR used_at < now() - interval '7 days'`)
+	return tag.RowsAffected(), err
 }
