@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -99,7 +100,7 @@ func BoolSetting(key, section string, def bool, ptr func(*Settings) *bool) Setti
 		parse: func(v string) (any, error) {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
-				return nil, fmt.Errorf("must be true or false")
+				return nil, refuse("SettingInvalidBool", nil, "must be true or false")
 			}
 			return b, nil
 		},
@@ -118,10 +119,10 @@ func TextSetting(key, section string, max int, multiline bool, def string, ptr f
 		parse: func(v string) (any, error) {
 			v = strings.TrimSpace(strings.ReplaceAll(v, "\r\n", "\n"))
 			if len([]rune(v)) > max {
-				return nil, fmt.Errorf("must be at most %d characters", max)
+				return nil, refuse("SettingTooLong", map[string]any{"Max": max}, "must be at most %d characters", max)
 			}
 			if !multiline && strings.ContainsAny(v, "\r\n") {
-				return nil, fmt.Errorf("must be one line")
+				return nil, refuse("SettingOneLine", nil, "must be one line")
 			}
 			return v, nil
 		},
@@ -136,10 +137,11 @@ func DurationSetting(key, section string, min, max, def time.Duration, ptr func(
 		parse: func(v string) (any, error) {
 			d, err := time.ParseDuration(strings.TrimSpace(v))
 			if err != nil {
-				return nil, fmt.Errorf("must be a duration such as 30m or 24h")
+				return nil, refuse("SettingDurationFormat", nil, "must be a duration such as 30m or 24h")
 			}
 			if d < min || d > max {
-				return nil, fmt.Errorf("must be between %s and %s", fmtDuration(min), fmtDuration(max))
+				return nil, refuse("SettingDurationRange", map[string]any{"Min": shortDuration(min), "Max": shortDuration(max)},
+					"must be between %s and %s", fmtDuration(min), fmtDuration(max))
 			}
 			return d.String(), nil
 		},
@@ -154,6 +156,11 @@ func DurationSetting(key, section string, min, max, def time.Duration, ptr func(
 		},
 		format: func(s Settings) string { return ptr(&s).String() },
 	}
+}
+
+// shortDuration writes d as an operator types it, without the English day count of fmtDuration.
+func shortDuration(d time.Duration) string {
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
 }
 
 func fmtDuration(d time.Duration) string {
@@ -173,7 +180,8 @@ func EnumSetting(key, section string, options []string, def string, ptr func(*Se
 					return v, nil
 				}
 			}
-			return nil, fmt.Errorf("must be one of %s", strings.Join(options, ", "))
+			return nil, refuse("SettingInvalidEnum", map[string]any{"Options": strings.Join(options, ", ")},
+				"must be one of %s", strings.Join(options, ", "))
 		},
 		apply:  func(s *Settings, raw json.RawMessage) error { return json.Unmarshal(raw, ptr(s)) },
 		format: func(s Settings) string { return *ptr(&s) },
@@ -186,10 +194,10 @@ func IntSetting(key, section string, min, max, def int64, ptr func(*Settings) *i
 		parse: func(v string) (any, error) {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("must be a whole number")
+				return nil, refuse("SettingWholeNumber", nil, "must be a whole number")
 			}
 			if n < min || n > max {
-				return nil, fmt.Errorf("must be between %d and %d", min, max)
+				return nil, refuse("SettingIntRange", map[string]any{"Min": min, "Max": max}, "must be between %d and %d", min, max)
 			}
 			return n, nil
 		},
@@ -206,7 +214,7 @@ func ListSetting(key, section string, ptr func(*Settings) *[]string) SettingDef 
 			for _, p := range strings.Split(v, ",") {
 				if p = strings.TrimSpace(p); p != "" {
 					if len([]rune(p)) > 200 {
-						return nil, fmt.Errorf("names must be at most 200 characters")
+						return nil, refuse("SettingListNameTooLong", map[string]any{"Max": 200}, "names must be at most 200 characters")
 					}
 					out = append(out, p)
 				}
@@ -316,9 +324,39 @@ func FormatSetting(st Settings, key string) string {
 	return ""
 }
 
-// SettingError is a refused setting value; Key names the setting, Reason completes "KEY …".
+// SettingError is a refused setting value; Key names the setting, Reason completes "KEY …" in
+// English (for the command line). MessageID and Args say the same for a translated page: a
+// catalogue message id (partials/locales/admin.*.toml) and its template parameters.
 type SettingError struct {
 	Key, Reason string
+	MessageID   string
+	Args        map[string]any
+}
+
+// settingRefusal is what a SettingDef's parse returns for a refused value: the English reason
+// plus the catalogue message id and its parameters.
+type settingRefusal struct {
+	reason string
+	id     string
+	args   map[string]any
+}
+
+func (e *settingRefusal) Error() string { return e.reason }
+
+// refuse returns a parse error with English text (format, a…) and catalogue message id.
+func refuse(id string, args map[string]any, format string, a ...any) error {
+	return &settingRefusal{reason: fmt.Sprintf(format, a...), id: id, args: args}
+}
+
+// settingError wraps a parse error of key. Parse errors without a message id (e.g. a filter
+// rule's own error text) get "SettingInvalid" with the English reason as its Reason parameter.
+func settingError(key string, err error) *SettingError {
+	se := &SettingError{Key: key, Reason: err.Error(), MessageID: "SettingInvalid", Args: map[string]any{"Reason": err.Error()}}
+	var r *settingRefusal
+	if errors.As(err, &r) {
+		se.MessageID, se.Args = r.id, r.args
+	}
+	return se
 }
 
 func (e *SettingError) Error() string { return e.Key + " " + e.Reason }
@@ -327,10 +365,11 @@ func (e *SettingError) Error() string { return e.Key + " " + e.Reason }
 func ValidateSetting(key, value string) error {
 	def, ok := settingDefs[key]
 	if !ok {
-		return &SettingError{Key: key, Reason: "is not a setting (known: " + strings.Join(SettingKeys(), ", ") + ")"}
+		return &SettingError{Key: key, Reason: "is not a setting (known: " + strings.Join(SettingKeys(), ", ") + ")",
+			MessageID: "SettingUnknown", Args: map[string]any{"Key": key}}
 	}
 	if _, err := def.parse(value); err != nil {
-		return &SettingError{Key: key, Reason: err.Error()}
+		return settingError(key, err)
 	}
 	return nil
 }

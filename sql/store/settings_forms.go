@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -24,7 +23,7 @@ func init() {
 		parse: func(v string) (any, error) {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil || n < 0 {
-				return nil, fmt.Errorf("is set by connecting a form on the forms page")
+				return nil, refuse("SettingFormOnly", nil, "is set by connecting a form on the forms page")
 			}
 			return n, nil
 		},

@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -87,7 +86,7 @@ func ColorSetting(key, section string, ptr func(*Settings) *string) SettingDef {
 		parse: func(v string) (any, error) {
 			c, ok := NormalizeColor(v)
 			if !ok {
-				return nil, fmt.Errorf("must be a colour such as #1d4ed8")
+				return nil, refuse("SettingColor", nil, "must be a colour such as #1d4ed8")
 			}
 			return c, nil
 		},
@@ -103,7 +102,7 @@ func init() {
 		parse: func(v string) (any, error) {
 			v = strings.TrimSpace(v)
 			if !logoVersion.MatchString(v) {
-				return nil, fmt.Errorf("is set by uploading a logo")
+				return nil, refuse("SettingLogoOnly", nil, "is set by uploading a logo")
 			}
 			return v, nil
 		},
