@@ -7,9 +7,10 @@ bench_db_url := "postgres://postgres@127.0.0.1:5432/portico_bench?sslmode=disabl
 default:
     @{{just_executable()}} --justfile {{justfile()}} --list
 
-# Make sure PostgreSQL and Redis run and the `portico` database exists.
+# Make sure PostgreSQL and Redis run and the database exists (the one DATABASE_URL names, else
+# `portico`).
 services:
-    bash scripts/services.sh portico
+    db="${DATABASE_URL:-portico}"; db="${db%%\?*}"; db="${db##*/}"; bash scripts/services.sh "$db"
 
 # Run the portal with demo data on PORTICO_ADDR (default :3000).
 run: services

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,7 +17,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := server.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+	err := server.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) { // a sub-command's --help already printed its usage
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "portico:", err)
 		stop()
 		os.Exit(1)

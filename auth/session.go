@@ -28,6 +28,9 @@ type Session struct {
 	PrincipalID int64
 	CreatedAt   time.Time
 	CSRFToken   string
+	// Provider is the slug of the identity provider whose sign-in opened the session ("" for
+	// a password or e-mailed link sign-in); sign-out uses it for a JWT app's remote logout URL.
+	Provider string
 }
 
 // Authenticated reports whether the session belongs to a signed-in principal.
@@ -81,7 +84,7 @@ func (s *Sessions) Load(ctx context.Context, id string, idle time.Duration) (*Se
 	if len(m) == 0 {
 		return nil, ErrNoSession
 	}
-	sess := &Session{ID: id, Kind: m["kind"], CSRFToken: m["csrf"]}
+	sess := &Session{ID: id, Kind: m["kind"], CSRFToken: m["csrf"], Provider: m["sso"]}
 	sess.PrincipalID, _ = strconv.ParseInt(m["pid"], 10, 64)
 	created, _ := strconv.ParseInt(m["created"], 10, 64)
 	sess.CreatedAt = time.Unix(created, 0)
@@ -95,9 +98,19 @@ func (s *Sessions) Load(ctx context.Context, id string, idle time.Duration) (*Se
 // Create stores a new session for the principal (kind, id) with a fresh id and CSRF token.
 // For KindAnonymous, pid is 0. The idle timeout is idle.
 func (s *Sessions) Create(ctx context.Context, kind string, pid int64, idle time.Duration) (*Session, error) {
-	sess := &Session{ID: NewToken(), Kind: kind, PrincipalID: pid, CreatedAt: time.Now(), CSRFToken: NewToken()}
+	return s.CreateVia(ctx, kind, pid, idle, "")
+}
+
+// CreateVia is Create for a sign-in through the identity provider slug (kept as the session's
+// Provider; "" = none).
+func (s *Sessions) CreateVia(ctx context.Context, kind string, pid int64, idle time.Duration, provider string) (*Session, error) {
+	sess := &Session{ID: NewToken(), Kind: kind, PrincipalID: pid, CreatedAt: time.Now(), CSRFToken: NewToken(), Provider: provider}
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.key(sess.ID), "kind", kind, "pid", pid, "created", sess.CreatedAt.Unix(), "csrf", sess.CSRFToken)
+	fields := []any{"kind", kind, "pid", pid, "created", sess.CreatedAt.Unix(), "csrf", sess.CSRFToken}
+	if provider != "" {
+		fields = append(fields, "sso", provider)
+	}
+	pipe.HSet(ctx, s.key(sess.ID), fields...)
 	pipe.Expire(ctx, s.key(sess.ID), idle)
 	if kind != KindAnonymous {
 		pipe.SAdd(ctx, s.setKey(kind, pid), sess.ID)

@@ -53,7 +53,8 @@ type portal struct {
 }
 
 // startPortal builds the server as the binary does (server.New) and serves it until the test ends.
-func startPortal(t *testing.T) *portal {
+// opts adjust the server's options (e.g. SSOInsecureURLs for in-process identity providers).
+func startPortal(t *testing.T, opts ...func(*server.Options)) *portal {
 	t.Helper()
 	pool := storetest.NewDB(t)
 
@@ -100,8 +101,12 @@ func startPortal(t *testing.T) *portal {
 		ln.Close()
 		t.Fatal(err)
 	}
-	s, err := server.New(context.Background(), cfg, server.Options{Pool: pool, Redis: rdb, RedisPrefix: prefix,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SettingsTTL: time.Nanosecond})
+	so := server.Options{Pool: pool, Redis: rdb, RedisPrefix: prefix,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SettingsTTL: time.Nanosecond}
+	for _, o := range opts {
+		o(&so)
+	}
+	s, err := server.New(context.Background(), cfg, so)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -210,6 +211,8 @@ type groupView struct {
 	Rename, Add, Import recordForm
 	Notice              string
 	Base                string
+	// BadLines lists the rows an import skipped, "line N: reason", in line order.
+	BadLines []string
 }
 
 // AdminGroupShow shows a group with its members and forms (GET /admin/groups/:id).
@@ -347,6 +350,20 @@ func (h *Handlers) AdminGroupImport(c *fiber.Ctx) error {
 	}
 	if err != nil {
 		return err
+	}
+	if len(res.Bad) > 0 {
+		// The skipped rows are named by line on the page itself (a redirect would lose them).
+		return h.groupPage(c, fiber.StatusOK, func(p *Page, v *groupView) {
+			v.Notice = p.T("ImportDone", "Rows", res.Rows, "Created", res.Created, "Added", res.Added, "Bad", len(res.Bad))
+			lines := make([]int, 0, len(res.Bad))
+			for l := range res.Bad {
+				lines = append(lines, l)
+			}
+			sort.Ints(lines)
+			for _, l := range lines {
+				v.BadLines = append(v.BadLines, p.T("ImportBadLine", "Line", l, "Reason", p.T(res.Bad[l])))
+			}
+		})
 	}
 	return Redirect(c, "/admin/groups/"+strconv.FormatInt(id, 10)+"?done=imported&rows="+strconv.Itoa(res.Rows)+
 		"&created="+strconv.Itoa(res.Created)+"&n="+strconv.Itoa(res.Added)+"&bad="+strconv.Itoa(len(res.Bad)))

@@ -92,8 +92,19 @@ func (h *Handlers) settingsView(p *Page, section string, values, errs map[string
 	return v
 }
 
-// settingErrorText turns a refused value into the message shown beside its field.
+// settingErrorText turns a refused value into the message shown beside its field, in the
+// page's language: the registry's catalogue message id with its parameters (the English Reason
+// is for the command line). A refusal without an id falls back to the kind's generic message.
 func settingErrorText(p *Page, kind store.SettingKind, e *store.SettingError) string {
+	if e.MessageID != "" {
+		args := make([]any, 0, 2*len(e.Args))
+		for k, v := range e.Args {
+			args = append(args, k, v)
+		}
+		if s := p.T(e.MessageID, args...); s != e.MessageID {
+			return s
+		}
+	}
 	switch kind {
 	case store.SettingBool:
 		return p.T("SettingInvalidBool")

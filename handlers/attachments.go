@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,6 +24,14 @@ const LocalCSRFPending = "portico.csrf_pending"
 
 // errCSRF is returned when a streamed form carries no valid CSRF token before its files.
 var errCSRF = fiber.NewError(fiber.StatusForbidden, "csrf")
+
+// errBadText is returned when a streamed form field holds text PostgreSQL cannot store.
+var errBadText = fiber.NewError(fiber.StatusBadRequest, "text")
+
+// CleanText reports whether s can be stored as text: valid UTF-8 without NUL bytes.
+func CleanText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
 
 // messageForm is a parsed message POST: text fields and the streamed files.
 type messageForm struct {
@@ -74,6 +83,10 @@ func (h *Handlers) readMessageForm(c *fiber.Ctx, limits store.UploadLimits) (*me
 			if err != nil {
 				batch.Discard(ctx)
 				return nil, fmt.Errorf("read upload: %w", err)
+			}
+			if !CleanText(string(b)) || !CleanText(name) {
+				batch.Discard(ctx)
+				return nil, errBadText
 			}
 			f.Fields[name] = string(b)
 			if name == "_csrf" && pending {

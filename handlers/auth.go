@@ -120,13 +120,19 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 }
 
 // Logout ends the session (POST /logout) and clears the browser's copy of the site's data.
+// When a JWT app with a remote logout URL opened the session, the customer then goes on to it.
 func (h *Handlers) Logout(c *fiber.Ctx) error {
-	if err := h.Sessions.Destroy(c.UserContext(), SessionOf(c)); err != nil {
+	sess := SessionOf(c)
+	remote, name := h.remoteLogoutURL(sess)
+	if err := h.Sessions.Destroy(c.UserContext(), sess); err != nil {
 		return err
 	}
 	SetSession(c, nil)
 	h.clearSessionCookie(c)
 	c.Set("Clear-Site-Data", `"cache", "cookies", "storage"`)
+	if remote != "" {
+		return h.ssoRemoteLogout(c, remote, name)
+	}
 	return Redirect(c, "/login?signed_out=1")
 }
 

@@ -309,6 +309,8 @@ func (h *Handlers) ErrorPage(c *fiber.Ctx, status int) error {
 		title, text = p.T("ForbiddenTitle"), p.T("FormExpired")
 	case fiber.StatusTooManyRequests:
 		title, text = p.T("ErrorTitle"), p.T("TooManyRequests")
+	case fiber.StatusBadRequest:
+		title, text = p.T("ErrorTitle"), p.T("InvalidCharacters")
 	default:
 		title, text = p.T("ErrorTitle"), p.T("ErrorText")
 	}

@@ -156,7 +156,7 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 		return err
 	}
 	_ = h.Sessions.Destroy(ctx, SessionOf(c))
-	sess, err := h.Sessions.Create(ctx, auth.KindContact, contact.ID, SettingsOf(c).IdleTimeout)
+	sess, err := h.Sessions.CreateVia(ctx, auth.KindContact, contact.ID, SettingsOf(c).IdleTimeout, row.Slug)
 	if err != nil {
 		return err
 	}
@@ -169,6 +169,46 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 		target = "/tickets"
 	}
 	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// ssoSignedOut is the view model of the page that sends a signed-out customer on to the JWT
+// app's remote logout URL.
+type ssoSignedOut struct {
+	Name string
+	URL  string
+}
+
+// remoteLogoutURL returns the remote logout URL of the enabled JWT app that opened sess ("" when
+// the session was not opened by one, or the app has none).
+func (h *Handlers) remoteLogoutURL(sess *auth.Session) (string, string) {
+	if sess == nil || sess.Provider == "" || h.SSO == nil {
+		return "", ""
+	}
+	p, ok := h.SSO.Get(sess.Provider)
+	if !ok || !p.Info().Enabled {
+		return "", ""
+	}
+	r, ok := p.(interface{ RemoteLogoutURL() string })
+	if !ok {
+		return "", ""
+	}
+	return r.RemoteLogoutURL(), p.Info().Label
+}
+
+// ssoRemoteLogout answers a sign-out whose session a JWT app opened: the session is already
+// destroyed; the browser goes on to the app's remote logout URL. A plain form's 303 to another
+// origin would be blocked by our CSP (form-action 'self' also covers redirects), so the page
+// sends it on with a Refresh header and shows a link; htmx gets HX-Redirect.
+func (h *Handlers) ssoRemoteLogout(c *fiber.Ctx, target, name string) error {
+	if HTMXRequest(c) {
+		c.Set("HX-Redirect", target)
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	p := h.newPage(c, "", nil)
+	p.Title = p.T("SignedOut")
+	p.Data = ssoSignedOut{Name: name, URL: target}
+	c.Set("Refresh", "0; url="+target)
+	return h.renderPage(c, fiber.StatusOK, "sso/signed_out", p)
 }
 
 // ssoReasonKeys maps refusal reasons to catalogue keys.

@@ -169,9 +169,12 @@ func cmdContact(ctx context.Context, cfg *config.Config, args []string, stdin io
 	switch args[0] {
 	case "add":
 		return withStore(ctx, cfg, func(s *store.Store) error {
+			if *email == "" || *name == "" {
+				return errors.New("contact add: --email and --name are required")
+			}
 			c, err := s.ContactAdd(ctx, *email, *name, *company)
 			if err != nil {
-				return describe(err)
+				return describe("contact add", err)
 			}
 			fmt.Fprintf(stdout, "contact %d added: %s <%s>\n", c.ID, c.Name, c.Email)
 			return nil
@@ -184,8 +187,8 @@ func cmdContact(ctx context.Context, cfg *config.Config, args []string, stdin io
 		if err != nil {
 			return err
 		}
-		if n := len([]rune(pw)); n < auth.MinPasswordRunes || n > auth.MaxPasswordRunes {
-			return fmt.Errorf("contact set-password: the password must be %d to %d characters", auth.MinPasswordRunes, auth.MaxPasswordRunes)
+		if err := checkPassword("contact set-password", pw); err != nil {
+			return err
 		}
 		hash, err := auth.HashPassword(pw)
 		if err != nil {
@@ -261,19 +264,3 @@ func cmdSettings(ctx context.Context, cfg *config.Config, args []string, stdout 
 	})
 }
 
-// describe turns store validation errors into an operator-readable line.
-func describe(err error) error {
-	var ve *store.ValidationError
-	if errors.As(err, &ve) {
-		parts := []string{}
-		for f, m := range ve.Fields {
-			parts = append(parts, f+": "+m)
-		}
-		sort.Strings(parts)
-		return fmt.Errorf("invalid %s", strings.Join(parts, ", "))
-	}
-	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("already exists: %w", err)
-	}
-	return err
-}

@@ -84,7 +84,7 @@ func cmdProvider(ctx context.Context, cfg *config.Config, args []string, stdin i
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "provider %s: %sd\n", p.Slug, strings.TrimSuffix(args[0], "e"))
+			fmt.Fprintf(stdout, "provider %s: %s\n", p.Slug, map[string]string{"enable": "enabled", "disable": "disabled", "remove": "removed"}[args[0]])
 			announceProviders(ctx, cfg, stderr)
 			return nil
 		})

@@ -32,8 +32,8 @@ func cmdStaff(ctx context.Context, cfg *config.Config, args []string, stdin io.R
 	if err != nil {
 		return err
 	}
-	if n := len([]rune(pw)); n < auth.MinPasswordRunes || n > auth.MaxPasswordRunes {
-		return fmt.Errorf("staff add: the password must be %d to %d characters", auth.MinPasswordRunes, auth.MaxPasswordRunes)
+	if err := checkPassword("staff add", pw); err != nil {
+		return err
 	}
 	hash, err := auth.HashPassword(pw)
 	if err != nil {
@@ -42,7 +42,7 @@ func cmdStaff(ctx context.Context, cfg *config.Config, args []string, stdin io.R
 	return withStore(ctx, cfg, func(s *store.Store) error {
 		st, err := s.StaffAdd(ctx, *email, *name, *role, hash)
 		if err != nil {
-			return describe(err)
+			return describe("staff add", err)
 		}
 		fmt.Fprintf(stdout, "staff %d added: %s <%s> (%s)\n", st.ID, st.Name, st.Email, st.Role)
 		return nil
@@ -63,7 +63,7 @@ func cmdGroup(ctx context.Context, cfg *config.Config, args []string, stdout io.
 			}
 			g, err := s.GroupCreate(ctx, args[1])
 			if err != nil {
-				return describe(err)
+				return describe("group create", err)
 			}
 			fmt.Fprintf(stdout, "group %d created: %s\n", g.ID, g.Name)
 			return nil

@@ -64,6 +64,12 @@ func TestCLIContactPasswordAndSettings(t *testing.T) {
 	if _, _, err := runCLI(t, url, "short\n", "contact", "set-password", "--email", "dora@example.test"); err == nil {
 		t.Fatal("7-character password accepted")
 	}
+	if _, _, err := runCLI(t, url, "password\n", "contact", "set-password", "--email", "dora@example.test"); err == nil || !strings.Contains(err.Error(), "too common") {
+		t.Fatalf("common password: %v", err)
+	}
+	if _, _, err := runCLI(t, url, "", "contact", "add", "--email", "x@example.test"); err == nil || !strings.Contains(err.Error(), "--name") {
+		t.Fatalf("missing --name: %v", err)
+	}
 	if _, _, err := runCLI(t, url, "backpack and map\n", "contact", "set-password", "--email", "dora@example.test"); err != nil {
 		t.Fatal(err)
 	}

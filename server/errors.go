@@ -29,7 +29,7 @@ func errorHandler(h *handlers.Handlers, log *slog.Logger) fiber.ErrorHandler {
 			log.Error("internal error", "request_id", handlers.RequestIDOf(c), "method", c.Method(), "path", c.Path(), "err", err)
 		}
 		c.Set("Cache-Control", "no-store")
-		if status == fiber.StatusRequestEntityTooLarge || status == fiber.StatusMethodNotAllowed || status == fiber.StatusBadRequest {
+		if status == fiber.StatusRequestEntityTooLarge || status == fiber.StatusMethodNotAllowed {
 			return c.Status(status).SendString(utilsStatus(status))
 		}
 		if rerr := h.ErrorPage(c, status); rerr != nil {

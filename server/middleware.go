@@ -42,6 +42,7 @@ func (s *Server) plumbing() {
 	app.Use(s.accessLog)
 	app.Use(s.securityHeaders)
 	app.Use(s.bodyGuard)
+	app.Use(s.inputGuard)
 	app.Use(compress.New())
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 365 * 24 * 3600}))
 	app.Use(s.settings)
@@ -193,6 +194,24 @@ var uploadPath = regexp.MustCompile(`^/tickets/(new|[0-9]+/replies)$`)
 
 func isMultipart(c *fiber.Ctx) bool {
 	return strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEMultipartForm)
+}
+
+// inputGuard refuses text that PostgreSQL cannot store (NUL bytes, invalid UTF-8) in the query
+// string and in urlencoded forms, with a 400 page, before any handler sees it. Streamed
+// multipart forms are checked field by field by their reader.
+func (s *Server) inputGuard(c *fiber.Ctx) error {
+	bad := false
+	check := func(k, v []byte) {
+		bad = bad || !handlers.CleanText(string(k)) || !handlers.CleanText(string(v))
+	}
+	c.Request().URI().QueryArgs().VisitAll(check)
+	if !bad && strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationForm) {
+		c.Request().PostArgs().VisitAll(check)
+	}
+	if bad {
+		return s.Handlers.ErrorPage(c, fiber.StatusBadRequest)
+	}
+	return c.Next()
 }
 
 // bodyGuard refuses large bodies that are not uploads: with StreamRequestBody, a body over

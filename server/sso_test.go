@@ -381,9 +381,7 @@ func TestSSOSAMLRefusals(t *testing.T) {
 	// Wrong audience: a correctly signed response for another SP entity id, with our ACS.
 	other := *omd
 	other.EntityID = "https://other.example/sp"
-	idp.mu.Lock()
-	idp.spMeta[other.EntityID] = &other
-	idp.mu.Unlock()
+	idp.TrustSP(&other)
 	check("wrong audience", complete("open", idp.unsolicited(other.EntityID, "")), auth.ReasonInvalid, "AudienceRestriction does not contain")
 
 	// Expired: issued by an IdP whose clock is 10 minutes behind.

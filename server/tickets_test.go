@@ -405,3 +405,29 @@ func TestThreadsOldestOnlyUnlessAllThreads(t *testing.T) {
 		t.Fatal("internal note of the second thread shown")
 	}
 }
+
+// TestUnstorableTextNeverA500: NUL bytes and invalid UTF-8 in any text input get a clear 4xx,
+// never a database error.
+func TestUnstorableTextNeverA500(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	for _, bad := range []string{"a\x00b", "a\xc3\x28b"} {
+		if resp, _ := c.get("/tickets?q="+url.QueryEscape(bad), false); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("search %q: %d", bad, resp.StatusCode)
+		}
+		if resp, _ := c.post(ticketPath(fx.AliceOpen)+"/replies", url.Values{"body": {bad}}, false); resp.StatusCode >= 500 || resp.StatusCode < 400 {
+			t.Errorf("reply %q: %d", bad, resp.StatusCode)
+		}
+		anon := ts.client()
+		anon.get("/login", false)
+		if resp, _ := anon.post("/login", url.Values{"email": {"x" + bad + "@example.test"}, "password": {"whatever1"}}, false); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("login %q: %d", bad, resp.StatusCode)
+		}
+		ctype, body := multipartBody(t, [][2]string{{"body", bad}}, nil)
+		if resp, _ := c.postMultipart(ticketPath(fx.AliceOpen)+"/replies", ctype, body, true); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("multipart reply %q: %d", bad, resp.StatusCode)
+		}
+	}
+}

@@ -62,6 +62,9 @@ type samlProvider struct {
 	base
 	key  *rsa.PrivateKey
 	cert *x509.Certificate
+	// entityID and acsURL are the SP's entity id (= its metadata URL) and ACS, derived from
+	// the portal's base URL and the slug when the provider is built.
+	entityID, acsURL string
 
 	mu      sync.Mutex
 	idp     *saml.EntityDescriptor
@@ -70,7 +73,7 @@ type samlProvider struct {
 }
 
 func newSAML(b base, secrets map[string]string) (*samlProvider, error) {
-	p := &samlProvider{base: b}
+	p := &samlProvider{base: b, entityID: b.callbackURL("metadata"), acsURL: b.callbackURL("acs")}
 	key, cert, err := parseSPKey(secrets["sp_key"], b.setting("sp_cert"))
 	if err != nil {
 		return nil, err
@@ -150,8 +153,8 @@ func (p *samlProvider) metadata(ctx context.Context) (*saml.EntityDescriptor, er
 
 // serviceProvider returns a fresh crewjam ServiceProvider for one request.
 func (p *samlProvider) serviceProvider(idp *saml.EntityDescriptor) *saml.ServiceProvider {
-	mdURL, _ := url.Parse(p.callbackURL("metadata"))
-	acsURL, _ := url.Parse(p.callbackURL("acs"))
+	mdURL, _ := url.Parse(p.entityID)
+	acsURL, _ := url.Parse(p.acsURL)
 	sp := &saml.ServiceProvider{
 		EntityID:          mdURL.String(),
 		Key:               p.key,

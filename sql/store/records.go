@@ -261,7 +261,8 @@ func (s *Store) StageCreate(ctx context.Context, pipelineID int64, name string, 
 	return id, notFound(err)
 }
 
-// StageUpdate renames a stage, sets its position and whether it is closed. Tickets in the stage
+// StageUpdate renames a stage, moves it to position (0 = first; the other stages shift) and
+// sets whether it is closed. Tickets in the stage
 // follow in the same transaction (is_closed, and closed_at set or cleared), so the portal's
 // Open/Closed never disagrees with the stage. A pipeline must keep one open and one closed
 // stage. Errors: *ValidationError (name; closed: "StageNeedOpenAndClosed"), ErrConflict,
@@ -276,7 +277,24 @@ func (s *Store) StageUpdate(ctx context.Context, id int64, name string, position
 		if err := tx.QueryRow(ctx, `SELECT pipeline_id FROM stages WHERE id = $1 FOR UPDATE`, id).Scan(&pid); err != nil {
 			return notFound(err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE stages SET name = $2, position = $3, is_closed = $4 WHERE id = $1`, id, name, position, closed); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE stages SET name = $2, is_closed = $3 WHERE id = $1`, id, name, closed); err != nil {
+			return err
+		}
+		// Reorder: the stage takes place position (0 = first) and the others close up around
+		// it, so positions stay 0…n-1 without ties.
+		rows, err := tx.Query(ctx, `SELECT id FROM stages WHERE pipeline_id = $1 AND id <> $2 ORDER BY position, id`, pid, id)
+		if err != nil {
+			return err
+		}
+		others, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		position = min(max(position, 0), len(others))
+		order := make([]int64, 0, len(others)+1)
+		order = append(append(append(order, others[:position]...), id), others[position:]...)
+		if _, err := tx.Exec(ctx, `UPDATE stages s SET position = o.ord - 1
+			FROM unnest($1::bigint[]) WITH ORDINALITY AS o (id, ord) WHERE s.id = o.id`, order); err != nil {
 			return err
 		}
 		var open, shut int
@@ -286,7 +304,7 @@ func (s *Store) StageUpdate(ctx context.Context, id int64, name string, position
 		if open == 0 || shut == 0 {
 			return Invalid("closed", "StageNeedOpenAndClosed")
 		}
-		_, err := tx.Exec(ctx, `UPDATE tickets SET is_closed = $2,
+		_, err = tx.Exec(ctx, `UPDATE tickets SET is_closed = $2,
 			closed_at = CASE WHEN $2 THEN coalesce(closed_at, now()) END WHERE stage_id = $1 AND is_closed <> $2`, id, closed)
 		return err
 	})

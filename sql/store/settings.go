@@ -160,7 +160,14 @@ func DurationSetting(key, section string, min, max, def time.Duration, ptr func(
 
 // shortDuration writes d as an operator types it, without the English day count of fmtDuration.
 func shortDuration(d time.Duration) string {
-	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func fmtDuration(d time.Duration) string {

@@ -375,7 +375,7 @@ func ValidateReplyWithFiles(body string, hasFiles bool) error {
 	if strings.TrimSpace(body) == "" && !hasFiles {
 		return Invalid("body", "ReplyEmpty")
 	}
-	if !utf8.ValidString(body) {
+	if !utf8.ValidString(body) || strings.ContainsRune(body, 0) {
 		return Invalid("body", "ReplyInvalid")
 	}
 	if utf8.RuneCountInString(body) > MaxReplyRunes {
