@@ -263,4 +263,3 @@ func cmdSettings(ctx context.Context, cfg *config.Config, args []string, stdout 
 		return fmt.Errorf("unknown settings command %q", args[0])
 	})
 }
-
