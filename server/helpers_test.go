@@ -57,6 +57,10 @@ func newRedis(t testing.TB) redis.UniversalClient {
 	return rdb
 }
 
+// testConfigHook, when set by a test (never in parallel), adjusts the configuration of the
+// servers that test starts.
+var testConfigHook func(*config.Config)
+
 // newTestServer starts an instance over pool (a fresh database when nil).
 func newTestServer(t *testing.T, pool *pgxpool.Pool) *testServer {
 	t.Helper()
@@ -79,7 +83,11 @@ func newTestServerWithPrefix(t *testing.T, pool *pgxpool.Pool, prefix string) *t
 		}
 		rdb.Close()
 	})
-	s, err := New(context.Background(), testConfig(t), Options{Pool: pool, Redis: rdb, RedisPrefix: prefix,
+	cfg := testConfig(t)
+	if testConfigHook != nil {
+		testConfigHook(cfg)
+	}
+	s, err := New(context.Background(), cfg, Options{Pool: pool, Redis: rdb, RedisPrefix: prefix,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SettingsTTL: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
