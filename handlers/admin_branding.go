@@ -140,7 +140,7 @@ func (h *Handlers) AdminLogoUpload(c *fiber.Ctx) error {
 		return refuse("LogoTooLarge")
 	}
 	ct := http.DetectContentType(data)
-	if !logoTypes[ct] && !strings.HasPrefix(ct, "text/") {
+	if !logoTypes[ct] {
 		return refuse("LogoType")
 	}
 	if _, err := h.Store.LogoSet(c.UserContext(), StaffOf(c).ID, ct, data); err != nil {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/gofiber/fiber/v2"
@@ -59,6 +60,8 @@ type Locale struct {
 	Lang string
 	loc  *i18n.Localizer
 	tag  language.Tag
+	// Zone is the viewer's time zone (from the browser, see ZoneFromCookie); nil means UTC.
+	Zone *time.Location
 }
 
 // Match picks the best supported language for an Accept-Language header (RFC 9110 §12.5.4).

@@ -113,3 +113,21 @@ func TestMatchAcceptLanguage(t *testing.T) {
 		t.Errorf("fr Size = %q, want 1,5 MB", got)
 	}
 }
+
+func TestZoneFromCookie(t *testing.T) {
+	if z := ZoneFromCookie("Europe/Amsterdam"); z == nil || z.String() != "Europe/Amsterdam" {
+		t.Fatalf("Europe/Amsterdam → %v", z)
+	}
+	for _, bad := range []string{"", "Not/AZone", "../../etc/passwd", "/etc/localtime", "Europe/Amsterdam\x00", "<script>"} {
+		if z := ZoneFromCookie(bad); z != nil {
+			t.Errorf("%q accepted as %v", bad, z)
+		}
+	}
+	c, _ := NewCatalogue()
+	l := c.Match("en")
+	when := time.Date(2026, 3, 5, 23, 30, 0, 0, time.UTC)
+	l.Zone = ZoneFromCookie("Europe/Amsterdam")
+	if got := l.DateTime(when); got != "Mar 6, 2026, 00:30" {
+		t.Errorf("Amsterdam time = %q", got)
+	}
+}

@@ -78,10 +78,34 @@ var (
 	dateLayouts = map[string]string{"en": "%m %d, %y, %t", "nl": "%d %m %y %t", "de": "%d. %m %y, %t", "fr": "%d %m %y à %t", "es": "%d %m %y, %t"}
 )
 
-// DateTime formats t (shown in UTC until the viewer's zone is known) the way the locale writes
+// ZoneCookie carries the browser's IANA time-zone name, set by static/js/portico.js.
+const ZoneCookie = "portico_tz"
+
+// ZoneFromCookie returns the time zone a ZoneCookie names, or nil (UTC) when it is missing or
+// not a known IANA zone name. Only names of the tz database are loaded, never paths.
+func ZoneFromCookie(v string) *time.Location {
+	if v == "" || len(v) > 64 || strings.Contains(v, "..") || strings.HasPrefix(v, "/") {
+		return nil
+	}
+	for _, r := range v {
+		if !(r == '/' || r == '_' || r == '-' || r == '+' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')) {
+			return nil
+		}
+	}
+	loc, err := time.LoadLocation(v)
+	if err != nil {
+		return nil
+	}
+	return loc
+}
+
+// DateTime formats t in the viewer's time zone (UTC until the browser told it) the way the locale writes
 // dates: "Mar 5, 2026, 14:07", "5 mrt 2026 14:07", "5. März 2026, 14:07", "5 mars 2026 à 14:07".
 func (l *Locale) DateTime(t time.Time) string {
 	t = t.UTC()
+	if l != nil && l.Zone != nil {
+		t = t.In(l.Zone)
+	}
 	lang := "en"
 	if l != nil {
 		if _, ok := dateLayouts[l.Lang]; ok {

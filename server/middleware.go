@@ -144,8 +144,10 @@ func (s *Server) locale(c *fiber.Ctx) error {
 	if ct := handlers.ContactOf(c); ct != nil {
 		contactLang = ct.Language
 	}
-	handlers.SetLocale(c, s.Handlers.Catalogue.Pick(contactLang, c.Cookies(handlers.LanguageCookie),
-		c.Get(fiber.HeaderAcceptLanguage), handlers.SettingsOf(c).PortalLanguage))
+	loc := s.Handlers.Catalogue.Pick(contactLang, c.Cookies(handlers.LanguageCookie),
+		c.Get(fiber.HeaderAcceptLanguage), handlers.SettingsOf(c).PortalLanguage)
+	loc.Zone = handlers.ZoneFromCookie(c.Cookies(handlers.ZoneCookie))
+	handlers.SetLocale(c, loc)
 	c.Vary(fiber.HeaderAcceptLanguage)
 	c.Vary(fiber.HeaderCookie)
 	return c.Next()

@@ -18,3 +18,12 @@
     }
   });
 })();
+// Tell the server the browser's time zone (dates are then shown in it from the next page on).
+(function () {
+  try {
+    var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (tz && document.cookie.indexOf("portico_tz=" + tz) === -1) {
+      document.cookie = "portico_tz=" + tz + "; path=/; max-age=31536000; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
+    }
+  } catch (e) { /* no Intl: dates stay in UTC */ }
+})();
