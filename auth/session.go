@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -163,24 +164,27 @@ func (s *Session) CheckCSRF(token string) bool {
 	return subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRFToken)) == 1
 }
 
-// maxDraftBytes bounds a kept draft (a reply is at most 20,000 characters).
-const maxDraftBytes = 80 * 1024
+// maxDraftRunes bounds a kept draft (a reply is at most 20,000 characters).
+const maxDraftRunes = 20000
 
 // DraftTTL is how long a draft kept across a sign-in survives.
 const DraftTTL = time.Hour
 
-// SaveDraft keeps text that a customer sent after their session had expired, so that it is
-// waiting in the reply box after they sign in again. It returns a random single-use id.
-func (s *Sessions) SaveDraft(ctx context.Context, text string) (string, error) {
-	if len(text) > maxDraftBytes {
-		text = text[:maxDraftBytes]
+// SaveDraft keeps text that a customer sent to ticket ticketID after their session had expired,
+// so that it is waiting in that ticket's reply box after they sign in again. It returns a random
+// single-use id.
+func (s *Sessions) SaveDraft(ctx context.Context, ticketID int64, text string) (string, error) {
+	if r := []rune(text); len(r) > maxDraftRunes {
+		text = string(r[:maxDraftRunes])
 	}
 	id := NewToken()
-	return id, s.rdb.Set(ctx, s.prefix+"draft:"+id, text, DraftTTL).Err()
+	v := strconv.FormatInt(ticketID, 10) + "\n" + text
+	return id, s.rdb.Set(ctx, s.prefix+"draft:"+id, v, DraftTTL).Err()
 }
 
-// TakeDraft returns and deletes a kept draft ("" when unknown or expired).
-func (s *Sessions) TakeDraft(ctx context.Context, id string) string {
+// TakeDraft returns and deletes the draft id kept for ticket ticketID ("" when unknown, expired
+// or kept for another ticket: a link can never plant text in another ticket's reply box).
+func (s *Sessions) TakeDraft(ctx context.Context, id string, ticketID int64) string {
 	if len(id) != 43 {
 		return ""
 	}
@@ -188,5 +192,9 @@ func (s *Sessions) TakeDraft(ctx context.Context, id string) string {
 	if err != nil {
 		return ""
 	}
-	return v
+	tid, text, ok := strings.Cut(v, "\n")
+	if !ok || tid != strconv.FormatInt(ticketID, 10) {
+		return ""
+	}
+	return text
 }

@@ -7,10 +7,18 @@ import (
 	"mime/multipart"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"portico/auth"
 )
+
+// draftLimit bounds how many drafts one address may leave in Redis (anyone can post to an
+// expired session's reply route).
+var draftLimit = auth.Limit{Name: "draft-ip", Max: 20, Window: 15 * time.Minute}
 
 // replyPath matches the reply route, whose text is kept when the session expired meanwhile.
 var replyPath = regexp.MustCompile(`^/tickets/([0-9]+)/replies$`)
@@ -24,11 +32,21 @@ func (h *Handlers) LoginRedirectKeepingDraft(c *fiber.Ctx, expired bool) error {
 	if c.Method() != fiber.MethodPost || m == nil {
 		return LoginRedirect(c, expired)
 	}
-	text := draftText(c)
-	if strings.TrimSpace(text) == "" {
+	if !expired { // no session cookie at all: nothing was being typed in a session
 		return LoginRedirect(c, expired)
 	}
-	id, err := h.Sessions.SaveDraft(c.UserContext(), text)
+	text := draftText(c)
+	if strings.TrimSpace(text) == "" || !CleanText(text) {
+		return LoginRedirect(c, expired)
+	}
+	ctx := c.UserContext()
+	if h.Limiter != nil {
+		if n, err := h.Limiter.Hit(ctx, draftLimit, auth.IPKey(c.IP())); err != nil || n > draftLimit.Max {
+			return LoginRedirect(c, expired) // too many from this address: keep nothing
+		}
+	}
+	tid, _ := strconv.ParseInt(m[1], 10, 64)
+	id, err := h.Sessions.SaveDraft(ctx, tid, text)
 	if err != nil {
 		return err
 	}

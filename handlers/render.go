@@ -335,6 +335,10 @@ func (h *Handlers) ErrorPage(c *fiber.Ctx, status int) error {
 		title, text = p.T("ErrorTitle"), p.T("TooManyRequests")
 	case fiber.StatusBadRequest:
 		title, text = p.T("ErrorTitle"), p.T("InvalidCharacters")
+	case fiber.StatusRequestEntityTooLarge:
+		title, text = p.T("ErrorTitle"), p.T("RequestTooLarge")
+	case fiber.StatusMethodNotAllowed:
+		title, text = p.T("NotFoundTitle"), p.T("NotFoundText")
 	default:
 		title, text = p.T("ErrorTitle"), p.T("ErrorText")
 	}

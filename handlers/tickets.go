@@ -301,7 +301,7 @@ func (h *Handlers) TicketShow(c *fiber.Ctx) error {
 	p := h.newPage(c, d.Ticket.Subject, nil)
 	tv := h.ticketView(c, p, d)
 	if draft := c.Query("draft"); draft != "" {
-		if text := h.Sessions.TakeDraft(c.UserContext(), draft); text != "" {
+		if text := h.Sessions.TakeDraft(c.UserContext(), draft, id); text != "" {
 			tv.Reply.Body = text
 			tv.Reply.Notice = p.T("DraftRestored")
 		}
@@ -339,15 +339,15 @@ func (h *Handlers) TicketReplyCreate(c *fiber.Ctx) error {
 	var ve *store.ValidationError
 	switch {
 	case err == nil:
-	case errors.As(err, &ve), errors.Is(err, store.ErrTicketClosed):
+	case errors.As(err, &ve), errors.Is(err, store.ErrTicketClosed), errors.Is(err, store.ErrNoDefaultInbox):
 		return h.replyRefused(c, v, id, body, err, "")
 	default:
 		return err
 	}
+	h.Live.Publish(ctx, id)
 	if !IsHTMX(c) {
 		return c.Redirect("/tickets/"+strconv.FormatInt(id, 10)+"#message-"+strconv.FormatInt(m.ID, 10), fiber.StatusSeeOther)
 	}
-	h.Live.Publish(ctx, id)
 	// The page's live region fetches the new message (one path appends messages, so an agent's
 	// answer arriving at the same moment is never shown twice).
 	TriggerEvent(c, "ticket-changed")
@@ -376,6 +376,8 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body str
 		tv.Reply.FileError = p.T(fileErr, "Count", st.AttachmentMaxFiles, "File", p.Locale.Size(st.AttachmentMaxFileBytes), "Total", p.Locale.Size(st.AttachmentMaxMessageBytes))
 	case errors.As(cause, &ve):
 		tv.Reply.Error = p.T(ve.Fields["body"], "Max", store.MaxReplyRunes)
+	case errors.Is(cause, store.ErrNoDefaultInbox):
+		tv.Reply.Error = p.T("ReplyNoInbox")
 	default:
 		tv.Reply.Error = p.T("TicketClosedNoReply")
 		tv.Reply.CanReply = true // keep the box (and the text) visible with the error

@@ -90,7 +90,7 @@ func TestLogoUpload(t *testing.T) {
 		}
 	}
 	// Refused: over 512 KB, even with a PNG header.
-	big := append(logoPNG(t), bytes.Repeat([]byte{0}, store.MaxLogoBytes)...)
+	big := append(logoPNG(t), bytes.Repeat([]byte{0}, 600*1024)...) // 600 KB
 	resp, doc := f.admin.postFile("/admin/branding/logo", nil, "logo", "big.png", big)
 	if resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("oversized upload: %d, want 422", resp.StatusCode)
@@ -413,7 +413,7 @@ func TestPipelineStages(t *testing.T) {
 		t.Errorf("first stage after reorder = %q", first.Name)
 	}
 	_, doc = f.admin.get("/admin/pipelines", false)
-	if id := doc.Find("#pipeline-" + itoa(p.ID) + " form[id^=stage-]").First().AttrOr("id", ""); id != "stage-"+itoa(hold.ID) {
+	if id := doc.Find("#pipeline-"+itoa(p.ID)+" form[id^=stage-]").First().AttrOr("id", ""); id != "stage-"+itoa(hold.ID) {
 		t.Errorf("first stage form on the page = %q", id)
 	}
 	resp, _ = f.admin.post("/admin/stages/"+itoa(hold.ID), url.Values{"name": {"On hold"}, "position": {"first"}}, false)

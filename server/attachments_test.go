@@ -343,3 +343,67 @@ func TestCloseFromPortalAndReopenOnReply(t *testing.T) {
 		t.Fatalf("close while not allowed: %d", resp.StatusCode)
 	}
 }
+
+// TestDraftOnlyForItsTicket: a kept draft comes back only in the reply box of its own ticket, so
+// a link cannot plant text in another ticket's box; and no cookie at all keeps nothing.
+func TestDraftOnlyForItsTicket(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	ctx := context.Background()
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	ts.Redis.Del(ctx, ts.prefix+"s:"+c.cookies["portico_session"])
+	resp, _ := c.post(ticketPath(fx.AliceOpen)+"/replies", url.Values{"body": {"planted text"}}, false)
+	u, _ := url.Parse(resp.Header.Get("Location"))
+	ret, _ := url.Parse(u.Query().Get("return_to"))
+	draft := ret.Query().Get("draft")
+	if draft == "" {
+		t.Fatalf("no draft kept: %q", resp.Header.Get("Location"))
+	}
+	c.signIn(fx.AliceEmail, fx.Password)
+	_, doc := c.get(ticketPath(fx.AliceClosed)+"?draft="+draft, false)
+	if strings.Contains(doc.Find("main").Text(), "planted text") {
+		t.Fatal("draft restored into another ticket")
+	}
+	// Without any session cookie, nothing is kept.
+	anon := ts.client()
+	before := len(ts.Redis.Keys(ctx, ts.prefix+"draft:*").Val())
+	anon.post(ticketPath(fx.AliceOpen)+"/replies", url.Values{"body": {"spam"}}, false)
+	if after := len(ts.Redis.Keys(ctx, ts.prefix+"draft:*").Val()); after != before {
+		t.Fatal("a cookieless POST left a draft in Redis")
+	}
+}
+
+// TestAttachmentOfHiddenThreadRefused: with only the oldest thread shown, files of later
+// threads are not downloadable either.
+func TestAttachmentOfHiddenThreadRefused(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	ctx := context.Background()
+	var attID int64
+	if err := ts.Pool.QueryRow(ctx, `WITH cv AS (INSERT INTO conversations (ticket_id, inbox_id, channel, created_at)
+			SELECT $1, id, 'chat', now() FROM inboxes WHERE is_default RETURNING id),
+		m AS (INSERT INTO messages (conversation_id, ticket_id, kind, body) SELECT cv.id, $1, 'public', 'later thread' FROM cv RETURNING id)
+		INSERT INTO attachments (message_id, ticket_id, file_name, content_type, size_bytes, sha256, blob_key)
+		SELECT m.id, $1, 'later.txt', 'text/plain', 1, 'x', 'hidden-thread-blob' FROM m RETURNING id`, fx.AliceOpen).Scan(&attID); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Store.Blobs.WriteAll(ctx, "hidden-thread-blob", []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	resp := c.do(httptest.NewRequest(http.MethodGet, fmt.Sprintf("/attachments/%d", attID), nil))
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("attachment of a hidden thread: %d", resp.StatusCode)
+	}
+	// With all threads shown it is listed and downloads.
+	ts.Store.SettingSet(ctx, "show_all_threads", "true")
+	_, doc := c.get(ticketPath(fx.AliceOpen), false)
+	if doc.Find(fmt.Sprintf(`a[href="/attachments/%d"]`, attID)).Length() != 1 {
+		t.Fatal("attachment of the shown thread not listed")
+	}
+	if resp := c.do(httptest.NewRequest(http.MethodGet, fmt.Sprintf("/attachments/%d", attID), nil)); resp.StatusCode != 200 {
+		t.Fatalf("attachment of a shown thread: %d", resp.StatusCode)
+	}
+}

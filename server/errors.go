@@ -29,9 +29,6 @@ func errorHandler(h *handlers.Handlers, log *slog.Logger) fiber.ErrorHandler {
 			log.Error("internal error", "request_id", handlers.RequestIDOf(c), "method", c.Method(), "path", c.Path(), "err", err)
 		}
 		c.Set("Cache-Control", "no-store")
-		if status == fiber.StatusRequestEntityTooLarge || status == fiber.StatusMethodNotAllowed {
-			return c.Status(status).SendString(utilsStatus(status))
-		}
 		if rerr := h.ErrorPage(c, status); rerr != nil {
 			log.Error("error page failed", "request_id", handlers.RequestIDOf(c), "err", rerr)
 			return c.Status(status).SendString(utilsStatus(status))

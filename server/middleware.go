@@ -41,13 +41,15 @@ func (s *Server) plumbing() {
 	}}))
 	app.Use(s.accessLog)
 	app.Use(s.securityHeaders)
-	app.Use(s.bodyGuard)
-	app.Use(s.inputGuard)
 	app.Use(compress.New())
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 365 * 24 * 3600}))
 	app.Use(s.settings)
 	app.Use(s.session)
 	app.Use(s.locale)
+	// Before anything reads the body or the query, after the locale (their refusals are pages
+	// in the customer's language). settings, session and locale read neither.
+	app.Use(s.bodyGuard)
+	app.Use(s.inputGuard)
 	app.Use(s.portalSwitch)
 }
 

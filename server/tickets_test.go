@@ -431,3 +431,15 @@ func TestUnstorableTextNeverA500(t *testing.T) {
 		}
 	}
 }
+
+func TestTooLargeBodyGetsTranslatedPage(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	c := ts.client()
+	c.lang = "nl"
+	c.signIn(fx.AliceEmail, fx.Password)
+	resp, doc := c.post(ticketPath(fx.AliceOpen)+"/close", url.Values{"pad": {strings.Repeat("x", 2<<20)}}, false)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(doc.Find("#error").Text(), "te groot") {
+		t.Fatalf("2 MiB form: %d %q", resp.StatusCode, doc.Find("#error").Text())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -275,7 +276,9 @@ func (s *Store) AttachmentGetForViewer(ctx context.Context, v Viewer, id int64) 
 		FROM attachments a
 		JOIN messages m ON m.id = a.message_id AND m.kind = 'public'
 		JOIN tickets t ON t.id = a.ticket_id
-		WHERE a.id = $1 AND `+scope, args...).
+		WHERE a.id = $1 AND ($`+strconv.Itoa(len(args)+1)+` OR m.conversation_id = (
+			SELECT cv.id FROM conversations cv WHERE cv.ticket_id = t.id ORDER BY cv.created_at, cv.id LIMIT 1))
+		AND `+scope, append(args, v.AllThreads)...).
 		Scan(&a.ID, &a.MessageID, &a.TicketID, &a.FileName, &a.ContentType, &a.SizeBytes, &a.SHA256, &a.BlobKey, &a.CreatedAt)
 	if err != nil {
 		return a, nil, fmt.Errorf("attachment %d: %w", id, notFound(err))

@@ -141,10 +141,31 @@ func parseCursor(s, sort string) (cursor, bool) {
 		return cursor{}, false
 	}
 	n, err := strconv.ParseInt(parts[2], 10, 64)
-	if err != nil {
+	if err != nil || !validCursorKey(sort, parts[1]) {
 		return cursor{}, false
 	}
 	return cursor{before: b[0] == 'b', sort: sort, key: parts[1], id: n}, true
+}
+
+// validCursorKey reports whether a cursor's key can be cast to its sort's SQL type, so that a
+// hand-made cursor falls back to the first page instead of failing the query.
+func validCursorKey(sort, key string) bool {
+	typ := "timestamptz" // the inbox's one sort
+	if spec, ok := ticketSorts[strings.TrimPrefix(sort, "-")]; ok {
+		typ = spec.typ
+	}
+	switch typ {
+	case "timestamptz":
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07", "2006-01-02 15:04:05.999999999-07:00"} {
+			if _, err := time.Parse(layout, key); err == nil {
+				return true
+			}
+		}
+		return false
+	case "boolean":
+		return key == "true" || key == "false"
+	}
+	return utf8.ValidString(key) && !strings.ContainsRune(key, 0)
 }
 
 // likePattern escapes q for ILIKE and wraps it in %…%.
@@ -362,6 +383,10 @@ func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64, a
 	return msgs, err
 }
 
+// ErrNoDefaultInbox is returned (wrapped in ErrConflict) when a ticket without a conversation
+// gets a reply while no inbox is marked default.
+var ErrNoDefaultInbox = fmt.Errorf("%w: no default inbox", ErrConflict)
+
 // ErrTicketClosed is returned (wrapped in ErrConflict) when a reply is refused on a closed ticket.
 var ErrTicketClosed = fmt.Errorf("%w: ticket is closed", ErrConflict)
 
@@ -422,6 +447,9 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = tx.QueryRow(ctx, `INSERT INTO conversations (ticket_id, inbox_id, channel)
 				SELECT $1, id, 'portal' FROM inboxes WHERE is_default RETURNING id`, ticketID).Scan(&convID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrNoDefaultInbox
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("conversation: %w", err)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/base64"
 	"testing"
 
 	"portico/sql/store"
@@ -51,6 +52,30 @@ func TestSearchPlansAgreeAndStayInScope(t *testing.T) {
 		}
 		if n := count("100%_"); n != 0 {
 			t.Errorf("limit %d: LIKE wildcards not escaped", limit)
+		}
+	}
+}
+
+// A hand-made cursor with a key of the wrong type falls back to the first page, never an error.
+func TestForgedCursorIsFirstPage(t *testing.T) {
+	pool := storetest.NewDB(t)
+	s := store.New(pool)
+	fx := storetest.MustStandard(t, pool)
+	v := store.NewViewer(fx.Alice, fx.Acme, store.DefaultSettings(), "")
+	for _, sort := range []string{"-activity", "status", "subject"} {
+		for _, key := range []string{"x", "2026-13-45", "\x00", "\xc3\x28", "tru"} {
+			if sort == "subject" && (key == "x" || key == "tru" || key == "2026-13-45") {
+				continue // valid text keys: a real position
+			}
+			raw := "a" + sort + "\x00" + key + "\x00" + "1"
+			cur := base64.RawURLEncoding.EncodeToString([]byte(raw))
+			p, err := s.TicketListForViewer(context.Background(), v, store.TicketListParams{Sort: sort, Cursor: cur})
+			if err != nil {
+				t.Fatalf("sort %s key %q: %v", sort, key, err)
+			}
+			if len(p.Rows) == 0 {
+				t.Errorf("sort %s key %q: empty page", sort, key)
+			}
 		}
 	}
 }
