@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"portico/auth"
 	"portico/sql/store"
 )
 
@@ -131,12 +132,17 @@ func (h *Handlers) AdminContactUpdate(c *fiber.Ctx) error {
 	for _, k := range []string{"email", "name", "company"} {
 		f.Values[k] = c.FormValue(k)
 	}
-	err = h.Store.ContactUpdate(c.UserContext(), id, f.Values["email"], f.Values["name"], f.Values["company"])
+	revoke, err := h.Store.ContactUpdateByStaff(c.UserContext(), *StaffOf(c), id, f.Values["email"], f.Values["name"], f.Values["company"])
 	if err != nil {
 		if refusal(h.newPage(c, "", nil), err, &f, "email") {
 			return h.contactPage(c, fiber.StatusUnprocessableEntity, &f)
 		}
 		return err
+	}
+	if revoke { // a new address or company: sessions opened under the old one end
+		if _, err := h.Sessions.RevokeAll(c.UserContext(), auth.KindContact, id); err != nil {
+			return err
+		}
 	}
 	return Redirect(c, "/admin/contacts/"+strconv.FormatInt(id, 10)+"?saved=1")
 }

@@ -77,6 +77,47 @@ func (s *Store) ContactUpdate(ctx context.Context, id int64, email, name, compan
 	return err
 }
 
+// ContactUpdateByStaff is ContactUpdate on behalf of a staff user, with the rules that keep a
+// customer's account safe: only admins may change the email address or the primary company
+// (agents: *ValidationError "AdminOnlyField"), and when either changes, pending reset, sign-in
+// and verification links are voided and an audit row is written in the same transaction. It
+// reports whether the contact's sessions must end (the caller revokes them in Redis).
+func (s *Store) ContactUpdateByStaff(ctx context.Context, editor Staff, id int64, email, name, company string) (bool, error) {
+	cur, err := s.ContactGet(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	normEmail, _ := NormalizeEmail(email)
+	emailChanged := normEmail != "" && !strings.EqualFold(normEmail, cur.Email)
+	companyChanged := !strings.EqualFold(strings.TrimSpace(company), cur.CompanyName)
+	if !editor.IsAdmin() && (emailChanged || companyChanged) {
+		fields := map[string]string{}
+		if emailChanged {
+			fields["email"] = "AdminOnlyField"
+		}
+		if companyChanged {
+			fields["company"] = "AdminOnlyField"
+		}
+		return false, &ValidationError{Fields: fields}
+	}
+	if err := s.ContactUpdate(ctx, id, email, name, company); err != nil {
+		return false, err
+	}
+	if !emailChanged && !companyChanged {
+		return false, nil
+	}
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE account_tokens SET used_at = now() WHERE contact_id = $1 AND used_at IS NULL`, id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_name, key, before, after) VALUES ($1, $2, $3, $4, $5)`,
+			editor.ID, editor.Name, fmt.Sprintf("contact:%d", id),
+			"email="+cur.Email+" company="+cur.CompanyName, "email="+normEmail+" company="+strings.TrimSpace(company))
+		return err
+	})
+	return true, err
+}
+
 // ContactTicketsForStaff returns up to 100 tickets the contact requested, newest activity first.
 func (s *Store) ContactTicketsForStaff(ctx context.Context, contactID int64) ([]InboxRow, error) {
 	return s.staffTickets(ctx, "t.requester_id = $1", contactID)
