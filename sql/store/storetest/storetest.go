@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,7 +126,17 @@ func NewDB(t testing.TB) *pgxpool.Pool {
 		t.Fatalf("test database: %v", templateErr)
 	}
 	name := "portico_t_" + randHex(6)
-	if err := adminExec(ctx, `CREATE DATABASE `+name+` TEMPLATE `+templateDB); err != nil {
+	// CREATE DATABASE … TEMPLATE fails while another session is connected to the template
+	// (another test process building it): retry for a while.
+	var err error
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		err = adminExec(ctx, `CREATE DATABASE `+name+` TEMPLATE `+templateDB)
+		if err == nil || !strings.Contains(err.Error(), "being accessed by other users") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	pool, err := pgxpool.New(ctx, withDB(AdminURL(), name))
