@@ -21,6 +21,10 @@ const (
 	KindStaff     = "staff"   // an agent or admin
 )
 
+// AnonymousIdle is the idle timeout of a pre-sign-in session (it only carries a CSRF token and
+// binds a started SSO flow to the browser).
+const AnonymousIdle = 2 * time.Hour
+
 // Session is one browser session as stored in Redis (OWASP Session Management Cheat Sheet;
 // ASVS 5.0 V7). The id is never logged.
 type Session struct {

@@ -109,6 +109,7 @@ func seedKB(t *testing.T, p *portal) {
 func TestAccessibility(t *testing.T) {
 	p := startPortal(t)
 	seedKB(t, p)
+	connectSupportForm(t, p)
 	b := newBrowser(t, p.URL, browserOptions{})
 	ctx := context.Background()
 	if err := p.Store.SettingSet(ctx, "allow_reply_on_closed", "false"); err != nil {

@@ -89,8 +89,10 @@ func readProviderForm(c *fiber.Ctx, row *store.IdentityProvider, f *providerForm
 	row.Audience = c.FormValue("audience")
 	row.Groups = splitList(c.FormValue("groups"))
 	row.AllowCreate = c.FormValue("allow_create") == "true"
+	row.TrustOrganization = c.FormValue("trust_organization") == "true"
 	f.Values["name"], f.Values["audience"], f.Values["groups"] = row.Name, row.Audience, c.FormValue("groups")
 	f.Values["allow_create"] = strconv.FormatBool(row.AllowCreate)
+	f.Values["trust_organization"] = strconv.FormatBool(row.TrustOrganization)
 	keep := map[string]string{}
 	if row.Settings != nil {
 		for _, k := range []string{"sp_cert"} {
@@ -190,6 +192,7 @@ func (h *Handlers) formFor(row store.IdentityProvider) providerForm {
 	f.Values["name"], f.Values["slug"], f.Values["audience"] = row.Name, row.Slug, row.Audience
 	f.Values["groups"] = strings.Join(row.Groups, ", ")
 	f.Values["allow_create"] = strconv.FormatBool(row.AllowCreate)
+	f.Values["trust_organization"] = strconv.FormatBool(row.TrustOrganization)
 	if secrets, err := h.SSODeps.Sealer.Open(row.Slug, row.Secrets); err == nil {
 		for k, v := range secrets {
 			f.HasKey[k] = v != ""

@@ -53,6 +53,16 @@ func (h *Handlers) SSOStart(c *fiber.Ctx) error {
 	if !LocalPath(ret) {
 		ret = ""
 	}
+	// Login CSRF defence: the flow is bound to this browser's session, so a browser without one
+	// (e.g. an htmx request, which the middleware gives none) gets a pre-sign-in session first.
+	if SessionOf(c) == nil {
+		sess, err := h.Sessions.Create(c.UserContext(), auth.KindAnonymous, 0, auth.AnonymousIdle)
+		if err != nil {
+			return err
+		}
+		SetSession(c, sess)
+		h.setSessionCookie(c, sess.ID)
+	}
 	target, err := p.Begin(c.UserContext(), auth.BeginRequest{ReturnTo: ret, Binding: sessionID(c)})
 	if r := auth.AsRefusal(err); r != nil {
 		return h.ssoDeny(c, r.Reason)
@@ -154,6 +164,10 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 	}
 	if err != nil {
 		return err
+	}
+	if strings.TrimSpace(id.Company) != "" && !row.TrustOrganization && contact.CompanyID == 0 {
+		h.Log.Info("sso organization claim not trusted: contact left without a company", "request_id", RequestIDOf(c),
+			"provider", row.Slug, "contact_id", contact.ID)
 	}
 	_ = h.Sessions.Destroy(ctx, SessionOf(c))
 	sess, err := h.Sessions.CreateVia(ctx, auth.KindContact, contact.ID, SettingsOf(c).IdleTimeout, row.Slug)

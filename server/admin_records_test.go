@@ -293,8 +293,10 @@ func TestContactAndCompanyPages(t *testing.T) {
 	if got := texts(doc, ".tickets-staff tbody td:first-child a"); strings.Join(got, "|") != "VPN keeps dropping" {
 		t.Errorf("Bob's tickets = %v", got)
 	}
-	// Refused: 422, messages beside the fields, what was typed kept, nothing stored.
-	resp, doc := f.agent.post(path, url.Values{"name": {"Bobby Baker"}, "email": {"not-an-email"}, "company": {"Globex"}}, false)
+	// Refused (an admin: only admins may change the address or company): 422, messages beside
+	// the fields, what was typed kept, nothing stored.
+	f.admin.get(path, false)
+	resp, doc := f.admin.post(path, url.Values{"name": {"Bobby Baker"}, "email": {"not-an-email"}, "company": {"Globex"}}, false)
 	if resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("bad email: %d", resp.StatusCode)
 	}
@@ -302,7 +304,7 @@ func TestContactAndCompanyPages(t *testing.T) {
 		doc.Find("#f-name").AttrOr("value", "") != "Bobby Baker" || doc.Find("#f-company").AttrOr("value", "") != "Globex" {
 		t.Error("refused edit: message or typed values missing")
 	}
-	resp, doc = f.agent.post(path, url.Values{"name": {"Bob Baker"}, "email": {f.fx.AliceEmail}, "company": {"Acme"}}, false)
+	resp, doc = f.admin.post(path, url.Values{"name": {"Bob Baker"}, "email": {f.fx.AliceEmail}, "company": {"Acme"}}, false)
 	if resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#e-email").Length() != 1 {
 		t.Errorf("taken email: %d", resp.StatusCode)
 	}
@@ -310,7 +312,7 @@ func TestContactAndCompanyPages(t *testing.T) {
 		t.Fatalf("refused edits stored: %+v", ct)
 	}
 	// Saved: primary company moves Bob to Globex, and a new company name creates it.
-	resp, _ = f.agent.post(path, url.Values{"name": {"Bobby Baker"}, "email": {"bobby@globex.test"}, "company": {"Globex"}}, false)
+	resp, _ = f.admin.post(path, url.Values{"name": {"Bobby Baker"}, "email": {"bobby@globex.test"}, "company": {"Globex"}}, false)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("save: %d", resp.StatusCode)
 	}
@@ -318,7 +320,7 @@ func TestContactAndCompanyPages(t *testing.T) {
 	if ct.Name != "Bobby Baker" || ct.Email != "bobby@globex.test" || ct.CompanyID != f.fx.Globex {
 		t.Errorf("saved contact = %+v", ct)
 	}
-	_, doc = f.agent.get(path+"?saved=1", false)
+	_, doc = f.admin.get(path+"?saved=1", false)
 	if doc.Find("#saved").Length() != 1 || doc.Find("#f-company").AttrOr("value", "") != "Globex" {
 		t.Error("saved page lacks notice or company")
 	}

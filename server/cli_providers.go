@@ -123,11 +123,12 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 	idpInit := fs.Bool("idp-initiated", false, "allow IdP-initiated SAML sign-in")
 	enable := fs.Bool("enable", false, "enable at once")
 	noCreate := fs.Bool("no-create", false, "never create contacts on first sign-in")
+	trustOrg := fs.Bool("trust-organization", false, "let a new contact join the existing company named by the IdP's organization claim")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	row := store.IdentityProvider{Kind: kind, Name: *name, Enabled: *enable, Audience: *audience, AllowCreate: !*noCreate,
-		Settings: map[string]string{}}
+		TrustOrganization: *trustOrg, Settings: map[string]string{}}
 	row.Slug = *slug
 	if row.Slug == "" {
 		row.Slug = strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(*name), "-"), "-")

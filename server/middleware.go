@@ -21,7 +21,7 @@ import (
 )
 
 // anonymousIdle is the idle timeout of a pre-sign-in session (it only carries a CSRF token).
-const anonymousIdle = 2 * time.Hour
+const anonymousIdle = auth.AnonymousIdle
 
 // contentSecurityPolicy allows no inline script or style and no framing (ARCHITECTURE.md,
 // "Security defaults"; OWASP Content Security Policy Cheat Sheet).

@@ -482,3 +482,43 @@ func TestSSOOIDCSignInEachKind(t *testing.T) {
 		t.Fatalf("unverified email linking: %q", r)
 	}
 }
+
+// TestSSOOIDCBindingHTMXStart checks the login CSRF defence when the flow starts from an htmx
+// request (which the session middleware gives no session): the start opens one, so the flow is
+// bound to this browser, and its callback completed in another browser is refused.
+func TestSSOOIDCBindingHTMXStart(t *testing.T) {
+	ts := newSSOServer(t)
+	op := newOIDCOP(t, "portico", "op-secret", "generic")
+	disc := op.srv.URL + "/.well-known/openid-configuration"
+	ts.mustProvider(store.IdentityProvider{Slug: "generic", Kind: store.KindOIDC, Settings: map[string]string{"client_id": "portico", "discovery_url": disc}}, map[string]string{"client_secret": "op-secret"})
+
+	// Attacker: a fresh browser starts with htmx and completes the IdP login as bob; the victim,
+	// another browser (with or without a session of its own), follows the callback link.
+	for _, victimHasSession := range []bool{false, true} {
+		attacker := ts.client()
+		resp, _ := attacker.get("/sso/generic/start", true)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("htmx start: %d", resp.StatusCode)
+		}
+		if len(attacker.cookies) == 0 {
+			t.Fatal("htmx start set no session cookie: the flow has no binding")
+		}
+		cb := op.login(resp.Header.Get("Location"), "bob")
+		victim := ts.client()
+		if victimHasSession {
+			victim.get("/login", false)
+		}
+		resp, doc := victim.get(cb, false)
+		if r := deniedReason(t, resp.StatusCode, doc); r != auth.ReasonExpiredFlow {
+			t.Fatalf("htmx-started callback in another browser (victim session %v): %d %q", victimHasSession, resp.StatusCode, r)
+		}
+	}
+
+	// The same browser completes an htmx-started flow.
+	c := ts.client()
+	resp, _ := c.get("/sso/generic/start?return_to=/tickets", true)
+	resp, doc := c.get(op.login(resp.Header.Get("Location"), "bob"), false)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/tickets" {
+		t.Fatalf("htmx-started callback in the same browser: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), doc.Find("#sso-reason").Text())
+	}
+}

@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/url"
 	"strings"
@@ -132,7 +133,7 @@ func (o *oidcProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 		r.Test = f.Test
 		return auth.Result{Test: f.Test}, o.refuse(ctx, r)
 	}
-	if f.Binding != "" && f.Binding != req.Binding {
+	if f.Binding == "" || subtle.ConstantTimeCompare([]byte(f.Binding), []byte(req.Binding)) != 1 {
 		return fail(auth.ReasonExpiredFlow, "the state was issued to another browser session")
 	}
 	if e := req.Get("error"); e != "" {

@@ -149,3 +149,19 @@ func (s *Store) AuditList(ctx context.Context, f AuditFilter) ([]AuditEntry, int
 	}
 	return out, next, nil
 }
+
+// CLIEditor is the editor of changes made from the command line: audit rows get staff_id NULL
+// and staff_name "cli".
+var CLIEditor = Staff{Name: "cli"}
+
+// auditTx writes one audit_log row in tx: who (editor; staff_id NULL when editor.ID is 0), key
+// (what changed, e.g. "provider:okta"), before and after (never a secret value).
+func auditTx(ctx context.Context, tx pgx.Tx, editor Staff, key, before, after string) error {
+	var sid *int64
+	if editor.ID != 0 {
+		sid = &editor.ID
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_name, key, before, after) VALUES ($1, $2, $3, $4, $5)`,
+		sid, editor.Name, key, before, after)
+	return err
+}

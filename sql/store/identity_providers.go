@@ -45,7 +45,10 @@ type IdentityProvider struct {
 	Audience    string
 	Groups      []string
 	AllowCreate bool
-	UpdatedAt   time.Time
+	// TrustOrganization lets a new contact join an existing company whose name matches the
+	// IdP's organization claim (admin-set, default off; otherwise the contact has no company).
+	TrustOrganization bool
+	UpdatedAt         time.Time
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
@@ -89,12 +92,12 @@ func (p *IdentityProvider) validate() error {
 	return nil
 }
 
-const providerCols = `id, slug, kind, name, enabled, settings, coalesce(secrets, ''::bytea), audience, groups, allow_create, updated_at`
+const providerCols = `id, slug, kind, name, enabled, settings, coalesce(secrets, ''::bytea), audience, groups, allow_create, trust_organization, updated_at`
 
 func scanProvider(r pgx.Row) (IdentityProvider, error) {
 	var p IdentityProvider
 	var settings []byte
-	err := r.Scan(&p.ID, &p.Slug, &p.Kind, &p.Name, &p.Enabled, &settings, &p.Secrets, &p.Audience, &p.Groups, &p.AllowCreate, &p.UpdatedAt)
+	err := r.Scan(&p.ID, &p.Slug, &p.Kind, &p.Name, &p.Enabled, &settings, &p.Secrets, &p.Audience, &p.Groups, &p.AllowCreate, &p.TrustOrganization, &p.UpdatedAt)
 	if err != nil {
 		return p, notFound(err)
 	}
@@ -140,9 +143,9 @@ func (s *Store) IdentityProviderCreate(ctx context.Context, p IdentityProvider) 
 		return p, err
 	}
 	settings, _ := json.Marshal(p.Settings)
-	err := s.Pool.QueryRow(ctx, `INSERT INTO identity_providers (slug, kind, name, enabled, settings, secrets, audience, groups, allow_create)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, updated_at`,
-		p.Slug, p.Kind, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate).Scan(&p.ID, &p.UpdatedAt)
+	err := s.Pool.QueryRow(ctx, `INSERT INTO identity_providers (slug, kind, name, enabled, settings, secrets, audience, groups, allow_create, trust_organization)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, updated_at`,
+		p.Slug, p.Kind, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate, p.TrustOrganization).Scan(&p.ID, &p.UpdatedAt)
 	if isUnique(err) {
 		return p, fmt.Errorf("identity provider %q: %w", p.Slug, ErrConflict)
 	}
@@ -157,8 +160,8 @@ func (s *Store) IdentityProviderUpdate(ctx context.Context, p IdentityProvider) 
 	}
 	settings, _ := json.Marshal(p.Settings)
 	tag, err := s.Pool.Exec(ctx, `UPDATE identity_providers SET name = $2, enabled = $3, settings = $4, secrets = $5,
-		audience = $6, groups = $7, allow_create = $8, updated_at = now() WHERE id = $1`,
-		p.ID, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate)
+		audience = $6, groups = $7, allow_create = $8, trust_organization = $9, updated_at = now() WHERE id = $1`,
+		p.ID, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate, p.TrustOrganization)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -216,7 +219,8 @@ func (e *SSORefusal) Error() string { return "sso refused (" + e.Reason + "): " 
 // link the contact with the same address when the address is verified, else create the
 // contact and its company (when p allows it); then check the portal account is not disabled
 // and, for audience "groups", that the contact is in one of p.Groups (or that the IdP reports
-// a group named like one of them, which then adds the contact to that access group).
+// a group named like one of them, which then adds the contact to that access group). A new
+// contact joins the company named by id.Company only when p.TrustOrganization is set.
 // Errors: *SSORefusal for a refusal (nothing is written), or an internal error.
 func (s *Store) SSOSignIn(ctx context.Context, p IdentityProvider, id SSOIdentity) (Contact, error) {
 	var c Contact
@@ -252,8 +256,11 @@ func (s *Store) SSOSignIn(ctx context.Context, p IdentityProvider, id SSOIdentit
 				if len([]rune(name)) > 200 {
 					name = string([]rune(name)[:200])
 				}
+				// The organization claim names a company; only a provider the admin trusts for it
+				// may attach the new contact to one (an existing company by that name would
+				// otherwise show its tickets to anyone the IdP names so). Untrusted: no company.
 				var companyID *int64
-				if co := strings.TrimSpace(id.Company); co != "" {
+				if co := strings.TrimSpace(id.Company); co != "" && p.TrustOrganization {
 					cid, err := CompanyEnsure(ctx, tx, co)
 					if err != nil {
 						return err
