@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -58,6 +59,19 @@ func (h *Handlers) StaffLoginCreate(c *fiber.Ctx) error {
 		f.ReturnTo = ""
 	}
 	password := c.FormValue("password")
+	// Brute force: the same limits as customer sign-in, with staff accounts counted apart from
+	// contacts and failures per IP shared (Redis, every instance).
+	l := h.Limits
+	acctKey, ipKey := "staff:"+auth.AccountKey(f.Email), auth.IPKey(c.IP())
+	if wait, err := h.Limiter.Check(ctx, l.SigninAccount, acctKey, l.SigninIP, ipKey); err != nil {
+		return err
+	} else if wait > 0 {
+		p := h.newPage(c, "", nil)
+		f.Error = p.T("TryAgainInMinutes", "Minutes", auth.Minutes(wait))
+		c.Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		p.Title, p.Data = p.T("StaffSignIn"), f
+		return h.renderAdmin(c, fiber.StatusTooManyRequests, "admin/login", p)
+	}
 	st, hash, err := h.Store.StaffByEmail(ctx, f.Email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -65,11 +79,18 @@ func (h *Handlers) StaffLoginCreate(c *fiber.Ctx) error {
 	ok := len(password) <= 4*auth.MaxPasswordRunes && auth.CheckPassword(password, hash)
 	if !ok || st.Status != "active" {
 		h.Log.Info("staff sign-in refused", "request_id", RequestIDOf(c))
+		if _, err := h.Limiter.Hit(ctx, l.SigninAccount, acctKey); err != nil {
+			return err
+		}
+		if _, err := h.Limiter.Hit(ctx, l.SigninIP, ipKey); err != nil {
+			return err
+		}
 		p := h.newPage(c, "", nil)
 		f.Error = p.T("WrongCredentials")
 		p.Title, p.Data = p.T("StaffSignIn"), f
 		return h.renderAdmin(c, fiber.StatusUnauthorized, "admin/login", p)
 	}
+	_ = h.Limiter.Reset(ctx, l.SigninAccount, acctKey)
 	_ = h.Sessions.Destroy(ctx, SessionOf(c))
 	sess, err := h.Sessions.Create(ctx, auth.KindStaff, st.ID, SettingsOf(c).IdleTimeout)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 )
 
 // TestContactIdentityChangesAreAdminOnlyAndEndSessions: an agent cannot move a customer's email
@@ -44,5 +45,26 @@ func TestContactIdentityChangesAreAdminOnlyAndEndSessions(t *testing.T) {
 	ts.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE key = $1`, "contact:"+itoa(f.fx.Alice)).Scan(&audits)
 	if live != 0 || audits != 1 {
 		t.Fatalf("pending links %d, audit rows %d", live, audits)
+	}
+}
+
+// TestStaffSignInRateLimited: failed staff sign-ins are limited per account like customers',
+// with the same answer for known and unknown addresses; a customer's failures do not lock staff.
+func TestStaffSignInRateLimited(t *testing.T) {
+	ts := newTestServer(t, nil)
+	newStaffFixture(t, ts)
+	shortLimits(ts, 3, time.Minute)
+	for _, email := range []string{"ada@portico.test", "nobody@portico.test"} {
+		c := ts.client()
+		c.get("/admin/login", false)
+		for i := 0; i < 3; i++ {
+			if resp, _ := c.post("/admin/login", url.Values{"email": {email}, "password": {"wrong guess"}}, false); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("%s attempt %d: %d", email, i, resp.StatusCode)
+			}
+		}
+		resp, _ := c.post("/admin/login", url.Values{"email": {email}, "password": {"wrong guess"}}, false)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s after the limit: %d", email, resp.StatusCode)
+		}
 	}
 }
