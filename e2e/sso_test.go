@@ -35,7 +35,7 @@ func (p *portal) addProvider(t *testing.T, row store.IdentityProvider, secrets m
 	if err := providers.Apply(&row, secrets, p.Handlers.SSODeps.Sealer, true); err != nil {
 		t.Fatalf("provider %s: %v", row.Slug, err)
 	}
-	if _, err := p.Store.IdentityProviderCreate(context.Background(), row); err != nil {
+	if _, err := p.Store.IdentityProviderCreate(context.Background(), store.CLIEditor, row); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Handlers.ProvidersChanged(context.Background()); err != nil {

@@ -15,6 +15,8 @@ import (
 type accountView struct {
 	Profile, Password accountForm
 	Notice            string
+	// HasPassword is false for a contact without a password (SSO only): no change form then.
+	HasPassword bool
 }
 
 func (h *Handlers) accountPage(c *fiber.Ctx, status int, v accountView) error {
@@ -29,6 +31,11 @@ func (h *Handlers) accountPage(c *fiber.Ctx, status int, v accountView) error {
 		v.Password = newAccountForm()
 	}
 	v.Profile.Languages = h.Catalogue.Languages()
+	hash, err := h.Store.AccountPasswordHash(c.UserContext(), ct.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	v.HasPassword = hash != ""
 	p.Title, p.Data = p.T("AccountHeading"), v
 	return h.renderPage(c, status, "pages/account", p)
 }
@@ -84,8 +91,12 @@ func (h *Handlers) AccountPasswordUpdate(c *fiber.Ctx) error {
 		return h.accountPage(c, fiber.StatusTooManyRequests, accountView{Password: f})
 	}
 	hash, err := h.Store.AccountPasswordHash(ctx, ct.ID)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	if hash == "" { // no portal account or no password (SSO only): nothing to change
+		f.Errors["current_password"] = p.T("PasswordNoneSSO")
+		return h.accountPage(c, fiber.StatusUnprocessableEntity, accountView{Password: f})
 	}
 	if len(current) > 4*auth.MaxPasswordRunes || !auth.CheckPassword(current, hash) {
 		_, _ = h.Limiter.Hit(ctx, l.SigninAccount, auth.AccountKey(ct.Email))

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"html/template"
 	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -269,15 +268,22 @@ func (h *Handlers) AdminKBSave(c *fiber.Ctx) error {
 	return Redirect(c, "/admin/kb/"+itoa(saved)+"?lang="+lang+"&saved=1")
 }
 
-// AdminKBPublish publishes (POST /admin/kb/:id/publish) or unpublishes (…/unpublish) the
-// article's translation in the form's lang; 303 to its editor. No such translation: 404.
-func (h *Handlers) AdminKBPublish(c *fiber.Ctx) error {
+// AdminKBPublish publishes the article's translation in the form's lang (POST
+// /admin/kb/:id/publish); 303 to its editor. No such translation: 404.
+func (h *Handlers) AdminKBPublish(c *fiber.Ctx) error { return h.kbSetPublished(c, true) }
+
+// AdminKBUnpublish unpublishes the article's translation in the form's lang (POST
+// /admin/kb/:id/unpublish); 303 to its editor. No such translation: 404.
+func (h *Handlers) AdminKBUnpublish(c *fiber.Ctx) error { return h.kbSetPublished(c, false) }
+
+// kbSetPublished is AdminKBPublish/AdminKBUnpublish: the route decides, never the path's
+// spelling (Fiber matches case-insensitively and ignores a trailing slash).
+func (h *Handlers) kbSetPublished(c *fiber.Ctx, publish bool) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	lang := h.kbEditLang(c, c.FormValue("lang"))
-	publish := strings.HasSuffix(c.Path(), "/publish")
 	if err := h.Store.KBTranslationPublish(c.UserContext(), StaffOf(c).ID, id, lang, publish); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return store.ErrNotFound

@@ -163,7 +163,7 @@ func (h *Handlers) AdminProviderCreate(c *fiber.Ctx) error {
 	secrets := readProviderForm(c, &row, &f)
 	err := providers.Apply(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs)
 	if err == nil {
-		row, err = h.Store.IdentityProviderCreate(ctx, row)
+		row, err = h.Store.IdentityProviderCreate(ctx, *StaffOf(c), row)
 	}
 	if err != nil {
 		if providerRefusal(h.newPage(c, "", nil), err, &f) {
@@ -229,7 +229,7 @@ func (h *Handlers) AdminProviderUpdate(c *fiber.Ctx) error {
 	f := h.formFor(row)
 	secrets := readProviderForm(c, &row, &f)
 	if err = providers.Apply(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs); err == nil {
-		err = h.Store.IdentityProviderUpdate(c.UserContext(), row)
+		err = h.Store.IdentityProviderUpdate(c.UserContext(), *StaffOf(c), row)
 	}
 	if err != nil {
 		if providerRefusal(h.newPage(c, "", nil), err, &f) {
@@ -250,7 +250,7 @@ func (h *Handlers) AdminProviderDisable(c *fiber.Ctx) error { return h.providerS
 func (h *Handlers) providerSetEnabled(c *fiber.Ctx, on bool) error {
 	row, err := h.providerByParam(c)
 	if err == nil {
-		err = h.Store.IdentityProviderSetEnabled(c.UserContext(), row.ID, on)
+		err = h.Store.IdentityProviderSetEnabled(c.UserContext(), *StaffOf(c), row.ID, on)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return h.ErrorPage(c, fiber.StatusNotFound)
@@ -266,7 +266,7 @@ func (h *Handlers) providerSetEnabled(c *fiber.Ctx, on bool) error {
 func (h *Handlers) AdminProviderDelete(c *fiber.Ctx) error {
 	row, err := h.providerByParam(c)
 	if err == nil {
-		err = h.Store.IdentityProviderDelete(c.UserContext(), row.ID)
+		err = h.Store.IdentityProviderDelete(c.UserContext(), *StaffOf(c), row.ID)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return h.ErrorPage(c, fiber.StatusNotFound)
@@ -291,7 +291,7 @@ func (h *Handlers) AdminProviderRotate(c *fiber.Ctx) error {
 	if _, err := providers.EnsureSPKey(&row, h.SSODeps.Sealer, true); err != nil {
 		return err
 	}
-	if err := h.Store.IdentityProviderUpdate(c.UserContext(), row); err != nil {
+	if err := h.Store.IdentityProviderUpdate(c.UserContext(), *StaffOf(c), row); err != nil {
 		return err
 	}
 	h.providersChanged(c)

@@ -200,7 +200,7 @@ func (h *Handlers) groupsPage(c *fiber.Ctx, status int, f *recordForm) error {
 func (h *Handlers) AdminGroupCreate(c *fiber.Ctx) error {
 	f := newRecordForm()
 	f.Values["name"] = c.FormValue("name")
-	g, err := h.Store.GroupCreate(c.UserContext(), f.Values["name"])
+	g, err := h.Store.GroupCreateAs(c.UserContext(), *StaffOf(c), f.Values["name"])
 	if err != nil {
 		if refusal(h.newPage(c, "", nil), err, &f, "name") {
 			return h.groupsPage(c, fiber.StatusUnprocessableEntity, &f)
@@ -269,7 +269,7 @@ func (h *Handlers) AdminGroupRename(c *fiber.Ctx) error {
 		return err
 	}
 	name := c.FormValue("name")
-	if err := h.Store.GroupRename(c.UserContext(), id, name); err != nil {
+	if err := h.Store.GroupRename(c.UserContext(), *StaffOf(c), id, name); err != nil {
 		f := newRecordForm()
 		f.Values["name"] = name
 		if refusal(h.newPage(c, "", nil), err, &f, "name") {
@@ -301,7 +301,7 @@ func (h *Handlers) AdminGroupMembersAdd(c *fiber.Ctx) error {
 		f.Errors["emails"] = p.T("EmailsMissing")
 		return h.groupPage(c, fiber.StatusUnprocessableEntity, func(_ *Page, v *groupView) { v.Add = f })
 	}
-	n, err := h.Store.GroupAddMembers(c.UserContext(), id, emails)
+	n, err := h.Store.GroupAddMembersAs(c.UserContext(), *StaffOf(c), id, emails)
 	var ue *store.UnknownEmailsError
 	if errors.As(err, &ue) {
 		p := h.newPage(c, "", nil)
@@ -320,7 +320,7 @@ func (h *Handlers) AdminGroupMembersRemove(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	n, err := h.Store.GroupRemoveMembers(c.UserContext(), id, splitEmails(c.FormValue("email")))
+	n, err := h.Store.GroupRemoveMembers(c.UserContext(), *StaffOf(c), id, splitEmails(c.FormValue("email")))
 	if err != nil {
 		return err
 	}
@@ -349,7 +349,7 @@ func (h *Handlers) AdminGroupImport(c *fiber.Ctx) error {
 		return err
 	}
 	defer file.Close()
-	res, err := h.Store.GroupImportCSV(c.UserContext(), id, file)
+	res, err := h.Store.GroupImportCSV(c.UserContext(), *StaffOf(c), id, file)
 	var ve *store.ValidationError
 	if errors.As(err, &ve) {
 		return refuse(ve.Fields["file"])
@@ -398,7 +398,7 @@ func (h *Handlers) pipelinesPage(c *fiber.Ctx, status int, f *recordForm, formOf
 func (h *Handlers) AdminPipelineCreate(c *fiber.Ctx) error {
 	f := newRecordForm()
 	f.Values["name"] = c.FormValue("name")
-	if _, err := h.Store.PipelineCreate(c.UserContext(), f.Values["name"]); err != nil {
+	if _, err := h.Store.PipelineCreate(c.UserContext(), *StaffOf(c), f.Values["name"]); err != nil {
 		if refusal(h.newPage(c, "", nil), err, &f, "name") {
 			return h.pipelinesPage(c, fiber.StatusUnprocessableEntity, &f, 0)
 		}
@@ -415,7 +415,7 @@ func (h *Handlers) AdminStageCreate(c *fiber.Ctx) error {
 	}
 	f := newRecordForm()
 	f.Values["name"] = c.FormValue("name")
-	if _, err := h.Store.StageCreate(c.UserContext(), id, f.Values["name"], c.FormValue("closed") == "true"); err != nil {
+	if _, err := h.Store.StageCreate(c.UserContext(), *StaffOf(c), id, f.Values["name"], c.FormValue("closed") == "true"); err != nil {
 		if refusal(h.newPage(c, "", nil), err, &f, "name") {
 			return h.pipelinesPage(c, fiber.StatusUnprocessableEntity, &f, id)
 		}
@@ -438,7 +438,7 @@ func (h *Handlers) AdminStageUpdate(c *fiber.Ctx) error {
 		f.Errors["position"] = h.newPage(c, "", nil).T("PositionInvalid")
 		return h.pipelinesPage(c, fiber.StatusUnprocessableEntity, &f, -id)
 	}
-	if err := h.Store.StageUpdate(c.UserContext(), id, f.Values["name"], pos, c.FormValue("closed") == "true"); err != nil {
+	if err := h.Store.StageUpdate(c.UserContext(), *StaffOf(c), id, f.Values["name"], pos, c.FormValue("closed") == "true"); err != nil {
 		if refusal(h.newPage(c, "", nil), err, &f, "name") {
 			return h.pipelinesPage(c, fiber.StatusUnprocessableEntity, &f, -id)
 		}
@@ -468,7 +468,7 @@ func (h *Handlers) inboxesPage(c *fiber.Ctx, status int, f *recordForm) error {
 func (h *Handlers) AdminInboxCreate(c *fiber.Ctx) error {
 	f := newRecordForm()
 	f.Values["name"] = c.FormValue("name")
-	if _, err := h.Store.InboxCreate(c.UserContext(), f.Values["name"]); err != nil {
+	if _, err := h.Store.InboxCreate(c.UserContext(), *StaffOf(c), f.Values["name"]); err != nil {
 		if refusal(h.newPage(c, "", nil), err, &f, "name") {
 			return h.inboxesPage(c, fiber.StatusUnprocessableEntity, &f)
 		}
@@ -483,7 +483,7 @@ func (h *Handlers) AdminInboxDefault(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Store.InboxSetDefault(c.UserContext(), id); err != nil {
+	if err := h.Store.InboxSetDefault(c.UserContext(), *StaffOf(c), id); err != nil {
 		return err
 	}
 	return Redirect(c, "/admin/inboxes?saved=1")

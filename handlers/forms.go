@@ -171,6 +171,15 @@ func (h *Handlers) TicketCreate(c *fiber.Ctx) error {
 			again = "FormAttachAgain" // the files were fine but are not kept with a refused form
 		}
 		return h.supportFormRefused(c, form, vals, ve.Fields, again)
+	case errors.Is(err, store.ErrConflict):
+		// The form's pipeline has no open stage: nothing is stored; keep everything typed and
+		// say so (422), rather than a bare 409 page.
+		vals, _ := store.ValidateSubmission(form, mf.Fields)
+		again := ""
+		if mf.Files != nil && len(mf.Files.Files) > 0 {
+			again = "FormAttachAgain"
+		}
+		return h.supportFormMessage(c, form, vals, map[string]string{}, again, "FormCannotTakeTickets")
 	case err != nil:
 		return err
 	}
@@ -181,9 +190,14 @@ func (h *Handlers) TicketCreate(c *fiber.Ctx) error {
 // supportFormRefused answers 422 with the form, the typed values and the messages. Files cannot
 // be kept by a browser: when any were sent, a note asks to attach them again.
 func (h *Handlers) supportFormRefused(c *fiber.Ctx, form store.SupportForm, vals, errs map[string]string, fileErr string) error {
+	return h.supportFormMessage(c, form, vals, errs, fileErr, "FormHasErrors")
+}
+
+// supportFormMessage is supportFormRefused with the form-level message msgID.
+func (h *Handlers) supportFormMessage(c *fiber.Ctx, form store.SupportForm, vals, errs map[string]string, fileErr, msgID string) error {
 	p := h.newPage(c, "", nil)
 	v := h.supportFormView(p, SettingsOf(c), form, vals, errs, fileErr)
-	v.Error = p.T("FormHasErrors")
+	v.Error = p.T(msgID)
 	p.Title, p.Data = v.Heading, v
 	if IsHTMX(c) {
 		return h.renderFragment(c, fiber.StatusUnprocessableEntity, "forms/form", p)

@@ -27,6 +27,10 @@ type Handlers struct {
 	// Limiter and Limits throttle sign-in failures and mail requests (issue 3).
 	Limiter *auth.Limiter
 	Limits  auth.Limits
+	// TOTP keeps staff second-factor state (pending sign-ins, unconfirmed secrets) in Redis;
+	// TOTPSealer seals TOTP secrets at rest (its own HKDF key, providers.TOTPSealerInfo).
+	TOTP       *auth.SecondFactor
+	TOTPSealer *providers.Sealer
 	// SSO is the identity-provider registry (issue 5); SSODeps builds providers for the admin
 	// console; ProvidersChanged reloads the registry on every instance (Redis pub/sub).
 	SSO              *auth.Registry

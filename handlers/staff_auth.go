@@ -90,7 +90,21 @@ func (h *Handlers) StaffLoginCreate(c *fiber.Ctx) error {
 		p.Title, p.Data = p.T("StaffSignIn"), f
 		return h.renderAdmin(c, fiber.StatusUnauthorized, "admin/login", p)
 	}
+	// Second factor (issue 4 ★): with TOTP on, the password alone opens no staff session, and
+	// the account's failure count is only reset by a right code.
+	if tf, err := h.Store.StaffTOTPGet(ctx, st.ID); err != nil {
+		return err
+	} else if tf.Enabled() {
+		return h.staffTOTPChallenge(c, st, f.ReturnTo)
+	}
 	_ = h.Limiter.Reset(ctx, l.SigninAccount, acctKey)
+	return h.staffSignedIn(c, st, f.ReturnTo)
+}
+
+// staffSignedIn ends the browser's current session and opens a staff session for st (id
+// rotation), then 303s to returnTo (already checked to be a local /admin/ path) or the inbox.
+func (h *Handlers) staffSignedIn(c *fiber.Ctx, st store.Staff, returnTo string) error {
+	ctx := c.UserContext()
 	_ = h.Sessions.Destroy(ctx, SessionOf(c))
 	sess, err := h.Sessions.Create(ctx, auth.KindStaff, st.ID, SettingsOf(c).IdleTimeout)
 	if err != nil {
@@ -98,7 +112,7 @@ func (h *Handlers) StaffLoginCreate(c *fiber.Ctx) error {
 	}
 	h.setSessionCookie(c, sess.ID)
 	h.Log.Info("staff signed in", "request_id", RequestIDOf(c), "staff_id", st.ID, "role", st.Role)
-	target := f.ReturnTo
+	target := returnTo
 	if target == "" {
 		target = "/admin/inbox"
 	}

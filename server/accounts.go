@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"portico/auth"
+	"portico/auth/providers"
 	"portico/handlers"
 	"portico/jobs"
 	"portico/mail"
@@ -32,6 +33,11 @@ func (s *Server) wireAccounts(ctx context.Context, cat *handlers.Catalogue, pref
 	}
 	s.Handlers.Limiter = auth.NewLimiter(s.Redis, prefix)
 	s.Handlers.Limits = auth.DefaultLimits()
+	// Staff TOTP (issue 4 ★): pending state in Redis, secrets sealed under their own HKDF key.
+	s.Handlers.TOTP = auth.NewSecondFactor(s.Redis, prefix)
+	if s.Handlers.TOTPSealer, err = providers.NewSealerFor(cfg.SecretKey, providers.TOTPSealerInfo); err != nil {
+		return err
+	}
 	if cfg.Production() {
 		stored, err := s.Store.PortalSwitchFirstStart(ctx)
 		if err != nil {

@@ -84,10 +84,12 @@ func TestSelfRegistrationWithConsentThroughToTickets(t *testing.T) {
 	if n != 0 {
 		t.Fatal("contact created before confirmation")
 	}
+	pre := sessionBefore(t, c)
 	resp = c.followConfirm(link)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/tickets" {
 		t.Fatalf("confirm: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	checkRotated(t, ts, c, pre, "registration confirm")
 	resp, doc = c.get("/tickets", false)
 	if resp.StatusCode != http.StatusOK || doc.Find("#account-link").Text() != "Nina Neu" {
 		t.Fatalf("after confirm: %d, account link %q", resp.StatusCode, doc.Find("#account-link").Text())
@@ -259,10 +261,12 @@ func TestMagicLinkSignsInOnceAndExpires(t *testing.T) {
 		t.Fatalf("request: %d", resp.StatusCode)
 	}
 	link := smtpd.next().link(t, "/login/link/confirm")
+	pre := sessionBefore(t, c)
 	resp = c.followConfirm(link)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/tickets" {
 		t.Fatalf("magic sign-in: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	checkRotated(t, ts, c, pre, "magic sign-in link")
 	if resp, doc := c.get("/tickets", false); resp.StatusCode != http.StatusOK || doc.Find("#account-link").Text() != "Carol Cruz" {
 		t.Fatalf("not signed in as Carol: %d", resp.StatusCode)
 	}
@@ -319,10 +323,12 @@ func TestAccessGroupInvitationAndOnlyMembersSignIn(t *testing.T) {
 	link := m.link(t, "/register/invite")
 	_, doc := c.get(link, false)
 	tok := doc.Find("input[name=token]").AttrOr("value", "")
+	pre := sessionBefore(t, c)
 	resp, _ := c.post("/register/invite", url.Values{"token": {tok}, "password": {"violet harbour engine"}}, false)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/tickets" {
 		t.Fatalf("invite accept: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	checkRotated(t, ts, c, pre, "invite accept")
 	// Bob (member) signs in; Alice (not a member) sees access denied.
 	ts.client().signIn(fx.BobEmail, fx.Password)
 	a := ts.client()

@@ -77,9 +77,9 @@ func cmdProvider(ctx context.Context, cfg *config.Config, args []string, stdin i
 				}
 				return err
 			case "remove":
-				err = s.IdentityProviderDelete(ctx, p.ID)
+				err = s.IdentityProviderDelete(ctx, store.CLIEditor, p.ID)
 			default:
-				err = s.IdentityProviderSetEnabled(ctx, p.ID, args[0] == "enable")
+				err = s.IdentityProviderSetEnabled(ctx, store.CLIEditor, p.ID, args[0] == "enable")
 			}
 			if err != nil {
 				return err
@@ -186,7 +186,7 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 		return err
 	}
 	return withStore(ctx, cfg, func(s *store.Store) error {
-		p, err := s.IdentityProviderCreate(ctx, row)
+		p, err := s.IdentityProviderCreate(ctx, store.CLIEditor, row)
 		var ve *store.ValidationError
 		switch {
 		case errors.As(err, &ve):

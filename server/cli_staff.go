@@ -61,7 +61,7 @@ func cmdGroup(ctx context.Context, cfg *config.Config, args []string, stdout io.
 			if len(args) != 2 {
 				return errors.New("usage: portico group create NAME")
 			}
-			g, err := s.GroupCreate(ctx, args[1])
+			g, err := s.GroupCreateAs(ctx, store.CLIEditor, args[1])
 			if err != nil {
 				return describe("group create", err)
 			}
@@ -79,7 +79,7 @@ func cmdGroup(ctx context.Context, cfg *config.Config, args []string, stdout io.
 				return err
 			}
 			if args[0] == "add-member" {
-				n, err := s.GroupAddMembers(ctx, g.ID, args[2:])
+				n, err := s.GroupAddMembersAs(ctx, store.CLIEditor, g.ID, args[2:])
 				var ue *store.UnknownEmailsError
 				if errors.As(err, &ue) {
 					return fmt.Errorf("group add-member: %s (nothing added)", ue.Error())
@@ -90,7 +90,7 @@ func cmdGroup(ctx context.Context, cfg *config.Config, args []string, stdout io.
 				fmt.Fprintf(stdout, "%d added to %s\n", n, g.Name)
 				return nil
 			}
-			n, err := s.GroupRemoveMembers(ctx, g.ID, args[2:])
+			n, err := s.GroupRemoveMembers(ctx, store.CLIEditor, g.ID, args[2:])
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"portico/sql/store"
 	"portico/sql/store/storetest"
 )
 
@@ -29,11 +30,11 @@ func TestAdminBuildsSupportForm(t *testing.T) {
 	ctx := context.Background()
 	mustStaff(t, ts.Pool, "admin@portico.test", "Ada Admin", "admin")
 	mustStaff(t, ts.Pool, "agent@portico.test", "Agent Smith", "agent")
-	pipeline, err := ts.Store.PipelineCreate(ctx, "Returns")
+	pipeline, err := ts.Store.PipelineCreate(ctx, store.CLIEditor, "Returns")
 	if err != nil {
 		t.Fatal(err)
 	}
-	inbox, err := ts.Store.InboxCreate(ctx, "Returns desk")
+	inbox, err := ts.Store.InboxCreate(ctx, store.CLIEditor, "Returns desk")
 	if err != nil {
 		t.Fatal(err)
 	}

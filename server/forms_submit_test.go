@@ -23,10 +23,10 @@ func mustSupportForm(t *testing.T, ts *testServer) formFixture {
 	ctx := context.Background()
 	var fx formFixture
 	var err error
-	if fx.InboxID, err = ts.Store.InboxCreate(ctx, "Billing"); err != nil {
+	if fx.InboxID, err = ts.Store.InboxCreate(ctx, store.CLIEditor, "Billing"); err != nil {
 		t.Fatal(err)
 	}
-	if fx.PipelineID, err = ts.Store.PipelineCreate(ctx, "Billing"); err != nil {
+	if fx.PipelineID, err = ts.Store.PipelineCreate(ctx, store.CLIEditor, "Billing"); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.Pool.QueryRow(ctx, `SELECT id FROM stages WHERE pipeline_id = $1 AND NOT is_closed ORDER BY position LIMIT 1`, fx.PipelineID).Scan(&fx.NewStageID); err != nil {
@@ -236,5 +236,52 @@ func TestSupportFormNotConnected(t *testing.T) {
 	anon := ts.client()
 	if resp, _ := anon.get("/tickets/new", false); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("signed out: %d", resp.StatusCode)
+	}
+}
+
+// TestSupportFormPipelineWithoutOpenStage: when the form's pipeline has no open stage, the
+// submission is refused with the form again (422), everything typed kept and a translated
+// message; no ticket is stored.
+func TestSupportFormPipelineWithoutOpenStage(t *testing.T) {
+	ts := newTestServer(t, nil)
+	std := storetest.MustStandard(t, ts.Pool)
+	fx := mustSupportForm(t, ts)
+	if _, err := ts.Pool.Exec(context.Background(), `UPDATE stages SET is_closed = true WHERE pipeline_id = $1`, fx.PipelineID); err != nil {
+		t.Fatal(err)
+	}
+	before := countRows(t, ts, `SELECT count(*) FROM tickets`)
+	alice := ts.client()
+	alice.signIn(std.AliceEmail, std.Password)
+	alice.get("/tickets/new", false)
+	for _, hx := range []bool{false, true} {
+		form := url.Values{"subject": {"Invoice twice"}, "description": {"  I was billed\ntwice"}, "priority": {"urgent"}, "prop_order_number": {"A-7"}}
+		resp, doc := alice.post("/tickets/new", form, hx)
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("hx=%v: status %d, want 422", hx, resp.StatusCode)
+		}
+		if got := texts(doc, "#form-error"); len(got) != 1 || !strings.HasPrefix(got[0], "This form cannot take tickets right now.") {
+			t.Errorf("hx=%v: form message %q", hx, got)
+		}
+		if v, _ := doc.Find("#form-subject").Attr("value"); v != "Invoice twice" {
+			t.Errorf("hx=%v: subject not kept: %q", hx, v)
+		}
+		if got := doc.Find("textarea#form-description").Text(); got != "  I was billed\ntwice" {
+			t.Errorf("hx=%v: description not kept: %q", hx, got)
+		}
+		if v, _ := doc.Find(`#form-priority option[selected]`).Attr("value"); v != "urgent" {
+			t.Errorf("hx=%v: priority not kept: %q", hx, v)
+		}
+		if v, _ := doc.Find("#form-prop_order_number").Attr("value"); v != "A-7" {
+			t.Errorf("hx=%v: custom property not kept: %q", hx, v)
+		}
+	}
+	// Another language gets the message translated.
+	alice.lang = "nl"
+	resp, doc := alice.post("/tickets/new", url.Values{"subject": {"x"}, "description": {"y"}, "priority": {"urgent"}}, false)
+	if got := texts(doc, "#form-error"); resp.StatusCode != http.StatusUnprocessableEntity || len(got) != 1 || !strings.HasPrefix(got[0], "Dit formulier") {
+		t.Errorf("nl: %d %q", resp.StatusCode, got)
+	}
+	if after := countRows(t, ts, `SELECT count(*) FROM tickets`); after != before {
+		t.Fatalf("a refused form created %d tickets", after-before)
 	}
 }

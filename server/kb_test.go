@@ -140,6 +140,24 @@ func TestKBAdminWritesPreviewsPublishesAndGermanSearchStems(t *testing.T) {
 	if resp, _ := visitor.get("/kb/rechnungen-verstehen", false); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unpublished article answers %d", resp.StatusCode)
 	}
+	// The route decides publish vs unpublish, not the path's spelling: Fiber matches
+	// case-insensitively and ignores a trailing slash, so these still publish.
+	for _, p := range []string{"/PUBLISH", "/publish/", "/Publish/"} {
+		admin.get(edit, false)
+		if resp, _ := admin.post("/admin/kb/"+id+p, url.Values{"lang": {"de"}}, false); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("publish via %s: %d", p, resp.StatusCode)
+		}
+		if resp, _ := visitor.get("/kb/rechnungen-verstehen", false); resp.StatusCode != http.StatusOK {
+			t.Errorf("after POST …%s the article answers %d, want 200 (published)", p, resp.StatusCode)
+		}
+	}
+	admin.get(edit, false)
+	if resp, _ := admin.post("/admin/kb/"+id+"/UNPUBLISH/", url.Values{"lang": {"de"}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("unpublish via /UNPUBLISH/: %d", resp.StatusCode)
+	}
+	if resp, _ := visitor.get("/kb/rechnungen-verstehen", false); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("after /UNPUBLISH/ the article answers %d, want 404", resp.StatusCode)
+	}
 	var audits int
 	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE key LIKE 'kb.%'`).Scan(&audits); err != nil || audits < 4 {
 		t.Errorf("kb audit rows %d (%v), want ≥ 4 (category, save, publish, unpublish)", audits, err)

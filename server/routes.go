@@ -76,6 +76,10 @@ func (s *Server) routes() {
 	// above); settings and configuration need an admin (agents: 403).
 	app.Get("/admin/login", h.StaffLoginPage)
 	app.Post("/admin/login", s.csrf, h.StaffLoginCreate)
+	// The TOTP step of a staff sign-in: open like the form above, bound to a pending sign-in
+	// (Redis, 5 minutes) of this browser's session; no staff session exists until it passes.
+	app.Get("/admin/login/totp", h.StaffLoginTOTPPage)
+	app.Post("/admin/login/totp", s.csrf, h.StaffLoginTOTPCreate)
 	app.Post("/admin/logout", s.requireStaff, s.csrf, h.StaffLogout)
 	staff := app.Group("/admin", s.requireStaff, s.csrf)
 	staff.Get("", redirectTo("/admin/inbox"))
@@ -91,6 +95,10 @@ func (s *Server) routes() {
 	staff.Post("/contacts/:id", h.AdminContactUpdate)
 	staff.Get("/companies", h.AdminCompanyList)
 	staff.Get("/companies/:id", h.AdminCompanyShow)
+	// Every staff user's own second factor (issue 4 ★), agents included.
+	staff.Get("/account/totp", h.StaffTOTPShow)
+	staff.Post("/account/totp", h.StaffTOTPEnable)
+	staff.Post("/account/totp/disable", h.StaffTOTPDisable)
 	// Admin-only routes carry the guard themselves: a Group("") would guard every /admin route.
 	admin := adminOnly{staff, s.requireAdmin}
 	admin.Get("/settings", h.AdminSettingsIndex)
@@ -131,7 +139,7 @@ func (s *Server) routes() {
 	admin.Get("/kb/:id", h.AdminKBShow)
 	admin.Post("/kb/:id", h.AdminKBSave)
 	admin.Post("/kb/:id/publish", h.AdminKBPublish)
-	admin.Post("/kb/:id/unpublish", h.AdminKBPublish)
+	admin.Post("/kb/:id/unpublish", h.AdminKBUnpublish)
 	admin.Get("/forms", h.AdminFormList)
 	admin.Post("/forms", h.AdminFormCreate)
 	admin.Get("/forms/:id", h.AdminFormShow)

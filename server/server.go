@@ -315,7 +315,7 @@ func (s *Server) wireProviders(ctx context.Context, prefix string, opt Options) 
 				s.Log.Error("identity provider unusable", "provider", row.Slug, "error", err)
 				continue
 			} else if changed {
-				if err := s.Store.IdentityProviderUpdate(ctx, row); err != nil {
+				if err := s.Store.IdentityProviderUpdate(ctx, store.SystemEditor, row); err != nil {
 					s.Log.Error("identity provider: storing SP key", "provider", row.Slug, "error", err)
 					continue
 				}

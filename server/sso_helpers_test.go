@@ -62,7 +62,7 @@ func (ts *testServer) mustProvider(row store.IdentityProvider, secrets map[strin
 	if err := providers.Apply(&row, secrets, ts.Handlers.SSODeps.Sealer, true); err != nil {
 		ts.t.Fatalf("provider %s: %v", row.Slug, err)
 	}
-	row, err := ts.Store.IdentityProviderCreate(context.Background(), row)
+	row, err := ts.Store.IdentityProviderCreate(context.Background(), store.CLIEditor, row)
 	if err != nil {
 		ts.t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func TestSSOJWTRemoteLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.Store.IdentityProviderSetEnabled(t.Context(), row.ID, false); err != nil {
+	if err := ts.Store.IdentityProviderSetEnabled(t.Context(), store.CLIEditor, row.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.Handlers.ProvidersChanged(t.Context()); err != nil {

@@ -77,7 +77,7 @@ func postJWT(c *client, slug, token, returnTo string) (*http.Response, *goqueryD
 
 func TestSSOJWTSignInAndRefusals(t *testing.T) {
 	ts := newSSOServer(t)
-	ts.mustProvider(store.IdentityProvider{Slug: "app", Kind: store.KindJWT, Settings: map[string]string{"alg": "HS256",
+	ts.mustProvider(store.IdentityProvider{Slug: "app", Kind: store.KindJWT, TrustOrganization: true, Settings: map[string]string{"alg": "HS256",
 		"remote_login_url": "https://app.example/login"}}, map[string]string{"jwt_secret": jwtSecret})
 	key, cert := selfSigned(t, "rs-app")
 	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: mustPKIX(t, &key.PublicKey)}))
@@ -520,5 +520,81 @@ func TestSSOOIDCBindingHTMXStart(t *testing.T) {
 	resp, doc := c.get(op.login(resp.Header.Get("Location"), "bob"), false)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/tickets" {
 		t.Fatalf("htmx-started callback in the same browser: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), doc.Find("#sso-reason").Text())
+	}
+}
+
+// TestSSOOrganizationClaimTrust: a new SSO contact joins the existing company named by the
+// organization claim only when the provider trusts the claim; otherwise it has no company and
+// does not see that company's tickets.
+func TestSSOOrganizationClaimTrust(t *testing.T) {
+	ts := newSSOServer(t)
+	ctx := context.Background()
+	if err := ts.Store.SettingSet(ctx, "ticket_permissions", "company"); err != nil {
+		t.Fatal(err)
+	}
+	acme := storetest.MustCompany(t, ts.Pool, "Acme Corp")
+	ts.mustProvider(store.IdentityProvider{Slug: "open", Kind: store.KindJWT, Settings: map[string]string{"alg": "HS256"}}, map[string]string{"jwt_secret": jwtSecret})
+	ts.mustProvider(store.IdentityProvider{Slug: "trusted", Kind: store.KindJWT, TrustOrganization: true, Settings: map[string]string{"alg": "HS256"}}, map[string]string{"jwt_secret": jwtSecret})
+	companyOf := func(email string) int64 {
+		t.Helper()
+		var cid *int64
+		if err := ts.Pool.QueryRow(ctx, `SELECT company_id FROM contacts WHERE email = $1`, email).Scan(&cid); err != nil {
+			t.Fatal(err)
+		}
+		if cid == nil {
+			return 0
+		}
+		return *cid
+	}
+	for _, tc := range []struct {
+		slug, email string
+		want        int64
+	}{{"open", "eve@example.com", 0}, {"trusted", "ann@example.com", acme}} {
+		claims := freshClaims(tc.email)
+		claims["organization"] = "acme corp"
+		resp, _ := postJWT(ts.client(), tc.slug, jwtToken(t, jwt.SigningMethodHS256, []byte(jwtSecret), claims), "")
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s sign-in: %d", tc.slug, resp.StatusCode)
+		}
+		if got := companyOf(tc.email); got != tc.want {
+			t.Errorf("%s: new contact's company = %d, want %d", tc.slug, got, tc.want)
+		}
+	}
+	var n int
+	_ = ts.Pool.QueryRow(ctx, `SELECT count(*) FROM companies WHERE lower(name) = 'acme corp'`).Scan(&n)
+	if n != 1 {
+		t.Errorf("companies named Acme Corp: %d", n)
+	}
+}
+
+// TestSSOOnlyContactHasNoPasswordForm: a contact who signs in only by SSO (no password) gets no
+// change-password form, and a posted one answers 422 with the message beside the field.
+func TestSSOOnlyContactHasNoPasswordForm(t *testing.T) {
+	ts := newSSOServer(t)
+	ts.mustProvider(store.IdentityProvider{Slug: "app", Kind: store.KindJWT, Settings: map[string]string{"alg": "HS256"}}, map[string]string{"jwt_secret": jwtSecret})
+	c := ts.client()
+	c.get("/login", false)
+	pre := c.cookies["portico_session"]
+	resp, _ := postJWT(c, "app", jwtToken(t, jwt.SigningMethodHS256, []byte(jwtSecret), freshClaims("sso-only@example.com")), "")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("jwt sign-in: %d", resp.StatusCode)
+	}
+	// Session rotation at SSO sign-in: a new id, and the pre-sign-in one is gone.
+	if post := c.cookies["portico_session"]; pre == "" || post == "" || post == pre {
+		t.Errorf("SSO sign-in did not rotate the session id (before %q, after %q)", pre, post)
+	}
+	if n, _ := ts.Redis.Exists(context.Background(), ts.prefix+"s:"+pre).Result(); n != 0 {
+		t.Error("the pre-sign-in session survives the SSO sign-in")
+	}
+	resp, doc := c.get("/account", false)
+	if resp.StatusCode != http.StatusOK || doc.Find("#password-form").Length() != 0 || doc.Find("#password-none").Length() != 1 {
+		t.Fatalf("account page: %d form=%d note=%d", resp.StatusCode, doc.Find("#password-form").Length(), doc.Find("#password-none").Length())
+	}
+	resp, doc = c.post("/account/password", url.Values{"current_password": {"x"}, "new_password": {"a much longer new password"}}, false)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("password change as SSO-only contact: %d, want 422", resp.StatusCode)
+	}
+	if got := texts(doc, "#current_password-error"); len(got) != 1 || !strings.Contains(got[0], "single sign-on") {
+		t.Errorf("message beside the field: %q", got)
 	}
 }

@@ -251,6 +251,9 @@ func Apply(row *store.IdentityProvider, newSecrets map[string]string, sealer *Se
 	}
 	for k, v := range newSecrets {
 		if v = strings.TrimSpace(v); v != "" {
+			if secrets[k] != v {
+				row.SecretsChanged = true // audited as "secret changed", never the value
+			}
 			secrets[k] = v
 		}
 	}

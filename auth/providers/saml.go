@@ -421,6 +421,7 @@ func EnsureSPKey(row *store.IdentityProvider, sealer *Sealer, rotate bool) (bool
 		return false, err
 	}
 	secrets["sp_key"] = k
+	row.SecretsChanged = true
 	if row.Settings == nil {
 		row.Settings = map[string]string{}
 	}

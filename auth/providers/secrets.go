@@ -25,10 +25,20 @@ type Sealer struct{ aead cipher.AEAD }
 
 // NewSealer derives the key from secretKey (32 random bytes; at least 16 are required).
 func NewSealer(secretKey []byte) (*Sealer, error) {
+	return NewSealerFor(secretKey, "portico identity-provider secrets v1")
+}
+
+// TOTPSealerInfo is the HKDF info of the key that seals staff TOTP secrets: a key of its own,
+// never the identity-provider one.
+const TOTPSealerInfo = "portico staff totp secrets v1"
+
+// NewSealerFor is NewSealer with the HKDF info string info (RFC 5869 §3.2: one info per use,
+// so that each use gets an independent key from the same PORTICO_SECRET_KEY).
+func NewSealerFor(secretKey []byte, info string) (*Sealer, error) {
 	if len(secretKey) < 16 {
-		return nil, errors.New("PORTICO_SECRET_KEY is too short to seal provider secrets")
+		return nil, errors.New("PORTICO_SECRET_KEY is too short to seal secrets")
 	}
-	key, err := hkdf.Key(sha256.New, secretKey, nil, "portico identity-provider secrets v1", 32)
+	key, err := hkdf.Key(sha256.New, secretKey, nil, info, 32)
 	if err != nil {
 		return nil, err
 	}

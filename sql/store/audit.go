@@ -154,6 +154,10 @@ func (s *Store) AuditList(ctx context.Context, f AuditFilter) ([]AuditEntry, int
 // and staff_name "cli".
 var CLIEditor = Staff{Name: "cli"}
 
+// SystemEditor is the editor of changes Portico makes by itself (e.g. a SAML provider's missing
+// SP key created at start): staff_id NULL, staff_name "system".
+var SystemEditor = Staff{Name: "system"}
+
 // auditTx writes one audit_log row in tx: who (editor; staff_id NULL when editor.ID is 0), key
 // (what changed, e.g. "provider:okta"), before and after (never a secret value).
 func auditTx(ctx context.Context, tx pgx.Tx, editor Staff, key, before, after string) error {

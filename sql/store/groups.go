@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,33 +38,57 @@ func validGroupName(name string) (string, error) {
 	return name, nil
 }
 
-// GroupCreate creates an access group. Errors: *ValidationError (name: empty, too long, or with
-// a comma, which the access_groups setting uses as separator), ErrConflict when the name exists.
+func groupKey(id int64) string { return "group:" + strconv.FormatInt(id, 10) }
+
+// GroupCreate is GroupCreateAs by store.SystemEditor (fixtures and callers not yet passing the
+// editing staff user).
 func (s *Store) GroupCreate(ctx context.Context, name string) (Group, error) {
+	return s.GroupCreateAs(ctx, SystemEditor, name)
+}
+
+// GroupCreateAs creates an access group and audits it as editor's (store.CLIEditor from the
+// command line). Errors: *ValidationError (name: empty, too long, or with a comma, which the
+// access_groups setting uses as separator), ErrConflict when the name exists.
+func (s *Store) GroupCreateAs(ctx context.Context, editor Staff, name string) (Group, error) {
 	name, err := validGroupName(name)
 	if err != nil {
 		return Group{}, err
 	}
 	g := Group{Name: name}
-	err = s.Pool.QueryRow(ctx, `INSERT INTO access_groups (name) VALUES ($1) RETURNING id, created_at`, name).Scan(&g.ID, &g.CreatedAt)
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO access_groups (name) VALUES ($1) RETURNING id, created_at`, name).Scan(&g.ID, &g.CreatedAt); err != nil {
+			return err
+		}
+		return auditTx(ctx, tx, editor, groupKey(g.ID), "", "name="+name)
+	})
 	if isUnique(err) {
 		return Group{}, fmt.Errorf("group %q: %w", name, ErrConflict)
 	}
 	return g, err
 }
 
-// GroupRename renames group id. Errors: *ValidationError, ErrConflict, ErrNotFound.
-func (s *Store) GroupRename(ctx context.Context, id int64, name string) error {
+// GroupRename renames group id and audits it as editor's. Errors: *ValidationError,
+// ErrConflict, ErrNotFound.
+func (s *Store) GroupRename(ctx context.Context, editor Staff, id int64, name string) error {
 	name, err := validGroupName(name)
 	if err != nil {
 		return err
 	}
-	tag, err := s.Pool.Exec(ctx, `UPDATE access_groups SET name = $2 WHERE id = $1`, id, name)
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		var old string
+		if err := tx.QueryRow(ctx, `SELECT name FROM access_groups WHERE id = $1 FOR UPDATE`, id).Scan(&old); err != nil {
+			return notFound(err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE access_groups SET name = $2 WHERE id = $1`, id, name); err != nil {
+			return err
+		}
+		if old == name {
+			return nil
+		}
+		return auditTx(ctx, tx, editor, groupKey(id), "name="+old, "name="+name)
+	})
 	if isUnique(err) {
 		return fmt.Errorf("group %q: %w", name, ErrConflict)
-	}
-	if err == nil && tag.RowsAffected() == 0 {
-		return ErrNotFound
 	}
 	return err
 }
@@ -119,10 +145,17 @@ func (e *UnknownEmailsError) Error() string {
 	return "no contact with email " + strings.Join(e.Emails, ", ")
 }
 
-// GroupAddMembers adds the contacts with emails to group id in one transaction and returns how
-// many were newly added (members already in the group are skipped). Errors: ErrNotFound (group),
-// *UnknownEmailsError (nothing is added then).
+// GroupAddMembers is GroupAddMembersAs by store.SystemEditor (fixtures and callers not yet
+// passing the editing staff user).
 func (s *Store) GroupAddMembers(ctx context.Context, id int64, emails []string) (int, error) {
+	return s.GroupAddMembersAs(ctx, SystemEditor, id, emails)
+}
+
+// GroupAddMembersAs adds the contacts with emails to group id in one transaction and returns how
+// many were newly added (members already in the group are skipped); the addresses added are
+// audited as editor's in the same transaction. Errors: ErrNotFound (group),
+// *UnknownEmailsError (nothing is added then).
+func (s *Store) GroupAddMembersAs(ctx context.Context, editor Staff, id int64, emails []string) (int, error) {
 	added := 0
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT id FROM access_groups WHERE id = $1 FOR UPDATE`, id).Scan(&id); err != nil {
@@ -145,14 +178,21 @@ func (s *Store) GroupAddMembers(ctx context.Context, id int64, emails []string) 
 		if len(unknown) > 0 {
 			return &UnknownEmailsError{Emails: unknown}
 		}
-		for _, cid := range ids {
+		var addedEmails []string
+		for i, cid := range ids {
 			n, err := groupAdd(ctx, tx, id, cid)
 			if err != nil {
 				return err
 			}
+			if n > 0 {
+				addedEmails = append(addedEmails, strings.ToLower(strings.TrimSpace(emails[i])))
+			}
 			added += n
 		}
-		return nil
+		if added == 0 {
+			return nil
+		}
+		return auditTx(ctx, tx, editor, groupKey(id), "", "members added: "+strings.Join(addedEmails, ", "))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("add to group %d: %w", id, err)
@@ -180,21 +220,39 @@ func groupMemberAdded(ctx context.Context, tx pgx.Tx, groupID, contactID int64) 
 }
 
 // GroupRemoveMembers removes the contacts with emails from group id and returns how many were
-// removed (unknown addresses and non-members are ignored). Errors: ErrNotFound (group).
-func (s *Store) GroupRemoveMembers(ctx context.Context, id int64, emails []string) (int, error) {
-	if _, err := s.GroupGet(ctx, id); err != nil {
-		return 0, err
-	}
+// removed (unknown addresses and non-members are ignored); the addresses removed are audited as
+// editor's in the same transaction. Errors: ErrNotFound (group).
+func (s *Store) GroupRemoveMembers(ctx context.Context, editor Staff, id int64, emails []string) (int, error) {
 	lower := make([]string, len(emails))
 	for i, e := range emails {
 		lower[i] = strings.ToLower(strings.TrimSpace(e))
 	}
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM access_group_members m USING contacts c
-		WHERE m.group_id = $1 AND c.id = m.contact_id AND lower(c.email) = ANY($2)`, id, lower)
+	var removed []string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT id FROM access_groups WHERE id = $1 FOR UPDATE`, id).Scan(&id); err != nil {
+			return notFound(err)
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM access_group_members m USING contacts c
+			WHERE m.group_id = $1 AND c.id = m.contact_id AND lower(c.email) = ANY($2) RETURNING lower(c.email)`, id, lower)
+		if err != nil {
+			return err
+		}
+		if removed, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		if len(removed) == 0 {
+			return nil
+		}
+		sort.Strings(removed)
+		return auditTx(ctx, tx, editor, groupKey(id), "members removed: "+strings.Join(removed, ", "), "")
+	})
+	if errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
 	if err != nil {
 		return 0, fmt.Errorf("remove from group %d: %w", id, err)
 	}
-	return int(tag.RowsAffected()), nil
+	return len(removed), nil
 }
 
 // GroupImportResult counts a CSV import.
@@ -211,8 +269,9 @@ const MaxGroupImportRows = 10000
 // case-insensitive) and adds each to group id, creating contacts that do not exist (name
 // defaults to the address). Bad rows are counted and skipped; the rest are imported in one
 // transaction. Errors: *ValidationError (file: "CSVInvalid", "CSVNoEmail", "CSVTooLong"),
-// ErrNotFound (group).
-func (s *Store) GroupImportCSV(ctx context.Context, id int64, r io.Reader) (GroupImportResult, error) {
+// ErrNotFound (group). The import's summary (rows, created, added, bad) is audited as editor's
+// in the same transaction.
+func (s *Store) GroupImportCSV(ctx context.Context, editor Staff, id int64, r io.Reader) (GroupImportResult, error) {
 	res := GroupImportResult{Bad: map[int]string{}}
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -302,7 +361,8 @@ func (s *Store) GroupImportCSV(ctx context.Context, id int64, r io.Reader) (Grou
 			}
 			res.Added += n
 		}
-		return nil
+		return auditTx(ctx, tx, editor, groupKey(id), "", fmt.Sprintf("csv import: rows=%d created=%d added=%d bad=%d",
+			res.Rows, res.Created, res.Added, len(res.Bad)))
 	})
 	if err != nil {
 		return GroupImportResult{}, fmt.Errorf("import into group %d: %w", id, err)

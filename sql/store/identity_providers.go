@@ -2,10 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +53,9 @@ type IdentityProvider struct {
 	// IdP's organization claim (admin-set, default off; otherwise the contact has no company).
 	TrustOrganization bool
 	UpdatedAt         time.Time
+	// SecretsChanged is not stored: the caller that sealed new secret values into Secrets sets
+	// it, so the audit row can say "secret changed" (never the value).
+	SecretsChanged bool
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
@@ -136,16 +143,50 @@ func (s *Store) IdentityProviderBySlug(ctx context.Context, slug string) (Identi
 	return scanProvider(s.Pool.QueryRow(ctx, `SELECT `+providerCols+` FROM identity_providers WHERE slug = $1`, strings.ToLower(slug)))
 }
 
-// IdentityProviderCreate stores a new provider and returns it with its id. Errors:
-// *ValidationError, ErrConflict when the slug is taken.
-func (s *Store) IdentityProviderCreate(ctx context.Context, p IdentityProvider) (IdentityProvider, error) {
+// providerAudit summarises p for the audit log: every field and setting, long values (metadata,
+// keys, certificates) as a SHA-256 prefix, and never a secret.
+func providerAudit(p IdentityProvider) string {
+	parts := []string{"name=" + p.Name, "kind=" + p.Kind, "enabled=" + strconv.FormatBool(p.Enabled), "audience=" + p.Audience,
+		"groups=" + strings.Join(p.Groups, ","), "allow_create=" + strconv.FormatBool(p.AllowCreate),
+		"trust_organization=" + strconv.FormatBool(p.TrustOrganization)}
+	keys := make([]string, 0, len(p.Settings))
+	for k := range p.Settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := p.Settings[k]
+		if len(v) > 200 || strings.ContainsAny(v, "\r\n") {
+			sum := sha256.Sum256([]byte(v))
+			v = "sha256:" + hex.EncodeToString(sum[:8])
+		}
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, " ")
+}
+
+func providerKey(p IdentityProvider) string { return "provider:" + p.Slug }
+
+// IdentityProviderCreate stores a new provider and returns it with its id, and audits the
+// change as editor's (store.CLIEditor from the command line). Errors: *ValidationError,
+// ErrConflict when the slug is taken.
+func (s *Store) IdentityProviderCreate(ctx context.Context, editor Staff, p IdentityProvider) (IdentityProvider, error) {
 	if err := p.validate(); err != nil {
 		return p, err
 	}
 	settings, _ := json.Marshal(p.Settings)
-	err := s.Pool.QueryRow(ctx, `INSERT INTO identity_providers (slug, kind, name, enabled, settings, secrets, audience, groups, allow_create, trust_organization)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO identity_providers (slug, kind, name, enabled, settings, secrets, audience, groups, allow_create, trust_organization)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, updated_at`,
-		p.Slug, p.Kind, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate, p.TrustOrganization).Scan(&p.ID, &p.UpdatedAt)
+			p.Slug, p.Kind, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate, p.TrustOrganization).Scan(&p.ID, &p.UpdatedAt); err != nil {
+			return err
+		}
+		after := providerAudit(p)
+		if p.SecretsChanged {
+			after += " secret=set"
+		}
+		return auditTx(ctx, tx, editor, providerKey(p), "", after)
+	})
 	if isUnique(err) {
 		return p, fmt.Errorf("identity provider %q: %w", p.Slug, ErrConflict)
 	}
@@ -153,37 +194,68 @@ func (s *Store) IdentityProviderCreate(ctx context.Context, p IdentityProvider) 
 }
 
 // IdentityProviderUpdate replaces the provider's name, settings, secrets, audience and
-// enabled flag (slug and kind never change). Errors: *ValidationError, ErrNotFound.
-func (s *Store) IdentityProviderUpdate(ctx context.Context, p IdentityProvider) error {
+// enabled flag (slug and kind never change), and audits the change as editor's: before and
+// after without secret values ("secret=changed" when p.SecretsChanged; a rotated SP certificate
+// shows as a new sp_cert digest). Errors: *ValidationError, ErrNotFound.
+func (s *Store) IdentityProviderUpdate(ctx context.Context, editor Staff, p IdentityProvider) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
 	settings, _ := json.Marshal(p.Settings)
-	tag, err := s.Pool.Exec(ctx, `UPDATE identity_providers SET name = $2, enabled = $3, settings = $4, secrets = $5,
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		old, err := scanProvider(tx.QueryRow(ctx, `SELECT `+providerCols+` FROM identity_providers WHERE id = $1 FOR UPDATE`, p.ID))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE identity_providers SET name = $2, enabled = $3, settings = $4, secrets = $5,
 		audience = $6, groups = $7, allow_create = $8, trust_organization = $9, updated_at = now() WHERE id = $1`,
-		p.ID, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate, p.TrustOrganization)
-	if err == nil && tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return err
+			p.ID, p.Name, p.Enabled, settings, nilIfEmpty(p.Secrets), p.Audience, p.Groups, p.AllowCreate, p.TrustOrganization); err != nil {
+			return err
+		}
+		p.Slug = old.Slug
+		before, after := providerAudit(old), providerAudit(p)
+		if p.SecretsChanged {
+			after += " secret=changed"
+		}
+		if before == after {
+			return nil
+		}
+		return auditTx(ctx, tx, editor, providerKey(p), before, after)
+	})
 }
 
-// IdentityProviderSetEnabled switches a provider on or off. Errors: ErrNotFound.
-func (s *Store) IdentityProviderSetEnabled(ctx context.Context, id int64, on bool) error {
-	tag, err := s.Pool.Exec(ctx, `UPDATE identity_providers SET enabled = $2, updated_at = now() WHERE id = $1`, id, on)
-	if err == nil && tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return err
+// IdentityProviderSetEnabled switches a provider on or off and audits it as editor's. Errors:
+// ErrNotFound.
+func (s *Store) IdentityProviderSetEnabled(ctx context.Context, editor Staff, id int64, on bool) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var slug string
+		var was bool
+		if err := tx.QueryRow(ctx, `SELECT slug, enabled FROM identity_providers WHERE id = $1 FOR UPDATE`, id).Scan(&slug, &was); err != nil {
+			return notFound(err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE identity_providers SET enabled = $2, updated_at = now() WHERE id = $1`, id, on); err != nil {
+			return err
+		}
+		if was == on {
+			return nil
+		}
+		return auditTx(ctx, tx, editor, "provider:"+slug, "enabled="+strconv.FormatBool(was), "enabled="+strconv.FormatBool(on))
+	})
 }
 
-// IdentityProviderDelete removes a provider and its contact links. Errors: ErrNotFound.
-func (s *Store) IdentityProviderDelete(ctx context.Context, id int64) error {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM identity_providers WHERE id = $1`, id)
-	if err == nil && tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return err
+// IdentityProviderDelete removes a provider and its contact links, and audits it as editor's.
+// Errors: ErrNotFound.
+func (s *Store) IdentityProviderDelete(ctx context.Context, editor Staff, id int64) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		old, err := scanProvider(tx.QueryRow(ctx, `SELECT `+providerCols+` FROM identity_providers WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM identity_providers WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return auditTx(ctx, tx, editor, providerKey(old), providerAudit(old), "deleted")
+	})
 }
 
 func nilIfEmpty(b []byte) []byte {

@@ -265,8 +265,9 @@ func validRecordName(name string) (string, error) {
 }
 
 // PipelineCreate creates a pipeline (last in order) with one open stage "New" and one closed
-// stage "Closed". Errors: *ValidationError (name), ErrConflict.
-func (s *Store) PipelineCreate(ctx context.Context, name string) (int64, error) {
+// stage "Closed", audited as editor's (store.CLIEditor from the command line). Errors:
+// *ValidationError (name), ErrConflict.
+func (s *Store) PipelineCreate(ctx context.Context, editor Staff, name string) (int64, error) {
 	name, err := validRecordName(name)
 	if err != nil {
 		return 0, err
@@ -276,8 +277,10 @@ func (s *Store) PipelineCreate(ctx context.Context, name string) (int64, error) 
 		if err := tx.QueryRow(ctx, `INSERT INTO pipelines (name, position) SELECT $1, coalesce(max(position), -1) + 1 FROM pipelines RETURNING id`, name).Scan(&id); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO stages (pipeline_id, name, position, is_closed) VALUES ($1, 'New', 0, false), ($1, 'Closed', 1, true)`, id)
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO stages (pipeline_id, name, position, is_closed) VALUES ($1, 'New', 0, false), ($1, 'Closed', 1, true)`, id); err != nil {
+			return err
+		}
+		return auditTx(ctx, tx, editor, fmt.Sprintf("pipeline:%d", id), "", "name="+name+" stages=New,Closed")
 	})
 	if isUnique(err) {
 		return 0, fmt.Errorf("pipeline %q: %w", name, ErrConflict)
@@ -285,17 +288,27 @@ func (s *Store) PipelineCreate(ctx context.Context, name string) (int64, error) 
 	return id, err
 }
 
-// StageCreate adds a stage at the end of a pipeline. Errors: *ValidationError, ErrConflict,
-// ErrNotFound (pipeline).
-func (s *Store) StageCreate(ctx context.Context, pipelineID int64, name string, closed bool) (int64, error) {
+func stageAudit(pipelineID int64, name string, position int, closed bool) string {
+	return fmt.Sprintf("pipeline=%d name=%s position=%d closed=%t", pipelineID, name, position, closed)
+}
+
+// StageCreate adds a stage at the end of a pipeline, audited as editor's. Errors:
+// *ValidationError, ErrConflict, ErrNotFound (pipeline).
+func (s *Store) StageCreate(ctx context.Context, editor Staff, pipelineID int64, name string, closed bool) (int64, error) {
 	name, err := validRecordName(name)
 	if err != nil {
 		return 0, err
 	}
 	var id int64
-	err = s.Pool.QueryRow(ctx, `INSERT INTO stages (pipeline_id, name, position, is_closed)
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		var pos int
+		if err := tx.QueryRow(ctx, `INSERT INTO stages (pipeline_id, name, position, is_closed)
 		SELECT p.id, $2, coalesce((SELECT max(position) FROM stages WHERE pipeline_id = p.id), -1) + 1, $3 FROM pipelines p WHERE p.id = $1
-		RETURNING id`, pipelineID, name, closed).Scan(&id)
+		RETURNING id, position`, pipelineID, name, closed).Scan(&id, &pos); err != nil {
+			return err
+		}
+		return auditTx(ctx, tx, editor, fmt.Sprintf("stage:%d", id), "", stageAudit(pipelineID, name, pos, closed))
+	})
 	if isUnique(err) {
 		return 0, fmt.Errorf("stage %q: %w", name, ErrConflict)
 	}
@@ -307,15 +320,18 @@ func (s *Store) StageCreate(ctx context.Context, pipelineID int64, name string, 
 // follow in the same transaction (is_closed, and closed_at set or cleared), so the portal's
 // Open/Closed never disagrees with the stage. A pipeline must keep one open and one closed
 // stage. Errors: *ValidationError (name; closed: "StageNeedOpenAndClosed"), ErrConflict,
-// ErrNotFound.
-func (s *Store) StageUpdate(ctx context.Context, id int64, name string, position int, closed bool) error {
+// ErrNotFound. The change is audited as editor's in the same transaction.
+func (s *Store) StageUpdate(ctx context.Context, editor Staff, id int64, name string, position int, closed bool) error {
 	name, err := validRecordName(name)
 	if err != nil {
 		return err
 	}
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		var pid int64
-		if err := tx.QueryRow(ctx, `SELECT pipeline_id FROM stages WHERE id = $1 FOR UPDATE`, id).Scan(&pid); err != nil {
+		var oldName string
+		var oldPos int
+		var oldClosed bool
+		if err := tx.QueryRow(ctx, `SELECT pipeline_id, name, position, is_closed FROM stages WHERE id = $1 FOR UPDATE`, id).Scan(&pid, &oldName, &oldPos, &oldClosed); err != nil {
 			return notFound(err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE stages SET name = $2, is_closed = $3 WHERE id = $1`, id, name, closed); err != nil {
@@ -345,9 +361,15 @@ func (s *Store) StageUpdate(ctx context.Context, id int64, name string, position
 		if open == 0 || shut == 0 {
 			return Invalid("closed", "StageNeedOpenAndClosed")
 		}
-		_, err = tx.Exec(ctx, `UPDATE tickets SET is_closed = $2,
-			closed_at = CASE WHEN $2 THEN coalesce(closed_at, now()) END WHERE stage_id = $1 AND is_closed <> $2`, id, closed)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE tickets SET is_closed = $2,
+			closed_at = CASE WHEN $2 THEN coalesce(closed_at, now()) END WHERE stage_id = $1 AND is_closed <> $2`, id, closed); err != nil {
+			return err
+		}
+		before, after := stageAudit(pid, oldName, oldPos, oldClosed), stageAudit(pid, name, position, closed)
+		if before == after {
+			return nil
+		}
+		return auditTx(ctx, tx, editor, fmt.Sprintf("stage:%d", id), before, after)
 	})
 	if isUnique(err) {
 		return fmt.Errorf("stage %q: %w", name, ErrConflict)
@@ -375,14 +397,20 @@ func (s *Store) InboxList(ctx context.Context) ([]Inbox, error) {
 	})
 }
 
-// InboxCreate creates an inbox. Errors: *ValidationError (name), ErrConflict.
-func (s *Store) InboxCreate(ctx context.Context, name string) (int64, error) {
+// InboxCreate creates an inbox, audited as editor's (store.CLIEditor from the command line).
+// Errors: *ValidationError (name), ErrConflict.
+func (s *Store) InboxCreate(ctx context.Context, editor Staff, name string) (int64, error) {
 	name, err := validRecordName(name)
 	if err != nil {
 		return 0, err
 	}
 	var id int64
-	err = s.Pool.QueryRow(ctx, `INSERT INTO inboxes (name) VALUES ($1) RETURNING id`, name).Scan(&id)
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO inboxes (name) VALUES ($1) RETURNING id`, name).Scan(&id); err != nil {
+			return err
+		}
+		return auditTx(ctx, tx, editor, fmt.Sprintf("inbox:%d", id), "", "name="+name)
+	})
 	if isUnique(err) {
 		return 0, fmt.Errorf("inbox %q: %w", name, ErrConflict)
 	}
@@ -390,18 +418,31 @@ func (s *Store) InboxCreate(ctx context.Context, name string) (int64, error) {
 }
 
 // InboxSetDefault makes inbox id the default inbox (the one before it stops being default) in
-// one transaction. Errors: ErrNotFound.
-func (s *Store) InboxSetDefault(ctx context.Context, id int64) error {
+// one transaction, audited as editor's (before: the previous default inbox). Errors: ErrNotFound.
+func (s *Store) InboxSetDefault(ctx context.Context, editor Staff, id int64) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		var ok bool
-		if err := tx.QueryRow(ctx, `SELECT true FROM inboxes WHERE id = $1 FOR UPDATE`, id).Scan(&ok); err != nil {
+		var isDefault bool
+		if err := tx.QueryRow(ctx, `SELECT is_default FROM inboxes WHERE id = $1 FOR UPDATE`, id).Scan(&isDefault); err != nil {
 			return notFound(err)
+		}
+		if isDefault {
+			return nil
+		}
+		var prev string
+		if err := tx.QueryRow(ctx, `SELECT coalesce(string_agg(id::text, ','), '') FROM inboxes WHERE is_default AND id <> $1`, id).Scan(&prev); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE inboxes SET is_default = false WHERE is_default AND id <> $1`, id); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE inboxes SET is_default = true WHERE id = $1`, id)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE inboxes SET is_default = true WHERE id = $1`, id); err != nil {
+			return err
+		}
+		before := ""
+		if prev != "" {
+			before = "default=inbox:" + prev
+		}
+		return auditTx(ctx, tx, editor, "inbox:default", before, fmt.Sprintf("default=inbox:%d", id))
 	})
 }
 
