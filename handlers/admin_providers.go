@@ -176,9 +176,9 @@ func (h *Handlers) AdminProviderCreate(c *fiber.Ctx) error {
 }
 
 func (h *Handlers) providerByParam(c *fiber.Ctx) (store.IdentityProvider, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	id, err := pathID(c)
 	if err != nil {
-		return store.IdentityProvider{}, store.ErrNotFound
+		return store.IdentityProvider{}, err
 	}
 	return h.Store.IdentityProviderGet(c.UserContext(), id)
 }

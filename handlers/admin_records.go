@@ -41,6 +41,8 @@ func refusal(p *Page, err error, f *recordForm, conflictField string) bool {
 	return false
 }
 
+// pathID is the positive integer :id of a route; anything else is ErrNotFound (a 404 like any
+// record that does not exist).
 func pathID(c *fiber.Ctx) (int64, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -524,21 +526,7 @@ func (h *Handlers) AdminPreview(c *fiber.Ctx) error {
 		}
 		lv.MineHref, lv.OrgHref = base+"&view=mine", base+"&view=org"
 	}
-	for _, r := range page.Rows {
-		row := listRow{Href: "/admin/inbox/" + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: r.RequesterName, Owner: r.OwnerName, Status: p.T("Open"), StatusClass: "open"}
-		if r.IsClosed {
-			row.Status, row.StatusClass = p.T("Closed"), "closed"
-		}
-		if st.ShowCustomStages {
-			row.Status = r.StageName
-		}
-		if row.Owner == "" {
-			row.Owner = p.T("Unassigned")
-		}
-		row.Created, row.CreatedISO = fmtTime(r.CreatedAt)
-		row.Activity, row.ActivityISO = fmtTime(r.LastActivityAt)
-		lv.Rows = append(lv.Rows, row)
-	}
+	lv.Rows = listRows(p, st, page.Rows, "/admin/inbox/")
 	if len(lv.Rows) == 0 {
 		lv.Empty = p.T("NoTicketsYet")
 	}

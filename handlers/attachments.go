@@ -136,22 +136,17 @@ type attachmentView struct {
 	Href, Name, Size, Thumb string
 }
 
-// humanSize formats bytes as B, kB or MB (SI units, as the limits are stated).
-func humanSize(n int64) string {
-	switch {
-	case n < 1000:
-		return strconv.FormatInt(n, 10) + " B"
-	case n < store.MB:
-		return strconv.FormatFloat(float64(n)/1000, 'f', 0, 64) + " kB"
-	}
-	return strconv.FormatFloat(float64(n)/store.MB, 'f', 1, 64) + " MB"
+// attachmentText translates an attachment message (limits, refusals) with the settings' limits
+// written in the viewer's locale.
+func attachmentText(p *Page, st store.Settings, id string) string {
+	return p.T(id, "Count", st.AttachmentMaxFiles, "File", p.Locale.Size(st.AttachmentMaxFileBytes), "Total", p.Locale.Size(st.AttachmentMaxMessageBytes))
 }
 
-func attachmentViews(as []store.Attachment) []attachmentView {
+func attachmentViews(p *Page, as []store.Attachment) []attachmentView {
 	out := make([]attachmentView, len(as))
 	for i, a := range as {
 		href := "/attachments/" + strconv.FormatInt(a.ID, 10)
-		out[i] = attachmentView{Href: href, Name: a.FileName, Size: humanSize(a.SizeBytes)}
+		out[i] = attachmentView{Href: href, Name: a.FileName, Size: p.Locale.Size(a.SizeBytes)}
 		if a.IsImage() {
 			out[i].Thumb = href + "?inline=1"
 		}
@@ -163,9 +158,9 @@ func attachmentViews(as []store.Attachment) []attachmentView {
 // as a download (Content-Disposition: attachment, nosniff), except images asked for inline as
 // thumbnails. Outside the viewer's scope: 404.
 func (h *Handlers) AttachmentDownload(c *fiber.Ctx) error {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return store.ErrNotFound
+	id, err := pathID(c)
+	if err != nil {
+		return err
 	}
 	a, r, err := h.Store.AttachmentGetForViewer(c.UserContext(), h.viewer(c, ""), id)
 	if err != nil {

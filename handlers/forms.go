@@ -75,10 +75,10 @@ func (h *Handlers) supportFormView(p *Page, st store.Settings, form store.Suppor
 		v.Heading = st.SupportFormHeaderText
 	}
 	if v.CanAttach {
-		v.Limits = p.T("AttachmentLimits", "Count", st.AttachmentMaxFiles, "File", humanSize(st.AttachmentMaxFileBytes), "Total", humanSize(st.AttachmentMaxMessageBytes))
+		v.Limits = attachmentText(p, st, "AttachmentLimits")
 	}
 	if fileErr != "" {
-		v.FileError = p.T(fileErr, "Count", st.AttachmentMaxFiles, "File", humanSize(st.AttachmentMaxFileBytes), "Total", humanSize(st.AttachmentMaxMessageBytes))
+		v.FileError = attachmentText(p, st, fileErr)
 	}
 	for _, f := range form.Fields {
 		fv := formFieldView{Name: f.InputName(), ID: "form-" + f.InputName(), Label: fieldLabel(p, f), Help: f.Help,

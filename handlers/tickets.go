@@ -46,6 +46,30 @@ type listRow struct {
 	Created, CreatedISO, Activity, ActivityISO           string
 }
 
+// listRows formats listing rows once, in Go (no per-row template work beyond printing): status
+// as Open/Closed or the stage name, dates in the viewer's locale and zone. href is the link
+// prefix of a row ("/tickets/" for customers, "/admin/inbox/" for the staff preview).
+func listRows(p *Page, st store.Settings, rows []store.TicketRow, href string) []listRow {
+	open, closed, unassigned := p.T("Open"), p.T("Closed"), p.T("Unassigned")
+	out := make([]listRow, len(rows))
+	for i, r := range rows {
+		row := listRow{Href: href + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: r.RequesterName, Owner: r.OwnerName, Status: open, StatusClass: "open"}
+		if r.IsClosed {
+			row.Status, row.StatusClass = closed, "closed"
+		}
+		if st.ShowCustomStages {
+			row.Status = r.StageName
+		}
+		if row.Owner == "" {
+			row.Owner = unassigned
+		}
+		row.Created, row.CreatedISO = p.Locale.Times(r.CreatedAt)
+		row.Activity, row.ActivityISO = p.Locale.Times(r.LastActivityAt)
+		out[i] = row
+	}
+	return out
+}
+
 // listView is the listing's view model (tickets/list.html).
 type listView struct {
 	State              listState
@@ -108,24 +132,7 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	}
 	p := h.newPage(c, "", nil)
 	p.Title = p.TicketsLabel
-	showStages := SettingsOf(c).ShowCustomStages
-	open, closed := p.T("Open"), p.T("Closed")
-	lv := listView{State: st, CanSeeOrg: v.CanSeeOrg(), Rows: make([]listRow, len(page.Rows))}
-	for i, r := range page.Rows {
-		row := listRow{Href: "/tickets/" + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: r.RequesterName, Owner: r.OwnerName, Status: open, StatusClass: "open"}
-		if r.IsClosed {
-			row.Status, row.StatusClass = closed, "closed"
-		}
-		if showStages {
-			row.Status = r.StageName
-		}
-		if row.Owner == "" {
-			row.Owner = p.T("Unassigned")
-		}
-		row.Created, row.CreatedISO = p.Locale.Times(r.CreatedAt)
-		row.Activity, row.ActivityISO = p.Locale.Times(r.LastActivityAt)
-		lv.Rows[i] = row
-	}
+	lv := listView{State: st, CanSeeOrg: v.CanSeeOrg(), Rows: listRows(p, SettingsOf(c), page.Rows, "/tickets/")}
 	if lv.CanSeeOrg {
 		lv.ViewLabel = p.T("OrganizationTickets")
 		if st.View == store.ViewMine {
@@ -227,7 +234,7 @@ func (h *Handlers) messageView(p *Page, m store.Message) messageView {
 		}
 	}
 	mv.Time, mv.TimeISO = p.Locale.Times(m.CreatedAt)
-	mv.Attachments = attachmentViews(m.Attachments)
+	mv.Attachments = attachmentViews(p, m.Attachments)
 	return mv
 }
 
@@ -236,7 +243,7 @@ func newReplyForm(p *Page, st store.Settings, id int64, canReply bool) replyForm
 	r := replyForm{Action: "/tickets/" + strconv.FormatInt(id, 10) + "/replies", MaxRunes: store.MaxReplyRunes,
 		CanReply: canReply, CanAttach: st.AttachmentMaxFiles > 0}
 	if r.CanAttach {
-		r.Limits = p.T("AttachmentLimits", "Count", st.AttachmentMaxFiles, "File", p.Locale.Size(st.AttachmentMaxFileBytes), "Total", p.Locale.Size(st.AttachmentMaxMessageBytes))
+		r.Limits = attachmentText(p, st, "AttachmentLimits")
 	}
 	if !canReply {
 		r.ClosedNotice = p.T("TicketClosedNoReply")
@@ -278,13 +285,8 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 	return tv
 }
 
-func ticketID(c *fiber.Ctx) (int64, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, store.ErrNotFound
-	}
-	return id, nil
-}
+// ticketID is the :id of a ticket route (see pathID).
+func ticketID(c *fiber.Ctx) (int64, error) { return pathID(c) }
 
 // TicketShow shows one ticket with its public conversation (GET /tickets/:id). Outside the
 // viewer's scope: 404. ?draft= restores a reply kept across a sign-in.
@@ -373,7 +375,7 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body str
 	switch {
 	case fileErr != "":
 		st := SettingsOf(c)
-		tv.Reply.FileError = p.T(fileErr, "Count", st.AttachmentMaxFiles, "File", p.Locale.Size(st.AttachmentMaxFileBytes), "Total", p.Locale.Size(st.AttachmentMaxMessageBytes))
+		tv.Reply.FileError = attachmentText(p, st, fileErr)
 	case errors.As(cause, &ve):
 		tv.Reply.Error = p.T(ve.Fields["body"], "Max", store.MaxReplyRunes)
 	case errors.Is(cause, store.ErrNoDefaultInbox):
