@@ -75,7 +75,19 @@ func seedDemo(ctx context.Context, s *store.Store, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "demo data: %d tickets imported (%d already present, %d bad rows)\n", sum.Import.Imported, sum.Import.Duplicates, sum.Import.Bad)
 	printSignIns(stdout, sum.SignIns, sum.Password)
+	staff, err := s.DemoStaff(ctx, auth.HashPassword)
+	if err != nil {
+		return fmt.Errorf("seed demo: %w", err)
+	}
+	printStaffSignIns(stdout, staff)
 	return nil
+}
+
+func printStaffSignIns(w io.Writer, staff []store.DemoSignIn) {
+	fmt.Fprintln(w, "demo staff sign-ins at /admin/login (same password):")
+	for _, si := range staff {
+		fmt.Fprintf(w, "  %-50s %s (%s)\n", si.Email, si.Name, si.Company)
+	}
 }
 
 // printDemoSignIns repeats the demo sign-ins on a later `serve --demo` (data already there).
@@ -90,6 +102,10 @@ func printDemoSignIns(ctx context.Context, s *store.Store, stdout io.Writer) {
 	}
 	if len(signIns) > 0 {
 		printSignIns(stdout, signIns, store.DemoPassword)
+		if _, hash, err := s.StaffByEmail(ctx, store.DemoAdminEmail); err == nil && auth.CheckPassword(store.DemoPassword, hash) {
+			printStaffSignIns(stdout, []store.DemoSignIn{{Email: store.DemoAdminEmail, Name: "Ada Admin", Company: store.RoleAdmin},
+				{Email: store.DemoAgentEmail, Name: "Dana Agent", Company: store.RoleAgent}})
+		}
 	}
 }
 

@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,5 +100,36 @@ func TestCLISecretPrintsAKey(t *testing.T) {
 	var out bytes.Buffer
 	if err := Main(context.Background(), []string{"secret"}, nil, &out, &out); err != nil || len(strings.TrimSpace(out.String())) != 64 {
 		t.Fatalf("secret: %v %q", err, out.String())
+	}
+}
+
+// TestCLISeedDemoPrintsWorkingSignIns: the printed customer and staff sign-ins work.
+func TestCLISeedDemoPrintsWorkingSignIns(t *testing.T) {
+	pool := storetest.NewDB(t)
+	out, _, err := runCLI(t, pool.Config().ConnString(), "", "seed", "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "294 tickets imported") || !strings.Contains(out, "admin@portico.example") {
+		t.Fatalf("seed output:\n%s", out)
+	}
+	ts := newTestServer(t, pool)
+	var customer string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.Contains(f[0], "@") && customer == "" {
+			customer = f[0]
+		}
+	}
+	c := ts.client()
+	c.signIn(customer, "portico-demo")
+	_, doc := c.get("/tickets", false)
+	if doc.Find("#tickets-table tbody tr").Length() == 0 {
+		t.Fatalf("demo customer %s has no tickets", customer)
+	}
+	admin := ts.client()
+	admin.get("/admin/login", false)
+	resp, _ := admin.post("/admin/login", url.Values{"email": {"admin@portico.example"}, "password": {"portico-demo"}}, false)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("demo admin sign-in: %d", resp.StatusCode)
 	}
 }

@@ -220,3 +220,26 @@ func (s *Store) IsEmpty(ctx context.Context) (bool, error) {
 	err := s.Pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM tickets) AND NOT EXISTS (SELECT 1 FROM contacts)`).Scan(&empty)
 	return empty, err
 }
+
+// DemoAdminEmail is the demo admin DemoStaff creates.
+const DemoAdminEmail = "admin@portico.example"
+
+// DemoStaff gives the demo agent (DemoAgentEmail) and a demo admin (DemoAdminEmail, "Ada Admin",
+// created when missing) the demo password hashed by hash, so the staff side can be tried at
+// /admin/login. It returns their sign-ins. Errors: a failing hash or a database error.
+func (s *Store) DemoStaff(ctx context.Context, hash func(string) (string, error)) ([]DemoSignIn, error) {
+	h, err := hash(DemoPassword)
+	if err != nil {
+		return nil, err
+	}
+	out := []DemoSignIn{}
+	for _, st := range []struct{ email, name, role string }{{DemoAdminEmail, "Ada Admin", RoleAdmin}, {DemoAgentEmail, "Dana Agent", RoleAgent}} {
+		_, err := s.Pool.Exec(ctx, `INSERT INTO staff_users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (lower(email)) DO UPDATE SET password_hash = EXCLUDED.password_hash, status = 'active'`, st.email, st.name, st.role, h)
+		if err != nil {
+			return nil, fmt.Errorf("demo staff %s: %w", st.email, err)
+		}
+		out = append(out, DemoSignIn{Email: st.email, Name: st.name, Company: st.role})
+	}
+	return out, nil
+}
