@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -168,37 +168,47 @@ func (s *Session) CheckCSRF(token string) bool {
 	return subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRFToken)) == 1
 }
 
-// maxDraftRunes bounds a kept draft (a reply is at most 20,000 characters).
+// maxDraftRunes bounds each kept field (a reply is at most 20,000 characters).
 const maxDraftRunes = 20000
 
 // DraftTTL is how long a draft kept across a sign-in survives.
 const DraftTTL = time.Hour
 
-// SaveDraft keeps text that a customer sent to ticket ticketID after their session had expired,
-// so that it is waiting in that ticket's reply box after they sign in again. It returns a random
-// single-use id.
-func (s *Sessions) SaveDraft(ctx context.Context, ticketID int64, text string) (string, error) {
-	if r := []rune(text); len(r) > maxDraftRunes {
-		text = string(r[:maxDraftRunes])
+// SaveDraft keeps the form fields a customer sent after their session had expired (a reply to
+// ticket ticketID, or the support form for ticketID 0), so that they are waiting in the form
+// after the customer signs in again. It returns a random single-use id.
+func (s *Sessions) SaveDraft(ctx context.Context, ticketID int64, fields map[string]string) (string, error) {
+	for k, v := range fields {
+		if r := []rune(v); len(r) > maxDraftRunes {
+			fields[k] = string(r[:maxDraftRunes])
+		}
+	}
+	b, err := json.Marshal(draft{Ticket: ticketID, Fields: fields})
+	if err != nil {
+		return "", err
 	}
 	id := NewToken()
-	v := strconv.FormatInt(ticketID, 10) + "\n" + text
-	return id, s.rdb.Set(ctx, s.prefix+"draft:"+id, v, DraftTTL).Err()
+	return id, s.rdb.Set(ctx, s.prefix+"draft:"+id, b, DraftTTL).Err()
 }
 
-// TakeDraft returns and deletes the draft id kept for ticket ticketID ("" when unknown, expired
-// or kept for another ticket: a link can never plant text in another ticket's reply box).
-func (s *Sessions) TakeDraft(ctx context.Context, id string, ticketID int64) string {
+type draft struct {
+	Ticket int64             `json:"ticket"`
+	Fields map[string]string `json:"fields"`
+}
+
+// TakeDraft returns and deletes the fields kept under id for ticket ticketID (nil when unknown,
+// expired or kept for another form: a link can never plant text in another ticket's form).
+func (s *Sessions) TakeDraft(ctx context.Context, id string, ticketID int64) map[string]string {
 	if len(id) != 43 {
-		return ""
+		return nil
 	}
-	v, err := s.rdb.GetDel(ctx, s.prefix+"draft:"+id).Result()
+	v, err := s.rdb.GetDel(ctx, s.prefix+"draft:"+id).Bytes()
 	if err != nil {
-		return ""
+		return nil
 	}
-	tid, text, ok := strings.Cut(v, "\n")
-	if !ok || tid != strconv.FormatInt(ticketID, 10) {
-		return ""
+	var d draft
+	if json.Unmarshal(v, &d) != nil || d.Ticket != ticketID {
+		return nil
 	}
-	return text
+	return d.Fields
 }

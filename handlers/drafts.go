@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -20,23 +19,29 @@ import (
 // expired session's reply route).
 var draftLimit = auth.Limit{Name: "draft-ip", Max: 20, Window: 15 * time.Minute}
 
-// replyPath matches the reply route, whose text is kept when the session expired meanwhile.
-var replyPath = regexp.MustCompile(`^/tickets/([0-9]+)/replies$`)
+// draftPath matches the routes whose typed fields are kept when the session expired meanwhile:
+// a reply (group 1: the ticket id) and the support form ("new").
+var draftPath = regexp.MustCompile(`^/tickets/(?:([0-9]+)/replies|new)$`)
+
+// maxDraftFields bounds how many fields of a form are kept.
+const maxDraftFields = 50
 
 // LoginRedirectKeepingDraft is LoginRedirect for a request whose session is gone. When it is a
-// reply, the typed text is kept in Redis and the customer returns to the ticket after signing in
-// with the text back in the reply box: a reply is never lost, and never shown as sent when it
-// was not. Attached files are not kept (the customer is told to attach them again).
+// reply or a support-form submission, the typed fields are kept in Redis (bound to that form)
+// and the customer returns to it after signing in with everything typed back in place: nothing
+// is lost, and nothing is shown as sent when it was not. Attached files are not kept (the
+// customer is told to attach them again).
 func (h *Handlers) LoginRedirectKeepingDraft(c *fiber.Ctx, expired bool) error {
-	m := replyPath.FindStringSubmatch(c.Path())
-	if c.Method() != fiber.MethodPost || m == nil {
+	m := draftPath.FindStringSubmatch(c.Path())
+	if c.Method() != fiber.MethodPost || m == nil || !expired { // no session cookie: nothing to keep
 		return LoginRedirect(c, expired)
 	}
-	if !expired { // no session cookie at all: nothing was being typed in a session
-		return LoginRedirect(c, expired)
+	fields := draftFields(c)
+	typed := false
+	for _, v := range fields {
+		typed = typed || strings.TrimSpace(v) != ""
 	}
-	text := draftText(c)
-	if strings.TrimSpace(text) == "" || !CleanText(text) {
+	if !typed {
 		return LoginRedirect(c, expired)
 	}
 	ctx := c.UserContext()
@@ -45,12 +50,17 @@ func (h *Handlers) LoginRedirectKeepingDraft(c *fiber.Ctx, expired bool) error {
 			return LoginRedirect(c, expired) // too many from this address: keep nothing
 		}
 	}
-	tid, _ := strconv.ParseInt(m[1], 10, 64)
-	id, err := h.Sessions.SaveDraft(ctx, tid, text)
+	back := "/tickets/new"
+	var tid int64
+	if m[1] != "" {
+		tid, _ = strconv.ParseInt(m[1], 10, 64)
+		back = "/tickets/" + m[1]
+	}
+	id, err := h.Sessions.SaveDraft(ctx, tid, fields)
 	if err != nil {
 		return err
 	}
-	q := url.Values{"return_to": {"/tickets/" + m[1] + "?draft=" + id}}
+	q := url.Values{"return_to": {back + "?draft=" + id}}
 	if expired {
 		q.Set("expired", "1")
 	}
@@ -62,11 +72,19 @@ func (h *Handlers) LoginRedirectKeepingDraft(c *fiber.Ctx, expired bool) error {
 	return c.Redirect(target, fiber.StatusSeeOther)
 }
 
-// draftText reads the "body" field of a urlencoded or multipart form, ignoring any files.
-func draftText(c *fiber.Ctx) string {
+// draftFields reads the text fields of a urlencoded or multipart form (never _csrf, never
+// files; only valid text), at most maxDraftFields of them.
+func draftFields(c *fiber.Ctx) map[string]string {
+	out := map[string]string{}
+	keep := func(k, v string) {
+		if k != "_csrf" && len(out) < maxDraftFields && CleanText(k) && CleanText(v) && len(k) <= 100 {
+			out[k] = v
+		}
+	}
 	ctype, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if ctype != fiber.MIMEMultipartForm {
-		return c.FormValue("body")
+		c.Request().PostArgs().VisitAll(func(k, v []byte) { keep(string(k), string(v)) })
+		return out
 	}
 	var body io.Reader = c.Context().RequestBodyStream()
 	if body == nil {
@@ -75,12 +93,13 @@ func draftText(c *fiber.Ctx) string {
 	mr := multipart.NewReader(body, params["boundary"])
 	for {
 		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) || err != nil {
-			return ""
+		if err != nil {
+			return out
 		}
-		if part.FormName() == "body" && part.FileName() == "" {
-			b, _ := io.ReadAll(io.LimitReader(part, maxFieldBytes))
-			return string(b)
+		if part.FileName() != "" || part.FormName() == "files" {
+			continue
 		}
+		b, _ := io.ReadAll(io.LimitReader(part, maxFieldBytes))
+		keep(part.FormName(), string(b))
 	}
 }

@@ -124,7 +124,12 @@ func (h *Handlers) TicketNew(c *fiber.Ctx) error {
 		return err
 	}
 	p := h.newPage(c, "", nil)
-	v := h.supportFormView(p, SettingsOf(c), form, nil, nil, "")
+	// ?draft= restores what was typed before a session expired (see LoginRedirectKeepingDraft).
+	values := h.Sessions.TakeDraft(c.UserContext(), c.Query("draft"), 0)
+	v := h.supportFormView(p, SettingsOf(c), form, values, nil, "")
+	if values != nil {
+		v.Error = p.T("DraftRestoredForm")
+	}
 	p.Title, p.Data = v.Heading, v
 	return h.renderPage(c, fiber.StatusOK, "forms/new", p)
 }
