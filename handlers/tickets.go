@@ -303,7 +303,7 @@ func (h *Handlers) TicketShow(c *fiber.Ctx) error {
 	p := h.newPage(c, d.Ticket.Subject, nil)
 	tv := h.ticketView(c, p, d)
 	if draft := c.Query("draft"); draft != "" {
-		if text := h.Sessions.TakeDraft(c.UserContext(), draft, id); text != "" {
+		if text := h.Sessions.TakeDraft(c.UserContext(), draft, id)["body"]; text != "" {
 			tv.Reply.Body = text
 			tv.Reply.Notice = p.T("DraftRestored")
 		}
