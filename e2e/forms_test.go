@@ -105,7 +105,7 @@ func TestSupportFormJourney(t *testing.T) {
 
 	// An agent answers while the page is open: the reply appears without a reload.
 	setMarker(b)
-	if _, err := p.Store.InboxMessageCreate(ctx, agentID, id, "We cleared the disk; please try again.", false); err != nil {
+	if _, err := p.Store.InboxMessageCreate(ctx, agentID, id, "We cleared the disk; please try again.", false, nil); err != nil {
 		t.Fatal(err)
 	}
 	p.Handlers.Live.Publish(ctx, id)

@@ -121,12 +121,26 @@ func (h *Handlers) PortalUnavailable(c *fiber.Ctx) error {
 	return h.message(c, fiber.StatusServiceUnavailable, noticeView{Heading: head, Text: help})
 }
 
-// linkInvalid renders the answer to a bad, used or expired link (410 Gone): one page for all
-// three, so a link's history is not told.
-func (h *Handlers) linkInvalid(c *fiber.Ctx) error {
+// linkInvalid renders the answer to a bad, used or expired link of purpose (410 Gone): one page
+// for all three, so a link's history is not told. It offers the page that asks for a new link
+// of the same kind.
+func (h *Handlers) linkInvalid(c *fiber.Ctx, purpose string) error {
 	p := h.newPage(c, "", nil)
 	return h.message(c, fiber.StatusGone, noticeView{Heading: p.T("LinkInvalidHeading"), Text: p.T("LinkInvalidText"),
-		Href: "/password/forgot", LinkText: p.T("RequestNewLink")})
+		Href: newLinkPage(purpose), LinkText: p.T("RequestNewLink")})
+}
+
+// newLinkPage is where a customer asks again for a link of purpose: a sign-in link at
+// /login/link, an email confirmation by registering again, a password reset (and anything
+// else) at /password/forgot.
+func newLinkPage(purpose string) string {
+	switch purpose {
+	case store.PurposeMagic:
+		return "/login/link"
+	case store.PurposeVerify:
+		return "/register"
+	}
+	return "/password/forgot"
 }
 
 // checkEmail renders the "check your email" page every mail request ends on.
@@ -216,7 +230,7 @@ func (h *Handlers) confirmPage(c *fiber.Ctx, purpose, action, headingID, textID,
 	tok := c.Query("token")
 	if _, err := h.Store.AccountTokenCheck(c.UserContext(), purpose, tok); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return h.linkInvalid(c)
+			return h.linkInvalid(c, purpose)
 		}
 		return err
 	}
@@ -239,7 +253,7 @@ func (h *Handlers) RegisterConfirm(c *fiber.Ctx) error {
 	ct, err := h.Store.AccountVerify(c.UserContext(), c.FormValue("token"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return h.linkInvalid(c)
+		return h.linkInvalid(c, store.PurposeVerify)
 	case errors.Is(err, store.ErrConflict):
 		return Redirect(c, "/login")
 	case err != nil:
@@ -284,7 +298,7 @@ func (h *Handlers) setPasswordShow(c *fiber.Ctx, purpose string) error {
 	tok := c.Query("token")
 	if _, err := h.Store.AccountTokenCheck(c.UserContext(), purpose, tok); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return h.linkInvalid(c)
+			return h.linkInvalid(c, purpose)
 		}
 		return err
 	}
@@ -302,7 +316,7 @@ func (h *Handlers) setPasswordSubmit(c *fiber.Ctx, purpose string) error {
 	password := c.FormValue("password")
 	if msg := auth.CheckNewPassword(password); msg != "" {
 		if _, err := h.Store.AccountTokenCheck(ctx, purpose, f.Token); err != nil {
-			return h.linkInvalid(c)
+			return h.linkInvalid(c, purpose)
 		}
 		f.Errors["password"] = p.T(msg, "Min", auth.MinPasswordRunes, "Max", auth.MaxPasswordRunes)
 		return h.setPasswordPage(c, fiber.StatusUnprocessableEntity, purpose, f)
@@ -314,7 +328,7 @@ func (h *Handlers) setPasswordSubmit(c *fiber.Ctx, purpose string) error {
 	ct, err := h.Store.AccountSetPasswordByToken(ctx, purpose, f.Token, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return h.linkInvalid(c)
+		return h.linkInvalid(c, purpose)
 	case errors.Is(err, store.ErrConflict):
 		return h.accessDenied(c)
 	case err != nil:
@@ -437,7 +451,7 @@ func (h *Handlers) MagicLinkConfirm(c *fiber.Ctx) error {
 	tokenPage(c)
 	ct, err := h.Store.AccountMagicSignIn(c.UserContext(), c.FormValue("token"))
 	if errors.Is(err, store.ErrNotFound) {
-		return h.linkInvalid(c)
+		return h.linkInvalid(c, store.PurposeMagic)
 	}
 	if err != nil {
 		return err

@@ -123,6 +123,8 @@ func (c *Catalogue) Languages() []string {
 }
 
 // T translates message id; args are alternating template keys and values ("Count", 3).
+// A "Count" argument also chooses the plural form (a message written as
+// { one = "…", other = "…" }); it may be a number or a number formatted by Number.
 // A missing message renders as its id, so a gap is visible rather than fatal.
 func (l *Locale) T(id string, args ...any) string {
 	var data map[string]any
@@ -132,9 +134,38 @@ func (l *Locale) T(id string, args ...any) string {
 			data[fmt.Sprint(args[i])] = args[i+1]
 		}
 	}
-	s, err := l.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
-	if err != nil || strings.TrimSpace(s) == "" {
+	cfg := &i18n.LocalizeConfig{MessageID: id, TemplateData: data}
+	if n, ok := data["Count"]; ok {
+		cfg.PluralCount = pluralCount(n)
+	}
+	s, err := l.loc.Localize(cfg)
+	if err != nil && cfg.PluralCount != nil && strings.TrimSpace(s) == "" {
+		// Not a count go-i18n can read: the message's "other" form (or plain text) still fits.
+		cfg.PluralCount = nil
+		s, err = l.loc.Localize(cfg)
+	}
+	if strings.TrimSpace(s) == "" || (err != nil && cfg.PluralCount == nil) {
 		return id
+	}
+	return s
+}
+
+// pluralCount returns n for go-i18n's PluralCount: numbers as they are, a string without its
+// digit grouping ("1.234" and "1,234" → "1234"; counts are whole numbers).
+func pluralCount(n any) any {
+	s, ok := n.(string)
+	if !ok {
+		return n
+	}
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case '.', ',', ' ', '\u00a0', '\u202f', '\'':
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	if s == "" {
+		return nil
 	}
 	return s
 }

@@ -147,6 +147,8 @@ type staffMessageView struct {
 	Author, Body           string
 	Time, TimeISO          string
 	FromCustomer, Internal bool
+	// Attachments link to the staff download route (/admin/attachments/:id).
+	Attachments []attachmentView
 }
 
 type conversationView struct {
@@ -160,6 +162,9 @@ type conversationView struct {
 type composeForm struct {
 	Action, Body, Error string
 	Internal            bool
+	// CanAttach shows the file input; Limits describes it; FileError is a refused file's message.
+	CanAttach         bool
+	Limits, FileError string
 }
 
 // inboxTicketView is the view model of inbox/ticket.html.
@@ -174,13 +179,15 @@ type inboxTicketView struct {
 	Stages, Owners                              []option
 	Compose                                     composeForm
 	Flash                                       string
+	Tags                                        []string
+	Properties                                  []store.TicketProperty
 }
 
 func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (*inboxTicketView, error) {
 	t := d.Ticket
 	v := &inboxTicketView{ID: t.ID, Subject: t.Subject, Requester: t.RequesterName, RequesterEmail: d.RequesterEmail, Company: t.CompanyName,
 		Pipeline: t.PipelineName, Stage: t.StageName, Owner: t.OwnerName, Priority: t.Priority, Channel: t.Channel, Description: t.Description,
-		Status: p.T("Open"), StatusClass: "open"}
+		Status: p.T("Open"), StatusClass: "open", Tags: d.Tags, Properties: d.Properties}
 	if t.IsClosed {
 		v.Status, v.StatusClass = p.T("Closed"), "closed"
 	}
@@ -193,7 +200,7 @@ func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (
 		x := conversationView{ID: cv.ID, Inbox: cv.InboxName, Channel: cv.Channel}
 		x.Time, x.TimeISO = fmtTime(cv.CreatedAt)
 		for _, m := range cv.Messages {
-			x.Messages = append(x.Messages, staffMessageView(h.staffMessage(p, m)))
+			x.Messages = append(x.Messages, h.staffMessage(p, m))
 		}
 		v.Conversations = append(v.Conversations, x)
 	}
@@ -221,6 +228,9 @@ func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (
 		v.Owners = append(v.Owners, idOpt(s.ID, s.Name, osel))
 	}
 	v.Compose = composeForm{Action: "/admin/inbox/" + strconv.FormatInt(t.ID, 10) + "/messages"}
+	if st := SettingsOf(c); st.AttachmentMaxFiles > 0 {
+		v.Compose.CanAttach, v.Compose.Limits = true, attachmentText(p, st, "AttachmentLimits")
+	}
 	return v, nil
 }
 
@@ -230,7 +240,22 @@ func (h *Handlers) staffMessage(p *Page, m store.StaffMessage) staffMessageView 
 		v.Author = p.T("SupportTeam")
 	}
 	v.Time, v.TimeISO = fmtTime(m.CreatedAt)
+	v.Attachments = staffAttachmentViews(p, m.Attachments)
 	return v
+}
+
+// staffAttachmentViews links attachments to the staff download route: every file of every
+// message, internal notes' included. Never used on customer pages (see attachmentViews).
+func staffAttachmentViews(p *Page, as []store.Attachment) []attachmentView {
+	out := make([]attachmentView, len(as))
+	for i, a := range as {
+		href := "/admin/attachments/" + strconv.FormatInt(a.ID, 10)
+		out[i] = attachmentView{Href: href, Name: a.FileName, Size: p.Locale.Size(a.SizeBytes)}
+		if a.IsImage() {
+			out[i].Thumb = href + "?inline=1"
+		}
+	}
+	return out
 }
 
 // InboxTicketShow shows a ticket's full history for staff (GET /admin/inbox/:id).
@@ -264,24 +289,38 @@ func (h *Handlers) InboxTicketShow(c *fiber.Ctx) error {
 	return h.renderAdmin(c, fiber.StatusOK, "inbox/show", p)
 }
 
-// InboxMessageCreate posts a public reply or an internal note (POST /admin/inbox/:id/messages,
-// fields body, internal=true). htmx: the whole ticket fragment re-rendered (the new message in
-// its thread, the box cleared); 422 keeps the text with the error beside it. Plain: 303 back.
+// InboxMessageCreate posts a public reply or an internal note with its attachments (POST
+// /admin/inbox/:id/messages, fields body, internal=true and files; urlencoded or multipart,
+// streamed like the portal's replies: a plain form carries its CSRF token as the first part).
+// htmx: the whole ticket fragment re-rendered (the new message in its thread, the box cleared);
+// 422 keeps the text with the error beside it (a refused file: nothing stored). Plain: 303 back.
 func (h *Handlers) InboxMessageCreate(c *fiber.Ctx) error {
 	id, err := ticketID(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	body := c.FormValue("body")
-	internal := c.FormValue("internal") == "true"
-	m, err := h.Store.InboxMessageCreate(ctx, StaffOf(c).ID, id, body, internal)
-	var ve *store.ValidationError
-	if err != nil && !errors.As(err, &ve) {
+	st := SettingsOf(c)
+	form, err := h.readMessageForm(c, store.LimitsFrom(st))
+	if err != nil {
+		if errors.Is(err, errCSRF) {
+			return h.ErrorPage(c, fiber.StatusForbidden)
+		}
 		return err
 	}
-	if err == nil && !internal {
-		h.Live.Publish(ctx, id) // the customer's open page fetches the reply; notes never publish
+	ctx := c.UserContext()
+	defer form.Files.Discard(ctx) // no-op once the message committed them
+	body := form.Fields["body"]
+	internal := form.Fields["internal"] == "true"
+	var m store.StaffMessage
+	var ve *store.ValidationError
+	if form.FileError == "" {
+		m, err = h.Store.InboxMessageCreate(ctx, StaffOf(c).ID, id, body, internal, form.Files)
+		if err != nil && !errors.As(err, &ve) {
+			return err
+		}
+		if err == nil && !internal {
+			h.Live.Publish(ctx, id) // the customer's open page fetches the reply; notes never publish
+		}
 	}
 	d, gerr := h.Store.InboxTicketGet(ctx, id)
 	if gerr != nil {
@@ -293,11 +332,16 @@ func (h *Handlers) InboxMessageCreate(c *fiber.Ctx) error {
 		return verr
 	}
 	status := fiber.StatusOK
-	if ve != nil {
+	switch {
+	case form.FileError != "":
+		status = fiber.StatusUnprocessableEntity
+		v.Compose.Body, v.Compose.Internal = body, internal
+		v.Compose.FileError = attachmentText(p, st, form.FileError)
+	case ve != nil:
 		status = fiber.StatusUnprocessableEntity
 		v.Compose.Body, v.Compose.Internal = body, internal
 		v.Compose.Error = p.T(ve.Fields["body"], "Max", store.MaxReplyRunes)
-	} else {
+	default:
 		if !IsHTMX(c) {
 			return c.Redirect("/admin/inbox/"+strconv.FormatInt(id, 10)+"#message-"+strconv.FormatInt(m.ID, 10), fiber.StatusSeeOther)
 		}

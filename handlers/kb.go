@@ -105,8 +105,8 @@ func (h *Handlers) renderKB(c *fiber.Ctx, status int, name string, p *Page) erro
 
 // KBIndex lists the published articles the reader may see, by category (GET /kb).
 func (h *Handlers) KBIndex(c *fiber.Ctx) error {
+	// No page title of its own: the KB layout's title already says "Knowledge base".
 	p := h.newPage(c, "", nil)
-	p.Title = p.T("KnowledgeBase")
 	lang, def := kbLangs(c, p)
 	ctx := c.UserContext()
 	entries, err := h.Store.KBPublishedList(ctx, h.kbAudience(c), lang, def)
@@ -179,7 +179,7 @@ func (h *Handlers) KBArticleShow(c *fiber.Ctx) error {
 	if e.Lang != lang {
 		v.Lang = e.Lang // the article element carries its own lang for screen readers
 		if want == "" {
-			v.Fallback = p.T("KBFallbackNotice", "Language", languageNames[e.Lang])
+			v.Fallback = p.T("KBFallbackNotice", "Language", tOr(p, "KBLanguageName_"+e.Lang, languageNames[e.Lang]))
 		}
 	}
 	for _, l := range e.Languages {

@@ -343,12 +343,19 @@ func (h *Handlers) ErrorPage(c *fiber.Ctx, status int) error {
 		title, text = p.T("ErrorTitle"), p.T("ErrorText")
 	}
 	p.Title = title
-	p.Data = map[string]string{"Title": title, "Text": text}
+	p.Data = map[string]string{"Title": title, "Text": text, "BackHref": "/tickets", "BackLabel": p.T("BackToList")}
+	if kbPath(c.Path()) || (ContactOf(c) == nil && StaffOf(c) == nil) {
+		// The knowledge base is what an anonymous reader (or one lost under /kb) can go back to.
+		p.Data = map[string]string{"Title": title, "Text": text, "BackHref": "/kb", "BackLabel": p.T("KBBackToIndex")}
+	}
 	if IsHTMX(c) {
 		return h.renderFragment(c, status, "shared/error", p)
 	}
 	return h.renderPage(c, status, "pages/error", p)
 }
+
+// kbPath reports whether path is the knowledge base or one of its pages.
+func kbPath(path string) bool { return path == "/kb" || strings.HasPrefix(path, "/kb/") }
 
 // errIs is errors.Is, shortened for handler switches.
 var errIs = errors.Is

@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -256,7 +259,7 @@ func (h *Handlers) ssoTestPage(c *fiber.Ctx, p auth.Provider, id *auth.Identity,
 	}
 	if id != nil {
 		for k, val := range id.Claims {
-			v.Claims = append(v.Claims, ssoClaim{Name: k, Value: fmt.Sprint(val)})
+			v.Claims = append(v.Claims, ssoClaim{Name: k, Value: claimText(val)})
 		}
 		sort.Slice(v.Claims, func(i, j int) bool { return v.Claims[i].Name < v.Claims[j].Name })
 	}
@@ -266,4 +269,28 @@ func (h *Handlers) ssoTestPage(c *fiber.Ctx, p auth.Provider, id *auth.Identity,
 		status = fiber.StatusUnprocessableEntity
 	}
 	return h.renderAdmin(c, status, "sso/test_result", pg)
+}
+
+// claimText writes a received claim value for the test page: numbers as written in the token
+// (JSON decodes them as float64, which fmt prints as 1.796026384e+09), whole numbers without
+// exponent or decimals; lists element by element; anything else as fmt prints it.
+func claimText(v any) string {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return strconv.FormatInt(int64(x), 10)
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case float32:
+		return claimText(float64(x))
+	case json.Number:
+		return x.String()
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = claimText(e)
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	}
+	return fmt.Sprint(v)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -251,10 +252,30 @@ func newReplyForm(p *Page, st store.Settings, id int64, canReply bool) replyForm
 	return r
 }
 
+// knownPriorities are the ticket priorities the catalogue names (Priority_<value>).
+var knownPriorities = map[string]bool{"low": true, "medium": true, "high": true, "urgent": true}
+
+// priorityLabel translates a known priority ("high" → "Hoog"); other values, which are the
+// CRM's own data, show as they are.
+func priorityLabel(p *Page, v string) string {
+	if k := strings.ToLower(strings.TrimSpace(v)); knownPriorities[k] {
+		return tOr(p, "Priority_"+k, v)
+	}
+	return v
+}
+
+// channelLabel translates a channel through Channel_<value>, or shows an unknown one as it is.
+func channelLabel(p *Page, v string) string {
+	if k := strings.ToLower(strings.TrimSpace(v)); k != "" {
+		return tOr(p, "Channel_"+k, v)
+	}
+	return v
+}
+
 func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *ticketView {
 	t := d.Ticket
-	tv := &ticketView{ID: t.ID, Subject: t.Subject, Pipeline: t.PipelineName, Stage: t.StageName, Priority: t.Priority,
-		Category: t.Category, Channel: t.Channel, Company: t.CompanyName, Requester: t.RequesterName, Owner: t.OwnerName,
+	tv := &ticketView{ID: t.ID, Subject: t.Subject, Pipeline: t.PipelineName, Stage: t.StageName, Priority: priorityLabel(p, t.Priority),
+		Category: t.Category, Channel: channelLabel(p, t.Channel), Company: t.CompanyName, Requester: t.RequesterName, Owner: t.OwnerName,
 		Status: p.T("Open"), StatusClass: "open"}
 	if t.IsClosed {
 		tv.Status, tv.StatusClass = p.T("Closed"), "closed"

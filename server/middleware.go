@@ -193,8 +193,10 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// uploadPath matches the routes that take streamed multipart uploads.
-var uploadPath = regexp.MustCompile(`^/tickets/(new|[0-9]+/replies)$`)
+// uploadPath matches the routes that take streamed multipart uploads: the portal's new ticket
+// and replies, and the agent inbox's replies and notes (its staff group runs requireStaff before
+// csrf, so an anonymous or customer upload is refused before a byte is read).
+var uploadPath = regexp.MustCompile(`^(/tickets/(new|[0-9]+/replies)|/admin/inbox/[0-9]+/messages)$`)
 
 func isMultipart(c *fiber.Ctx) bool {
 	return strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEMultipartForm)

@@ -90,6 +90,8 @@ func (s *Server) routes() {
 	staff.Post("/inbox/:id/messages", h.InboxMessageCreate)
 	staff.Post("/inbox/:id/stage", h.InboxTicketStage)
 	staff.Post("/inbox/:id/owner", h.InboxTicketOwner)
+	// Any attachment, internal notes' too: staff only (customers use /attachments/:id, scoped).
+	staff.Get("/attachments/:id", h.StaffAttachmentDownload)
 	staff.Get("/contacts", h.AdminContactList)
 	staff.Get("/contacts/:id", h.AdminContactShow)
 	staff.Post("/contacts/:id", h.AdminContactUpdate)

@@ -317,3 +317,36 @@ func attachmentsOf(ctx context.Context, q querier, messageIDs []int64) (map[int6
 	}
 	return out, rows.Err()
 }
+
+// AttachmentGetForStaff returns ANY attachment (public replies' and internal notes' files alike)
+// and a reader of its bytes (the caller closes it), for the staff download route only
+// (/admin/attachments/:id, behind requireStaff). It applies no Viewer scope on purpose: never
+// call it from a customer path — customers use AttachmentGetForViewer. Errors: ErrNotFound (also
+// for a blob gone missing).
+func (s *Store) AttachmentGetForStaff(ctx context.Context, id int64) (Attachment, io.ReadCloser, error) {
+	var a Attachment
+	err := s.Pool.QueryRow(ctx, `SELECT id, message_id, ticket_id, file_name, content_type, size_bytes, sha256, blob_key, created_at
+		FROM attachments WHERE id = $1`, id).
+		Scan(&a.ID, &a.MessageID, &a.TicketID, &a.FileName, &a.ContentType, &a.SizeBytes, &a.SHA256, &a.BlobKey, &a.CreatedAt)
+	if err != nil {
+		return a, nil, fmt.Errorf("staff attachment %d: %w", id, notFound(err))
+	}
+	r, err := s.openBlob(ctx, a)
+	return a, r, err
+}
+
+// openBlob opens an attachment's bytes. Errors: ErrNotFound when no blob store is configured or
+// the blob is gone.
+func (s *Store) openBlob(ctx context.Context, a Attachment) (io.ReadCloser, error) {
+	if s.Blobs == nil {
+		return nil, fmt.Errorf("attachment %d: %w", a.ID, ErrNotFound)
+	}
+	r, err := s.Blobs.NewReader(ctx, a.BlobKey, nil)
+	if err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, fmt.Errorf("attachment %d blob: %w", a.ID, ErrNotFound)
+		}
+		return nil, err
+	}
+	return r, nil
+}

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -129,6 +131,8 @@ type StaffMessage struct {
 	Internal     bool
 	Body         string
 	CreatedAt    time.Time
+	// Attachments are the message's files, oldest first (notes' files included: staff see all).
+	Attachments []Attachment
 }
 
 // StaffConversation is one thread of a ticket with every message, oldest first.
@@ -146,17 +150,50 @@ type InboxTicket struct {
 	PipelineID, StageID, OwnerID, RequesterID, CompanyID int64
 	RequesterEmail                                       string
 	Conversations                                        []StaffConversation
+	// Tags are the ticket's tags; Properties its custom properties (tickets.properties), by key.
+	Tags       []string
+	Properties []TicketProperty
+}
+
+// TicketProperty is one custom property of a ticket, its value as text (strings as they are,
+// other JSON values in their JSON form).
+type TicketProperty struct {
+	Key, Value string
+}
+
+// ticketProperties turns tickets.properties into a list sorted by key.
+func ticketProperties(raw map[string]any) []TicketProperty {
+	out := make([]TicketProperty, 0, len(raw))
+	for k, v := range raw {
+		var val string
+		switch x := v.(type) {
+		case nil:
+		case string:
+			val = x
+		default:
+			b, err := json.Marshal(x)
+			if err != nil {
+				continue
+			}
+			val = string(b)
+		}
+		out = append(out, TicketProperty{Key: k, Value: val})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
 }
 
 // InboxTicketGet returns a ticket with its full history (every conversation, internal notes
 // included) for staff. Errors: ErrNotFound.
 func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, error) {
 	var d InboxTicket
+	var props map[string]any
 	t := &d.Ticket
 	err := s.Pool.QueryRow(ctx, `SELECT t.id, t.subject, t.description, p.name, st.name, t.is_closed,
 			t.priority, t.category, t.channel, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(rc.email, ''),
 			coalesce(co.name, ''), coalesce(su.name, ''), t.created_at, t.last_activity_at, t.closed_at,
-			t.pipeline_id, t.stage_id, coalesce(t.owner_id, 0), coalesce(t.requester_id, 0), coalesce(t.company_id, 0)
+			t.pipeline_id, t.stage_id, coalesce(t.owner_id, 0), coalesce(t.requester_id, 0), coalesce(t.company_id, 0),
+			t.tags, t.properties
 		FROM tickets t
 		JOIN pipelines p ON p.id = t.pipeline_id
 		JOIN stages st ON st.id = t.stage_id
@@ -165,10 +202,12 @@ func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, erro
 		LEFT JOIN staff_users su ON su.id = t.owner_id
 		WHERE t.id = $1`, id).Scan(&t.ID, &t.Subject, &t.Description, &t.PipelineName, &t.StageName, &t.IsClosed,
 		&t.Priority, &t.Category, &t.Channel, &t.RequesterName, &d.RequesterEmail, &t.CompanyName, &t.OwnerName,
-		&t.CreatedAt, &t.LastActivityAt, &t.ClosedAt, &d.PipelineID, &d.StageID, &d.OwnerID, &d.RequesterID, &d.CompanyID)
+		&t.CreatedAt, &t.LastActivityAt, &t.ClosedAt, &d.PipelineID, &d.StageID, &d.OwnerID, &d.RequesterID, &d.CompanyID,
+		&d.Tags, &props)
 	if err != nil {
 		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
 	}
+	d.Properties = ticketProperties(props)
 	rows, err := s.Pool.Query(ctx, `SELECT cv.id, i.name, cv.channel, cv.created_at FROM conversations cv
 		JOIN inboxes i ON i.id = cv.inbox_id WHERE cv.ticket_id = $1 ORDER BY cv.created_at, cv.id`, id)
 	if err != nil {
@@ -196,6 +235,7 @@ func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, erro
 		return d, err
 	}
 	defer rows.Close()
+	var ids []int64
 	for rows.Next() {
 		var m StaffMessage
 		var conv int64
@@ -204,9 +244,24 @@ func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, erro
 		}
 		if i, ok := idx[conv]; ok {
 			d.Conversations[i].Messages = append(d.Conversations[i].Messages, m)
+			ids = append(ids, m.ID)
 		}
 	}
-	return d, rows.Err()
+	if err := rows.Err(); err != nil {
+		return d, err
+	}
+	rows.Close()
+	atts, err := attachmentsOf(ctx, s.Pool, ids)
+	if err != nil {
+		return d, fmt.Errorf("ticket %d attachments: %w", id, err)
+	}
+	for ci := range d.Conversations {
+		for mi := range d.Conversations[ci].Messages {
+			m := &d.Conversations[ci].Messages[mi]
+			m.Attachments = atts[m.ID]
+		}
+	}
+	return d, nil
 }
 
 // InboxMessageCreate adds a staff message to the ticket's oldest conversation (opening a
@@ -214,11 +269,13 @@ func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, erro
 // customer sees and which bumps the ticket's last activity, or an internal note (internal =
 // true), which no customer path ever returns and which leaves last activity alone. A public
 // reply also enqueues the customer's notification mail (MailTicketReply) in the same
-// transaction; a note notifies nobody. Errors:
+// transaction; a note notifies nobody. files (nil = none) are recorded with the message in the
+// same transaction (a note's files stay as private as the note: AttachmentGetForViewer only
+// serves public messages' files); on error the caller discards them. Errors:
 // *ValidationError (body), ErrNotFound.
-func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64, body string, internal bool) (StaffMessage, error) {
+func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64, body string, internal bool, files *UploadBatch) (StaffMessage, error) {
 	m := StaffMessage{Body: body, Internal: internal}
-	if err := ValidateReply(body); err != nil {
+	if err := ValidateReplyWithFiles(body, files != nil && len(files.Files) > 0); err != nil {
 		return m, err
 	}
 	kind := "public"
@@ -242,6 +299,9 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 			VALUES ($1, $2, $3, $4, $5) RETURNING id, created_at`, convID, ticketID, kind, staffID, body).Scan(&m.ID, &m.CreatedAt); err != nil {
 			return err
 		}
+		if m.Attachments, err = insertAttachments(ctx, tx, files, ticketID, m.ID); err != nil {
+			return err
+		}
 		if !internal {
 			if _, err := tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2 WHERE id = $1`, ticketID, m.CreatedAt); err != nil {
 				return err
@@ -254,6 +314,9 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 	})
 	if err != nil {
 		return StaffMessage{}, fmt.Errorf("staff message on ticket %d: %w", ticketID, err)
+	}
+	if files != nil {
+		files.done = true // the blobs now belong to attachment rows
 	}
 	return m, nil
 }

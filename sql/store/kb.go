@@ -261,7 +261,7 @@ func (s *Store) KBCategoryRename(ctx context.Context, staffID, id int64, lang, n
 
 // kbEntryColumns are the columns scanned by scanKBEntry, over kb_articles a and kb_translations t.
 const kbEntryColumns = `a.id, a.slug, coalesce(a.category_id, 0), a.visibility, t.lang, t.title, t.body_html,
-	left(t.body_md, 400), t.updated_at,
+	left(t.body_md, 2000), t.updated_at,
 	ARRAY(SELECT x.lang FROM kb_translations x WHERE x.article_id = a.id AND x.published ORDER BY x.lang)`
 
 func scanKBEntry(r pgx.CollectableRow) (KBEntry, error) {

@@ -8,7 +8,9 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
 )
 
 // markdown renders CommonMark with GitHub tables, strikethrough and autolinks. Raw HTML in the
@@ -41,16 +43,44 @@ func RenderMarkdown(md string) (string, error) {
 	return kbPolicy().Sanitize(buf.String()), nil
 }
 
-var (
-	mdSyntax = regexp.MustCompile("[#*_`>\\[\\]|~]+|\\]\\([^)]*\\)|!\\[")
-	mdSpaces = regexp.MustCompile(`\s+`)
-)
+var mdSpaces = regexp.MustCompile(`\s+`)
 
 // PlainExcerpt returns Markdown source as one line of plain text, cut at a word boundary to at
-// most max characters (an ellipsis marks the cut). It is text, escaped by the templates.
+// most max characters (an ellipsis marks the cut). It is the text a reader sees: the source is
+// parsed like RenderMarkdown and only its words are kept (no emphasis marks, link targets,
+// images, raw HTML, list or heading markers, table pipes or code blocks). It is text, escaped by
+// the templates.
 func PlainExcerpt(md string, max int) string {
-	s := mdSpaces.ReplaceAllString(mdSyntax.ReplaceAllString(md, " "), " ")
-	s = strings.TrimSpace(s)
+	src := []byte(md)
+	var b strings.Builder
+	_ = ast.Walk(markdown.Parser().Parse(text.NewReader(src)), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		switch n := n.(type) {
+		case *ast.Image, *ast.HTMLBlock, *ast.RawHTML, *ast.FencedCodeBlock, *ast.CodeBlock:
+			return ast.WalkSkipChildren, nil
+		case *ast.Text:
+			if entering {
+				b.Write(n.Segment.Value(src))
+				if n.SoftLineBreak() || n.HardLineBreak() {
+					b.WriteByte(' ')
+				}
+			}
+		case *ast.String:
+			if entering {
+				b.Write(n.Value)
+			}
+		case *ast.AutoLink:
+			if entering {
+				b.Write(n.Label(src))
+			}
+			return ast.WalkSkipChildren, nil
+		default:
+			if !entering && n.Type() == ast.TypeBlock {
+				b.WriteByte(' ') // blocks (paragraphs, headings, list items, table cells) are separate words
+			}
+		}
+		return ast.WalkContinue, nil
+	})
+	s := strings.TrimSpace(mdSpaces.ReplaceAllString(b.String(), " "))
 	r := []rune(s)
 	if len(r) <= max {
 		return s
