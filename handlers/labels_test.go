@@ -14,7 +14,7 @@ func TestTicketPropertyLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	nl := &Page{Locale: c.Match("nl")}
-	for in, want := range map[string]string{"high": "Hoog", "Urgent": "Dringend", "low": "Laag", "p1-custom": "p1-custom", "": ""} {
+	for in, want := range map[string]string{"high": "Hoog", "URGENT": "Urgent", "medium": "Gemiddeld", "low": "Laag", "p1-custom": "p1-custom", "": ""} {
 		if got := priorityLabel(nl, in); got != want {
 			t.Errorf("nl priority %q = %q, want %q", in, got, want)
 		}
