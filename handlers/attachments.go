@@ -142,10 +142,17 @@ func attachmentText(p *Page, st store.Settings, id string) string {
 	return p.T(id, "Count", st.AttachmentMaxFiles, "File", p.Locale.Size(st.AttachmentMaxFileBytes), "Total", p.Locale.Size(st.AttachmentMaxMessageBytes))
 }
 
+// attachmentViews links attachments to the customer download route (the Viewer-scoped one).
 func attachmentViews(p *Page, as []store.Attachment) []attachmentView {
+	return attachmentLinks(p, as, "/attachments/")
+}
+
+// attachmentLinks formats attachments with links under route ("/attachments/" for customers,
+// "/admin/attachments/" for staff) and inline thumbnails for images.
+func attachmentLinks(p *Page, as []store.Attachment, route string) []attachmentView {
 	out := make([]attachmentView, len(as))
 	for i, a := range as {
-		href := "/attachments/" + strconv.FormatInt(a.ID, 10)
+		href := route + strconv.FormatInt(a.ID, 10)
 		out[i] = attachmentView{Href: href, Name: a.FileName, Size: p.Locale.Size(a.SizeBytes)}
 		if a.IsImage() {
 			out[i].Thumb = href + "?inline=1"

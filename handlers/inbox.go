@@ -247,15 +247,7 @@ func (h *Handlers) staffMessage(p *Page, m store.StaffMessage) staffMessageView 
 // staffAttachmentViews links attachments to the staff download route: every file of every
 // message, internal notes' included. Never used on customer pages (see attachmentViews).
 func staffAttachmentViews(p *Page, as []store.Attachment) []attachmentView {
-	out := make([]attachmentView, len(as))
-	for i, a := range as {
-		href := "/admin/attachments/" + strconv.FormatInt(a.ID, 10)
-		out[i] = attachmentView{Href: href, Name: a.FileName, Size: p.Locale.Size(a.SizeBytes)}
-		if a.IsImage() {
-			out[i].Thumb = href + "?inline=1"
-		}
-	}
-	return out
+	return attachmentLinks(p, as, "/admin/attachments/")
 }
 
 // InboxTicketShow shows a ticket's full history for staff (GET /admin/inbox/:id).
