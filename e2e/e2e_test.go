@@ -349,3 +349,24 @@ func TestNoJavaScript(t *testing.T) {
 		t.Fatalf("/tickets after sign-out shows %q, want the sign-in page", loc)
 	}
 }
+
+// TestRefusedHTMXRequestIsShown: a request the server refuses without a fragment to swap (here a
+// 400 for a NUL byte, typed by script) shows the server's message beside the form, and the text
+// stays in the box.
+func TestRefusedHTMXRequestIsShown(t *testing.T) {
+	p := startPortal(t)
+	b := newBrowser(t, p.URL, browserOptions{})
+	b.navigate("/login")
+	signIn(b, p.Std.AliceEmail, p.Std.Password)
+	b.navigate(fmt.Sprintf("/tickets/%d", p.Std.AliceOpen))
+	b.waitHTMX()
+	b.do("type a NUL byte by script", chromedp.Evaluate[chromedp.Void](`document.querySelector("#reply-body").value = "before\u0000after"`))
+	b.do("send", chromedp.Click(chromedp.CSS("#reply-send")))
+	b.visible("#reply-form .request-error")
+	if got := b.text("#reply-form .request-error"); !strings.Contains(got, "cannot be processed") {
+		t.Fatalf("message beside the form = %q", got)
+	}
+	if n := run(b, "read the reply box", chromedp.Evaluate[int](`document.querySelector("#reply-body").value.length`)); n != len("before\x00after") {
+		t.Fatalf("reply box holds %d characters, want the typed text kept", n)
+	}
+}

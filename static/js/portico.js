@@ -27,3 +27,25 @@
     }
   } catch (e) { /* no Intl: dates stay in UTC */ }
 })();
+// A refused htmx request (4xx/5xx that is not swapped, e.g. 400, 403, 409, 500) must not fail
+// silently: show the server's own (translated) message beside the form, keeping what was typed.
+document.addEventListener("htmx:responseError", function (evt) {
+  var elt = evt.detail.elt;
+  var form = (elt && elt.closest && elt.closest("form")) || elt;
+  if (!form || !form.insertAdjacentElement) return;
+  var text = "";
+  try {
+    var doc = new DOMParser().parseFromString(evt.detail.xhr.responseText || "", "text/html");
+    var p = doc.querySelector("#error p");
+    text = p ? p.textContent.trim() : "";
+  } catch (e) { /* keep the fallback */ }
+  if (!text) text = (evt.detail.xhr.status || "") + " " + (evt.detail.xhr.statusText || "");
+  var note = form.querySelector(".request-error");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "field-error request-error";
+    note.setAttribute("role", "alert");
+    form.insertAdjacentElement("afterbegin", note);
+  }
+  note.textContent = text;
+});
