@@ -120,7 +120,8 @@ func (h *Handlers) contactPage(c *fiber.Ctx, status int, f *recordForm) error {
 		events = append(events, ev)
 	}
 	p.Data = map[string]any{"Contact": ct, "Form": f, "Tickets": h.ticketRows(p, tickets), "Timeline": events,
-		"Saved": c.Query("saved") == "1", "Action": "/admin/contacts/" + strconv.FormatInt(id, 10)}
+		"Saved": c.Query("saved") == "1", "Action": "/admin/contacts/" + strconv.FormatInt(id, 10),
+		"InviteAction": "/admin/contacts/" + strconv.FormatInt(id, 10) + "/invite", "Invite": c.Query("invite")}
 	return h.renderAdmin(c, status, "admin/contact", p)
 }
 
@@ -552,4 +553,24 @@ func (p *Page) Field(form any, name, label, typ string) *Page {
 		f = *x
 	}
 	return p.With(fieldData{Form: f, Name: name, Label: label, Type: typ})
+}
+
+// AdminContactInviteResend mails the contact a fresh registration link (POST
+// /admin/contacts/:id/invite, admins only): in access-group mode, for a member of a chosen group
+// without an active account; the pending link is voided. 303 back with invite=sent or
+// invite=none (nothing to send).
+func (h *Handlers) AdminContactInviteResend(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	sent, err := h.Store.AccountInviteResend(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	result := "none"
+	if sent {
+		result = "sent"
+	}
+	return Redirect(c, "/admin/contacts/"+strconv.FormatInt(id, 10)+"?invite="+result)
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"portico/sql/store/storetest"
 )
 
 // TestContactIdentityChangesAreAdminOnlyAndEndSessions: an agent cannot move a customer's email
@@ -66,5 +69,52 @@ func TestStaffSignInRateLimited(t *testing.T) {
 		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("%s after the limit: %d", email, resp.StatusCode)
 		}
+	}
+}
+
+// TestAdminResendsRegistrationLink: in access-group mode an admin resends a member's
+// registration link from the contact page (a new mail job; the old link voided); agents cannot.
+func TestAdminResendsRegistrationLink(t *testing.T) {
+	ts := newTestServer(t, nil)
+	f := newStaffFixture(t, ts)
+	ctx := context.Background()
+	mia := storetest.MustContact(t, ts.Pool, "mia@members.test", "Mia Member", 0, "")
+	g, err := ts.Store.GroupCreate(ctx, "Members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Store.GroupAddMembers(ctx, g.ID, []string{"mia@members.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Store.SettingSet(ctx, "signin_method", "access_groups"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Store.SettingSet(ctx, "access_groups", "Members"); err != nil {
+		t.Fatal(err)
+	}
+	jobs := func() int {
+		return countRows(t, ts, `SELECT count(*) FROM river_job WHERE kind = 'portico_mail' AND args->>'template' = 'invite'`)
+	}
+	before := jobs()
+	path := "/admin/contacts/" + itoa(mia)
+	f.agent.get(path, false)
+	if resp, _ := f.agent.post(path+"/invite", nil, false); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("agent resend: %d", resp.StatusCode)
+	}
+	_, doc := f.admin.get(path, false)
+	if doc.Find("#invite-resend").Length() != 1 {
+		t.Fatal("no resend button for the admin")
+	}
+	resp, _ := f.admin.post(path+"/invite", nil, false)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "invite=sent") {
+		t.Fatalf("admin resend: %d %q", resp.StatusCode, loc)
+	}
+	if after := jobs(); after != before+1 {
+		t.Fatalf("invite jobs %d → %d, want one more", before, after)
+	}
+	// A contact with an account gets nothing.
+	resp, _ = f.admin.post("/admin/contacts/"+itoa(f.fx.Alice)+"/invite", nil, false)
+	if !strings.Contains(resp.Header.Get("Location"), "invite=none") {
+		t.Fatalf("resend to a contact with an account: %q", resp.Header.Get("Location"))
 	}
 }

@@ -103,6 +103,7 @@ func (s *Server) routes() {
 	staff.Post("/account/totp/disable", h.StaffTOTPDisable)
 	// Admin-only routes carry the guard themselves: a Group("") would guard every /admin route.
 	admin := adminOnly{staff, s.requireAdmin}
+	admin.Post("/contacts/:id/invite", h.AdminContactInviteResend)
 	admin.Get("/settings", h.AdminSettingsIndex)
 	admin.Get("/settings/:section", h.AdminSettingsShow)
 	admin.Post("/settings/:section", h.AdminSettingsUpdate)
