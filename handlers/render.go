@@ -112,8 +112,29 @@ func (l *Locale) DateTime(t time.Time) string {
 			lang = l.Lang
 		}
 	}
-	return strings.NewReplacer("%d", strconv.Itoa(t.Day()), "%m", monthNames[lang][t.Month()-1],
-		"%y", strconv.Itoa(t.Year()), "%t", t.Format("15:04")).Replace(dateLayouts[lang])
+	// One pass over the layout into one buffer: this runs twice per listing row.
+	layout := dateLayouts[lang]
+	b := make([]byte, 0, len(layout)+16)
+	for i := 0; i < len(layout); i++ {
+		if layout[i] != '%' || i+1 == len(layout) {
+			b = append(b, layout[i])
+			continue
+		}
+		i++
+		switch layout[i] {
+		case 'd':
+			b = strconv.AppendInt(b, int64(t.Day()), 10)
+		case 'm':
+			b = append(b, monthNames[lang][t.Month()-1]...)
+		case 'y':
+			b = strconv.AppendInt(b, int64(t.Year()), 10)
+		case 't':
+			b = t.AppendFormat(b, "15:04")
+		default:
+			b = append(b, '%', layout[i])
+		}
+	}
+	return string(b)
 }
 
 // Times returns t formatted for people (DateTime) and for machines (RFC 3339, for <time datetime>).
