@@ -189,6 +189,14 @@ func (h *Handlers) TicketCreate(c *fiber.Ctx) error {
 		return err
 	}
 	h.Live.Publish(ctx, id)
+	// An admin's ticket filters may hide tickets of this form from customers: then the ticket
+	// exists but its page would answer 404, so say it was received on the list instead.
+	if err := h.Store.TicketVisible(ctx, h.viewer(c, ""), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Redirect(c, "/tickets?submitted=1")
+		}
+		return err
+	}
 	return Redirect(c, "/tickets/"+strconv.FormatInt(id, 10))
 }
 

@@ -80,10 +80,12 @@ type listView struct {
 	Rows               []listRow
 	NextHref, PrevHref string
 	Empty              string
-	StatusOptions      []option
-	Announce           string
-	Fragment           bool
-	Columns            []column
+	// Notice is a one-line status above the list (e.g. a support ticket was received).
+	Notice        string
+	StatusOptions []option
+	Announce      string
+	Fragment      bool
+	Columns       []column
 }
 
 // column is one sortable column heading: its label, the link that sorts by it (toggling the
@@ -147,6 +149,9 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	}
 	if page.PrevCursor != "" {
 		lv.PrevHref = st.query(page.PrevCursor)
+	}
+	if c.Query("submitted") == "1" {
+		lv.Notice = p.T("TicketReceived")
 	}
 	if len(lv.Rows) == 0 {
 		lv.Empty = p.T("NoTickets")

@@ -135,3 +135,33 @@ func TestAgentReplyNotifiesCustomerAndPublishes(t *testing.T) {
 		t.Fatalf("notification mails: %d, want 1", n)
 	}
 }
+
+// TestAgentReplyOnFilteredTicketSendsNoMail: a ticket the admin's filters hide from customers
+// gets no notification (its link would answer 404).
+func TestAgentReplyOnFilteredTicketSendsNoMail(t *testing.T) {
+	ts := newTestServer(t, nil)
+	std := storetest.MustStandard(t, ts.Pool)
+	mustStaff(t, ts.Pool, "agent@portico.test", "Agent Smith", "agent")
+	agent := ts.client()
+	agent.staffSignIn("agent@portico.test")
+	path := "/admin/inbox/" + strconv.FormatInt(std.AliceOpen, 10)
+	if err := ts.Store.SettingSet(context.Background(), "ticket_filters", "pipeline is not Support"); err != nil {
+		t.Fatal(err)
+	}
+	agent.get(path, false)
+	if resp, _ := agent.post(path+"/messages", url.Values{"body": {"hidden answer"}}, true); resp.StatusCode != 200 {
+		t.Fatalf("reply: %d", resp.StatusCode)
+	}
+	if n := replyMails(t, ts); n != 0 {
+		t.Fatalf("%d mails for a ticket the customer cannot see", n)
+	}
+	if err := ts.Store.SettingSet(context.Background(), "ticket_filters", ""); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := agent.post(path+"/messages", url.Values{"body": {"visible answer"}}, true); resp.StatusCode != 200 {
+		t.Fatalf("reply: %d", resp.StatusCode)
+	}
+	if n := replyMails(t, ts); n != 1 {
+		t.Fatalf("%d mails for a visible ticket, want 1", n)
+	}
+}

@@ -285,3 +285,30 @@ func TestSupportFormPipelineWithoutOpenStage(t *testing.T) {
 		t.Fatalf("a refused form created %d tickets", after-before)
 	}
 }
+
+// TestSupportFormTicketHiddenByFilters: when the admin's ticket filters hide the form's tickets
+// from customers, a submission still lands (for the agents) and the customer is told so on the
+// list, never sent to a 404.
+func TestSupportFormTicketHiddenByFilters(t *testing.T) {
+	ts := newTestServer(t, nil)
+	std := storetest.MustStandard(t, ts.Pool)
+	mustSupportForm(t, ts)
+	if err := ts.Store.SettingSet(context.Background(), "ticket_filters", "pipeline is not Billing"); err != nil {
+		t.Fatal(err)
+	}
+	alice := ts.client()
+	alice.signIn(std.AliceEmail, std.Password)
+	alice.get("/tickets/new", false)
+	form := url.Values{"subject": {"Hidden by filters"}, "description": {"Please help"}, "priority": {"low"}}
+	resp, _ := alice.post("/tickets/new", form, false)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/tickets?submitted=1" {
+		t.Fatalf("submission: %d %q", resp.StatusCode, loc)
+	}
+	_, doc := alice.get("/tickets?submitted=1", false)
+	if doc.Find("#list-notice").Length() != 1 {
+		t.Fatal("no notice that the ticket was received")
+	}
+	if n := countRows(t, ts, `SELECT count(*) FROM tickets WHERE subject = 'Hidden by filters'`); n != 1 {
+		t.Fatalf("tickets stored: %d", n)
+	}
+}

@@ -289,8 +289,13 @@ func SettingDefs() []SettingDef {
 
 // SettingsGet returns the portal settings with defaults for unset keys.
 func (s *Store) SettingsGet(ctx context.Context) (Settings, error) {
+	return settingsIn(ctx, s.Pool)
+}
+
+// settingsIn reads the settings through q (the pool, or a transaction).
+func settingsIn(ctx context.Context, q querier) (Settings, error) {
 	out := DefaultSettings()
-	rows, err := s.Pool.Query(ctx, `SELECT key, value FROM portal_settings`)
+	rows, err := q.Query(ctx, `SELECT key, value FROM portal_settings`)
 	if err != nil {
 		return out, fmt.Errorf("settings: %w", err)
 	}
