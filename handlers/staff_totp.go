@@ -276,6 +276,17 @@ func (h *Handlers) StaffTOTPEnable(c *fiber.Ctx) error {
 		return err
 	}
 	_ = h.TOTP.DropEnrolment(ctx, sess.ID)
+	// A second factor is a privilege change: every other session of this staff user (signed in
+	// with the password alone) ends, and this one continues under a new id.
+	if _, err := h.Sessions.RevokeAll(ctx, auth.KindStaff, st.ID); err != nil {
+		return err
+	}
+	fresh, err := h.Sessions.Create(ctx, auth.KindStaff, st.ID, SettingsOf(c).IdleTimeout)
+	if err != nil {
+		return err
+	}
+	h.setSessionCookie(c, fresh.ID)
+	SetSession(c, fresh)
 	h.Log.Info("staff totp enabled", "request_id", RequestIDOf(c), "staff_id", st.ID)
 	return Redirect(c, "/admin/account/totp?flash=enabled")
 }

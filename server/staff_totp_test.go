@@ -116,10 +116,20 @@ func TestStaffTOTP(t *testing.T) {
 	if err := ts.Pool.QueryRow(ctx, `SELECT totp_enabled_at FROM staff_users WHERE id = $1`, id).Scan(&enabled); err != nil || enabled != nil {
 		t.Fatalf("enabled after a wrong code: %v %v", enabled, err)
 	}
-	// The right one (previous step: ±1 skew) enables it, with an audit entry.
+	// The right one (previous step: ±1 skew) enables it, with an audit entry; every other
+	// session of this staff user (password only) ends, and this one goes on under a new id.
+	other := ts.client()
+	other.staffSignIn("gus@portico.test")
+	before := c.cookies["portico_session"]
 	resp, _ = c.post("/admin/account/totp", url.Values{"code": {totpCode(t, secret, -30*time.Second)}}, false)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/account/totp?flash=enabled" {
 		t.Fatalf("confirm: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if c.cookies["portico_session"] == before {
+		t.Error("session id not rotated when the second factor was enabled")
+	}
+	if r, _ := other.get("/admin/inbox", false); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("another password-only session survived enabling TOTP: %d", r.StatusCode)
 	}
 	_, doc = c.get("/admin/account/totp?flash=enabled", false)
 	if doc.Find("#totp-disable-form").Length() != 1 || doc.Find("#totp-secret").Length() != 0 {
@@ -175,14 +185,14 @@ func TestStaffTOTP(t *testing.T) {
 		t.Fatalf("wrong sign-in code: %d", resp.StatusCode)
 	}
 	// Another browser cannot finish this sign-in (the state is bound to b's session).
-	other := ts.client()
+	other = ts.client()
 	other.get("/admin/login", false)
 	resp, _ = other.post("/admin/login/totp", url.Values{"code": {totpCode(t, secret, 0)}}, false)
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/admin/login?expired=1" {
 		t.Fatalf("code from another browser: %d %q", resp.StatusCode, loc)
 	}
 	// The right code signs in, with a new session id.
-	before := b.cookies[ts.Handlers.SessionCookieName()]
+	before = b.cookies[ts.Handlers.SessionCookieName()]
 	code := totpCode(t, secret, 0)
 	resp, _ = b.post("/admin/login/totp", url.Values{"code": {code}}, false)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/inbox" {
