@@ -49,6 +49,8 @@ type Config struct {
 	BodyLimit int
 	// SessionLifetime is the absolute session lifetime (PORTICO_SESSION_LIFETIME, default 12h).
 	SessionLifetime time.Duration
+	// Warnings are configuration choices that work but weaken security, logged at start.
+	Warnings []string
 	// LogLevel is debug, info, warn or error (PORTICO_LOG_LEVEL, default info).
 	LogLevel string
 	// BlobURL is the attachment store, a gocloud.dev/blob URL (PORTICO_BLOB_URL): file:///dir
@@ -130,7 +132,7 @@ func LoadFrom(getenv Getenv) (*Config, error) {
 		return nil, fmt.Errorf("PORTICO_BASE_URL must be an absolute http(s) URL, got %q", c.BaseURL)
 	}
 	if c.Env == EnvProduction && !strings.HasPrefix(c.BaseURL, "https://") {
-		return nil, errors.New("PORTICO_BASE_URL must be an https:// URL in production")
+		c.Warnings = append(c.Warnings, "PORTICO_BASE_URL is not https: session cookies go without Secure and the __Host- prefix, and no HSTS is sent; serve Portico behind TLS and set an https:// base URL")
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return nil, fmt.Errorf("PORTICO_ADDR must be host:port or :port, got %q", c.Addr)

@@ -33,7 +33,6 @@ func TestDefaults(t *testing.T) {
 
 func TestBadValuesNameTheVariable(t *testing.T) {
 	t.Chdir(t.TempDir())
-	key := strings.Repeat("0f", 32)
 	for name, tc := range map[string]struct {
 		env  map[string]string
 		want string
@@ -46,7 +45,6 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"short key":   {map[string]string{"PORTICO_SECRET_KEY": "abcd"}, "PORTICO_SECRET_KEY"},
 		"non-hex key": {map[string]string{"PORTICO_SECRET_KEY": strings.Repeat("zz", 32)}, "PORTICO_SECRET_KEY"},
 		"prod no key": {map[string]string{"PORTICO_ENV": "production", "PORTICO_BASE_URL": "https://x.example"}, "PORTICO_SECRET_KEY"},
-		"prod no tls": {map[string]string{"PORTICO_ENV": "production", "PORTICO_SECRET_KEY": key, "PORTICO_BASE_URL": "http://x.example"}, "PORTICO_BASE_URL"},
 		"proxies":     {map[string]string{"PORTICO_TRUSTED_PROXIES": "10.0.0.1, not-an-ip"}, "PORTICO_TRUSTED_PROXIES"},
 		"lifetime":    {map[string]string{"PORTICO_SESSION_LIFETIME": "1s"}, "PORTICO_SESSION_LIFETIME"},
 		"log level":   {map[string]string{"PORTICO_LOG_LEVEL": "loud"}, "PORTICO_LOG_LEVEL"},
@@ -82,5 +80,15 @@ func TestNewSecretKeyParses(t *testing.T) {
 	}
 	if _, err := ParseSecretKey(a); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestProductionOverPlainHTTPWarns(t *testing.T) {
+	c, err := LoadFrom(env(map[string]string{"PORTICO_ENV": "production", "PORTICO_SECRET_KEY": strings.Repeat("0f", 32)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecureCookies() || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "PORTICO_BASE_URL") {
+		t.Fatalf("secure %v, warnings %q", c.SecureCookies(), c.Warnings)
 	}
 }

@@ -149,6 +149,9 @@ func cmdServe(ctx context.Context, cfg *config.Config, args []string, stdout, st
 			printDemoSignIns(ctx, s.Store, stdout)
 		}
 	}
+	for _, w := range cfg.Warnings {
+		s.Log.Warn(w)
+	}
 	fmt.Fprintf(stdout, "Portico serving on %s (%s)\n", cfg.BaseURL, cfg.Env)
 	s.Log.Info("serving", "config", cfg.Dump())
 	return s.Run(ctx)
