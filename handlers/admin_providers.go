@@ -248,34 +248,30 @@ func (h *Handlers) AdminProviderEnable(c *fiber.Ctx) error { return h.providerSe
 func (h *Handlers) AdminProviderDisable(c *fiber.Ctx) error { return h.providerSetEnabled(c, false) }
 
 func (h *Handlers) providerSetEnabled(c *fiber.Ctx, on bool) error {
+	return h.providerChange(c, "saved", func(row store.IdentityProvider) error {
+		return h.Store.IdentityProviderSetEnabled(c.UserContext(), *StaffOf(c), row.ID, on)
+	})
+}
+
+// providerChange applies change to the provider named by :id, tells every instance to reload
+// the registry, and goes back to the list with flash. Unknown provider: 404 (via the error table).
+func (h *Handlers) providerChange(c *fiber.Ctx, flash string, change func(store.IdentityProvider) error) error {
 	row, err := h.providerByParam(c)
 	if err == nil {
-		err = h.Store.IdentityProviderSetEnabled(c.UserContext(), *StaffOf(c), row.ID, on)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return h.ErrorPage(c, fiber.StatusNotFound)
+		err = change(row)
 	}
 	if err != nil {
 		return err
 	}
 	h.providersChanged(c)
-	return Redirect(c, "/admin/providers?flash=saved")
+	return Redirect(c, "/admin/providers?flash="+flash)
 }
 
 // AdminProviderDelete removes a provider and its contact links (POST /admin/providers/{id}/delete).
 func (h *Handlers) AdminProviderDelete(c *fiber.Ctx) error {
-	row, err := h.providerByParam(c)
-	if err == nil {
-		err = h.Store.IdentityProviderDelete(c.UserContext(), *StaffOf(c), row.ID)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return h.ErrorPage(c, fiber.StatusNotFound)
-	}
-	if err != nil {
-		return err
-	}
-	h.providersChanged(c)
-	return Redirect(c, "/admin/providers?flash=deleted")
+	return h.providerChange(c, "deleted", func(row store.IdentityProvider) error {
+		return h.Store.IdentityProviderDelete(c.UserContext(), *StaffOf(c), row.ID)
+	})
 }
 
 // AdminProviderRotate replaces a SAML provider's SP key and certificate (POST
