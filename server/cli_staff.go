@@ -14,8 +14,11 @@ import (
 
 // cmdStaff runs `portico staff add --email E --name N --role admin|agent` (password from stdin).
 func cmdStaff(ctx context.Context, cfg *config.Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reset-totp" {
+		return cmdStaffResetTOTP(ctx, cfg, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "add" {
-		return errors.New("usage: portico staff add --email E --name N --role admin|agent (password from standard input)")
+		return errors.New("usage: portico staff add --email E --name N --role admin|agent (password from standard input) | staff reset-totp --email E")
 	}
 	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -107,5 +110,33 @@ func cmdGroup(ctx context.Context, cfg *config.Config, args []string, stdout io.
 			return nil
 		}
 		return errors.New(use)
+	})
+}
+
+// cmdStaffResetTOTP turns off the second factor of a staff user who lost their authenticator
+// (`portico staff reset-totp --email E`), audited as done by "cli"; the user enrols again.
+func cmdStaffResetTOTP(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("staff reset-totp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "the staff user's email address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return errors.New("staff reset-totp: --email is required")
+	}
+	return withStore(ctx, cfg, func(s *store.Store) error {
+		st, _, err := s.StaffByEmail(ctx, *email)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("staff reset-totp: no staff user with email %q", *email)
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.StaffTOTPDisable(ctx, store.CLIEditor, st.ID); err != nil {
+			return fmt.Errorf("staff reset-totp: %w", err)
+		}
+		fmt.Fprintf(stdout, "two-step sign-in turned off for %s; they can enrol again at /admin/account/totp\n", st.Email)
+		return nil
 	})
 }

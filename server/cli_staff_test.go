@@ -134,3 +134,30 @@ func TestCLIGroup(t *testing.T) {
 		t.Errorf("list after remove: %q", out)
 	}
 }
+
+func TestCLIStaffResetTOTP(t *testing.T) {
+	pool := storetest.NewDB(t)
+	dbURL := pool.Config().ConnString()
+	ctx := context.Background()
+	id := mustStaff(t, pool, "gus@portico.test", "Gus Agent", "agent")
+	if _, err := pool.Exec(ctx, `UPDATE staff_users SET totp_secret = '\\x01', totp_enabled_at = now(), totp_last_step = 1 WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCLI(t, dbURL, "", "staff", "reset-totp", "--email", "nobody@portico.test"); err == nil {
+		t.Fatal("unknown staff user accepted")
+	}
+	out, _, err := runCLI(t, dbURL, "", "staff", "reset-totp", "--email", "GUS@portico.test")
+	if err != nil || !strings.Contains(out, "turned off") {
+		t.Fatalf("reset: %v %q", err, out)
+	}
+	var on bool
+	pool.QueryRow(ctx, `SELECT totp_enabled_at IS NOT NULL OR totp_secret IS NOT NULL FROM staff_users WHERE id = $1`, id).Scan(&on)
+	if on {
+		t.Fatal("TOTP still on after the reset")
+	}
+	var audits int
+	pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE key = $1 AND staff_name = 'cli'`, "staff:"+itoa(id)+":totp").Scan(&audits)
+	if audits != 1 {
+		t.Fatalf("audit rows %d", audits)
+	}
+}
