@@ -207,11 +207,8 @@ func (h *Handlers) formFor(row store.IdentityProvider) providerForm {
 // AdminProviderShow shows a provider's edit form (GET /admin/providers/{id}).
 func (h *Handlers) AdminProviderShow(c *fiber.Ctx) error {
 	row, err := h.providerByParam(c)
-	if errors.Is(err, store.ErrNotFound) {
-		return h.ErrorPage(c, fiber.StatusNotFound)
-	}
 	if err != nil {
-		return err
+		return err // ErrNotFound: 404 through the error table
 	}
 	return h.renderProviderForm(c, fiber.StatusOK, h.formFor(row))
 }
@@ -220,11 +217,8 @@ func (h *Handlers) AdminProviderShow(c *fiber.Ctx) error {
 // field keeps the stored secret.
 func (h *Handlers) AdminProviderUpdate(c *fiber.Ctx) error {
 	row, err := h.providerByParam(c)
-	if errors.Is(err, store.ErrNotFound) {
-		return h.ErrorPage(c, fiber.StatusNotFound)
-	}
 	if err != nil {
-		return err
+		return err // ErrNotFound: 404 through the error table
 	}
 	f := h.formFor(row)
 	secrets := readProviderForm(c, &row, &f)
@@ -278,11 +272,11 @@ func (h *Handlers) AdminProviderDelete(c *fiber.Ctx) error {
 // /admin/providers/{id}/rotate); the IdP must then load the new SP metadata.
 func (h *Handlers) AdminProviderRotate(c *fiber.Ctx) error {
 	row, err := h.providerByParam(c)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && row.Kind != store.KindSAML) {
-		return h.ErrorPage(c, fiber.StatusNotFound)
-	}
 	if err != nil {
 		return err
+	}
+	if row.Kind != store.KindSAML {
+		return store.ErrNotFound
 	}
 	if _, err := providers.EnsureSPKey(&row, h.SSODeps.Sealer, true); err != nil {
 		return err
@@ -299,11 +293,8 @@ func (h *Handlers) AdminProviderRotate(c *fiber.Ctx) error {
 // exact validation error instead of signing anyone in. Works for disabled providers too.
 func (h *Handlers) AdminProviderTest(c *fiber.Ctx) error {
 	row, err := h.providerByParam(c)
-	if errors.Is(err, store.ErrNotFound) {
-		return h.ErrorPage(c, fiber.StatusNotFound)
-	}
 	if err != nil {
-		return err
+		return err // ErrNotFound: 404 through the error table
 	}
 	p, ok := h.SSO.Get(row.Slug)
 	if !ok {
@@ -329,11 +320,8 @@ func (h *Handlers) AdminProviderTest(c *fiber.Ctx) error {
 // (POST /admin/providers/{id}/test).
 func (h *Handlers) AdminProviderTestToken(c *fiber.Ctx) error {
 	row, err := h.providerByParam(c)
-	if errors.Is(err, store.ErrNotFound) {
-		return h.ErrorPage(c, fiber.StatusNotFound)
-	}
 	if err != nil {
-		return err
+		return err // ErrNotFound: 404 through the error table
 	}
 	p, ok := h.SSO.Get(row.Slug)
 	insp, isJWT := p.(tokenInspector)

@@ -62,7 +62,7 @@ func (h *Handlers) ticketRows(p *Page, rows []store.InboxRow) []inboxRowView {
 		if v.Owner == "" {
 			v.Owner = p.T("Unassigned")
 		}
-		v.Activity, v.ActivityISO = fmtTime(r.LastActivityAt)
+		v.Activity, v.ActivityISO = p.Locale.Times(r.LastActivityAt)
 		out = append(out, v)
 	}
 	return out
@@ -116,7 +116,7 @@ func (h *Handlers) contactPage(c *fiber.Ctx, status int, f *recordForm) error {
 		if e.TicketID != 0 {
 			ev.Href = "/admin/inbox/" + strconv.FormatInt(e.TicketID, 10)
 		}
-		ev.Time, ev.TimeISO = fmtTime(e.At)
+		ev.Time, ev.TimeISO = p.Locale.Times(e.At)
 		events = append(events, ev)
 	}
 	p.Data = map[string]any{"Contact": ct, "Form": f, "Tickets": h.ticketRows(p, tickets), "Timeline": events,

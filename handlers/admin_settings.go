@@ -272,7 +272,7 @@ func (h *Handlers) AdminAuditList(c *fiber.Ctx) error {
 	}
 	for _, r := range rows {
 		row := auditRow{Staff: r.StaffName, Key: r.Key, Label: tOr(p, "Setting_"+r.Key, r.Key), Before: r.Before, After: r.After}
-		row.Time, row.TimeISO = fmtTime(r.At)
+		row.Time, row.TimeISO = p.Locale.Times(r.At)
 		v.Rows = append(v.Rows, row)
 	}
 	if next != 0 {

@@ -53,7 +53,9 @@ func (h *Handlers) readMessageForm(c *fiber.Ctx, limits store.UploadLimits) (*me
 	ctype, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if ctype != fiber.MIMEMultipartForm {
 		args := c.Request().PostArgs()
-		args.VisitAll(func(k, v []byte) { f.Fields[string(k)] = string(v) })
+		for k, v := range args.All() {
+			f.Fields[string(k)] = string(v)
+		}
 		return f, nil
 	}
 	pending, _ := c.Locals(LocalCSRFPending).(bool)

@@ -83,7 +83,9 @@ func draftFields(c *fiber.Ctx) map[string]string {
 	}
 	ctype, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if ctype != fiber.MIMEMultipartForm {
-		c.Request().PostArgs().VisitAll(func(k, v []byte) { keep(string(k), string(v)) })
+		for k, v := range c.Request().PostArgs().All() {
+			keep(string(k), string(v))
+		}
 		return out
 	}
 	var body io.Reader = c.Context().RequestBodyStream()

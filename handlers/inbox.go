@@ -86,7 +86,7 @@ func (h *Handlers) InboxList(c *fiber.Ctx) error {
 		if row.Owner == "" {
 			row.Owner = p.T("Unassigned")
 		}
-		row.Activity, row.ActivityISO = fmtTime(r.LastActivityAt)
+		row.Activity, row.ActivityISO = p.Locale.Times(r.LastActivityAt)
 		v.Rows = append(v.Rows, row)
 	}
 	if page.NextCursor != "" {
@@ -194,11 +194,11 @@ func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (
 	if v.Owner == "" {
 		v.Owner = p.T("Unassigned")
 	}
-	v.Created, v.CreatedISO = fmtTime(t.CreatedAt)
-	v.Activity, v.ActivityISO = fmtTime(t.LastActivityAt)
+	v.Created, v.CreatedISO = p.Locale.Times(t.CreatedAt)
+	v.Activity, v.ActivityISO = p.Locale.Times(t.LastActivityAt)
 	for _, cv := range d.Conversations {
 		x := conversationView{ID: cv.ID, Inbox: cv.InboxName, Channel: cv.Channel}
-		x.Time, x.TimeISO = fmtTime(cv.CreatedAt)
+		x.Time, x.TimeISO = p.Locale.Times(cv.CreatedAt)
 		for _, m := range cv.Messages {
 			x.Messages = append(x.Messages, h.staffMessage(p, m))
 		}
@@ -239,7 +239,7 @@ func (h *Handlers) staffMessage(p *Page, m store.StaffMessage) staffMessageView 
 	if v.Author == "" {
 		v.Author = p.T("SupportTeam")
 	}
-	v.Time, v.TimeISO = fmtTime(m.CreatedAt)
+	v.Time, v.TimeISO = p.Locale.Times(m.CreatedAt)
 	v.Attachments = staffAttachmentViews(p, m.Attachments)
 	return v
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
 
-	"portico/sql/store"
 )
 
 // Live fans ticket-change notices out to the ticket pages open on this instance. Notices travel
@@ -176,7 +175,7 @@ func (h *Handlers) TicketMessagesAfter(c *fiber.Ctx) error {
 		return c.Redirect(fmt.Sprintf("/tickets/%d", id), fiber.StatusSeeOther)
 	}
 	p := h.newPage(c, "", nil)
-	tv := h.ticketView(c, p, store.TicketDetail{Ticket: ch.Ticket, Messages: ch.Messages})
+	tv := h.ticketView(c, p, ch)
 	tv.LastMessageID = after
 	if n := len(ch.Messages); n > 0 {
 		tv.LastMessageID = ch.Messages[n-1].ID

@@ -3,7 +3,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -377,9 +376,6 @@ func (h *Handlers) ErrorPage(c *fiber.Ctx, status int) error {
 
 // kbPath reports whether path is the knowledge base or one of its pages.
 func kbPath(path string) bool { return path == "/kb" || strings.HasPrefix(path, "/kb/") }
-
-// errIs is errors.Is, shortened for handler switches.
-var errIs = errors.Is
 
 // With returns a copy of the page whose Data is data: how a page hands a sub-template its own
 // view model ({{template "tickets/reply_form" (.With .Data.Reply)}}).

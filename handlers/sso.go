@@ -116,10 +116,14 @@ func sessionID(c *fiber.Ctx) string {
 
 func requestValues(c *fiber.Ctx) auth.CompleteRequest {
 	q := url.Values{}
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
+	for k, v := range c.Context().QueryArgs().All() {
+		q.Add(string(k), string(v))
+	}
 	f := url.Values{}
 	if c.Method() == fiber.MethodPost {
-		c.Context().PostArgs().VisitAll(func(k, v []byte) { f.Add(string(k), string(v)) })
+		for k, v := range c.Context().PostArgs().All() {
+			f.Add(string(k), string(v))
+		}
 	}
 	return auth.CompleteRequest{Query: q, Form: f, URL: c.BaseURL() + c.OriginalURL(), Binding: sessionID(c)}
 }

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -99,14 +98,6 @@ type option struct {
 	Selected     bool
 }
 
-// timeFormat is how dates read in the listing and the ticket page (UTC until the viewer's zone
-// is known; the <time> element carries the exact instant).
-const timeFormat = "2006-01-02 15:04"
-
-func fmtTime(t time.Time) (string, string) {
-	t = t.UTC()
-	return t.Format(timeFormat), t.Format(time.RFC3339)
-}
 
 // viewer builds the request's Viewer from the signed-in contact and the settings.
 func (h *Handlers) viewer(c *fiber.Ctx, view string) store.Viewer {

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/valyala/fasthttp"
 
 	"portico/auth"
 	"portico/handlers"
@@ -206,13 +207,17 @@ func isMultipart(c *fiber.Ctx) bool {
 // string and in urlencoded forms, with a 400 page, before any handler sees it. Streamed
 // multipart forms are checked field by field by their reader.
 func (s *Server) inputGuard(c *fiber.Ctx) error {
-	bad := false
-	check := func(k, v []byte) {
-		bad = bad || !handlers.CleanText(string(k)) || !handlers.CleanText(string(v))
+	clean := func(args *fasthttp.Args) bool {
+		for k, v := range args.All() {
+			if !handlers.CleanText(string(k)) || !handlers.CleanText(string(v)) {
+				return false
+			}
+		}
+		return true
 	}
-	c.Request().URI().QueryArgs().VisitAll(check)
+	bad := !clean(c.Request().URI().QueryArgs())
 	if !bad && strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationForm) {
-		c.Request().PostArgs().VisitAll(check)
+		bad = !clean(c.Request().PostArgs())
 	}
 	if bad {
 		return s.Handlers.ErrorPage(c, fiber.StatusBadRequest)

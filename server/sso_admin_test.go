@@ -101,7 +101,7 @@ func TestCLIProviders(t *testing.T) {
 	md := filepath.Join(t.TempDir(), "idp.xml")
 	idp := newSAMLIdP(t)
 	os.WriteFile(md, []byte(strings.ReplaceAll(idp.metadataXML(), "http://127.0.0.1", "https://127.0.0.1")), 0o600)
-	if out, _, err = runCLI(t, dbURL, "", "provider", "add", "saml", "--name", "Corp", "--metadata-file", md, "--enable"); err != nil {
+	if _, _, err = runCLI(t, dbURL, "", "provider", "add", "saml", "--name", "Corp", "--metadata-file", md, "--enable"); err != nil {
 		t.Fatalf("add saml: %v", err)
 	}
 	if out, _, err = runCLI(t, dbURL, "", "provider", "metadata", "corp"); err != nil || !strings.Contains(out, "/sso/corp/acs") || !strings.Contains(out, "X509Certificate") {

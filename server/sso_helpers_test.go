@@ -72,9 +72,6 @@ func (ts *testServer) mustProvider(row store.IdentityProvider, secrets map[strin
 	return row
 }
 
-// noRedirectClient follows redirects except to the portal (those come back to the test).
-func noRedirectClient() *http.Client { return providertest.NoRedirectClient(ssoBase) }
-
 // portalPath turns a redirect to the portal into a path for app.Test.
 func portalPath(t *testing.T, loc string) string {
 	t.Helper()

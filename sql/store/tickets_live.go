@@ -5,27 +5,22 @@ import (
 	"fmt"
 )
 
-// TicketChanges is what changed on a ticket since a message id, as a viewer may see it.
-type TicketChanges struct {
-	Ticket Ticket
-	// Messages are the public messages newer than the given id, oldest first.
-	Messages []Message
-}
-
-// TicketChangesForViewer returns the ticket's current properties and the public messages of its
-// shown conversation newer than afterID, for live updates. Errors: ErrNotFound (outside scope).
-func (s *Store) TicketChangesForViewer(ctx context.Context, v Viewer, ticketID, afterID int64) (TicketChanges, error) {
+// TicketChangesForViewer returns the ticket's current properties with only the public messages
+// of its shown conversation(s) newer than afterID, for live updates. Errors: ErrNotFound
+// (outside scope).
+func (s *Store) TicketChangesForViewer(ctx context.Context, v Viewer, ticketID, afterID int64) (TicketDetail, error) {
 	d, err := s.TicketGetForViewer(ctx, v, ticketID)
 	if err != nil {
-		return TicketChanges{}, err
+		return TicketDetail{}, err
 	}
-	out := TicketChanges{Ticket: d.Ticket}
+	newer := d.Messages[:0]
 	for _, m := range d.Messages {
 		if m.ID > afterID {
-			out.Messages = append(out.Messages, m)
+			newer = append(newer, m)
 		}
 	}
-	return out, nil
+	d.Messages = newer
+	return d, nil
 }
 
 // TicketVisible reports whether the ticket is in the viewer's scope. Errors: ErrNotFound.
