@@ -12,7 +12,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
-
 )
 
 // Live fans ticket-change notices out to the ticket pages open on this instance. Notices travel

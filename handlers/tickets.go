@@ -98,7 +98,6 @@ type option struct {
 	Selected     bool
 }
 
-
 // viewer builds the request's Viewer from the signed-in contact and the settings.
 func (h *Handlers) viewer(c *fiber.Ctx, view string) store.Viewer {
 	ct := ContactOf(c)
