@@ -12,6 +12,23 @@ import (
 )
 
 // signIn fills the sign-in form that the browser shows now and waits for the ticket list.
+// signOut clicks Sign out and checks that the sign-in page shows, also for /tickets afterwards.
+func signOut(b *browser) {
+	b.t.Helper()
+	if st := b.follow("click Sign out", chromedp.Click(chromedp.CSS("#sign-out"))); st != http.StatusOK {
+		b.t.Fatalf("sign-out landed with status %d", st)
+	}
+	b.visible("#email")
+	if loc := b.location(); !strings.HasPrefix(loc, "/login") {
+		b.t.Fatalf("after sign-out the browser is on %q, want the sign-in page", loc)
+	}
+	b.navigate("/tickets")
+	b.visible("#email")
+	if loc := b.location(); !strings.HasPrefix(loc, "/login") {
+		b.t.Fatalf("/tickets after sign-out shows %q, want the sign-in page", loc)
+	}
+}
+
 func signIn(b *browser, email, password string) {
 	b.t.Helper()
 	b.visible("#email")
@@ -192,18 +209,7 @@ func TestCustomerJourney(t *testing.T) {
 	}
 
 	// Sign out, and the tickets are closed again.
-	if st := b.follow("click Sign out", chromedp.Click(chromedp.CSS("#sign-out"))); st != http.StatusOK {
-		t.Fatalf("sign-out landed with status %d", st)
-	}
-	b.visible("#email")
-	if loc := b.location(); !strings.HasPrefix(loc, "/login") {
-		t.Fatalf("after sign-out the browser is on %q, want the sign-in page", loc)
-	}
-	b.navigate("/tickets")
-	b.visible("#email")
-	if loc := b.location(); !strings.HasPrefix(loc, "/login") {
-		t.Fatalf("/tickets after sign-out shows %q, want the sign-in page", loc)
-	}
+	signOut(b)
 }
 
 func TestPagination(t *testing.T) {
@@ -336,18 +342,7 @@ func TestNoJavaScript(t *testing.T) {
 	b.visible("#reply-error")
 
 	// Sign out.
-	if st := b.follow("click Sign out", chromedp.Click(chromedp.CSS("#sign-out"))); st != http.StatusOK {
-		t.Fatalf("sign-out landed with status %d", st)
-	}
-	b.visible("#email")
-	if loc := b.location(); !strings.HasPrefix(loc, "/login") {
-		t.Fatalf("after sign-out the browser is on %q, want the sign-in page", loc)
-	}
-	b.navigate("/tickets")
-	b.visible("#email")
-	if loc := b.location(); !strings.HasPrefix(loc, "/login") {
-		t.Fatalf("/tickets after sign-out shows %q, want the sign-in page", loc)
-	}
+	signOut(b)
 }
 
 // TestRefusedHTMXRequestIsShown: a request the server refuses without a fragment to swap (here a

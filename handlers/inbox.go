@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"strconv"
@@ -351,28 +352,26 @@ func (h *Handlers) InboxMessageCreate(c *fiber.Ctx) error {
 
 // InboxTicketStage moves the ticket to another stage (POST /admin/inbox/:id/stage, field stage).
 func (h *Handlers) InboxTicketStage(c *fiber.Ctx) error {
-	id, err := ticketID(c)
-	if err != nil {
-		return err
-	}
-	if err := h.Store.InboxTicketSetStage(c.UserContext(), id, parseID(c.FormValue("stage"))); err != nil {
-		return err
-	}
-	h.Live.Publish(c.UserContext(), id)
-	return h.afterTicketChange(c, id, "stage")
+	return h.inboxTicketChange(c, "stage", h.Store.InboxTicketSetStage)
 }
 
 // InboxTicketOwner assigns the ticket (POST /admin/inbox/:id/owner, field owner; 0 = nobody).
 func (h *Handlers) InboxTicketOwner(c *fiber.Ctx) error {
+	return h.inboxTicketChange(c, "owner", h.Store.InboxTicketAssign)
+}
+
+// inboxTicketChange sets the ticket's property field (an id posted in the form field of that
+// name) with set, tells open customer pages (live updates) and answers with afterTicketChange.
+func (h *Handlers) inboxTicketChange(c *fiber.Ctx, field string, set func(ctx context.Context, ticketID, value int64) error) error {
 	id, err := ticketID(c)
 	if err != nil {
 		return err
 	}
-	if err := h.Store.InboxTicketAssign(c.UserContext(), id, parseID(c.FormValue("owner"))); err != nil {
+	if err := set(c.UserContext(), id, parseID(c.FormValue(field))); err != nil {
 		return err
 	}
 	h.Live.Publish(c.UserContext(), id)
-	return h.afterTicketChange(c, id, "owner")
+	return h.afterTicketChange(c, id, field)
 }
 
 // afterTicketChange answers a property change: htmx gets the ticket fragment, plain forms a 303.
