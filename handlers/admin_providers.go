@@ -301,7 +301,7 @@ func (h *Handlers) AdminProviderTest(c *fiber.Ctx) error {
 		if _, err := providers.Build(row, h.SSODeps); err != nil {
 			return h.ssoTestPage(c, testLabel(row), nil, &auth.Refusal{Reason: auth.ReasonUnavailable, Detail: err.Error()})
 		}
-		return h.ssoTestPage(c, testLabel(row), nil, &auth.Refusal{Reason: auth.ReasonUnavailable, Detail: "the provider is not loaded yet; try again"})
+		return h.ssoTestPage(c, testLabel(row), nil, &auth.Refusal{Reason: auth.ReasonUnavailable, Detail: LocaleOf(c).T("SSOProviderNotLoaded")})
 	}
 	if row.Kind == store.KindJWT {
 		return h.ssoTestPage(c, p, nil, nil)

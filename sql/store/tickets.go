@@ -320,6 +320,11 @@ type TicketDetail struct {
 // TicketGetForViewer returns the ticket with id if the viewer may see it. Errors: ErrNotFound
 // when it does not exist or is outside the viewer's scope (never a distinguishable answer).
 func (s *Store) TicketGetForViewer(ctx context.Context, v Viewer, id int64) (TicketDetail, error) {
+	return s.ticketForViewer(ctx, v, id, 0)
+}
+
+// ticketForViewer is TicketGetForViewer with only the messages whose id is above afterID.
+func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64) (TicketDetail, error) {
 	var d TicketDetail
 	args := []any{id}
 	scope := v.detailScope(&args)
@@ -339,7 +344,7 @@ func (s *Store) TicketGetForViewer(ctx context.Context, v Viewer, id int64) (Tic
 	if err != nil {
 		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
 	}
-	msgs, err := s.publicMessages(ctx, s.Pool, id, v.AllThreads)
+	msgs, err := s.publicMessages(ctx, s.Pool, id, v.AllThreads, afterID)
 	d.Messages = msgs
 	return d, err
 }
@@ -351,16 +356,16 @@ type querier interface {
 // publicMessages returns the public messages of the ticket's oldest conversation (or of every
 // conversation, oldest conversation first, when all), oldest first. Internal notes never leave
 // this query.
-func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64, all bool) ([]Message, error) {
+func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64, all bool, afterID int64) ([]Message, error) {
 	rows, err := q.Query(ctx, `SELECT m.id, coalesce(nullif(c.name, ''), c.email, su.name, ''),
 			m.author_contact_id IS NOT NULL, m.body, m.created_at, cv.id, cv.channel
 		FROM messages m
 		JOIN conversations cv ON cv.id = m.conversation_id
 		LEFT JOIN contacts c ON c.id = m.author_contact_id
 		LEFT JOIN staff_users su ON su.id = m.author_staff_id
-		WHERE m.kind = 'public' AND cv.ticket_id = $1 AND ($2 OR cv.id = (
+		WHERE m.kind = 'public' AND cv.ticket_id = $1 AND m.id > $3 AND ($2 OR cv.id = (
 			SELECT first.id FROM conversations first WHERE first.ticket_id = $1 ORDER BY first.created_at, first.id LIMIT 1))
-		ORDER BY cv.created_at, cv.id, m.created_at, m.id`, ticketID, all)
+		ORDER BY cv.created_at, cv.id, m.created_at, m.id`, ticketID, all, afterID)
 	if err != nil {
 		return nil, fmt.Errorf("messages of ticket %d: %w", ticketID, err)
 	}

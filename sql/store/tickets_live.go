@@ -9,18 +9,7 @@ import (
 // of its shown conversation(s) newer than afterID, for live updates. Errors: ErrNotFound
 // (outside scope).
 func (s *Store) TicketChangesForViewer(ctx context.Context, v Viewer, ticketID, afterID int64) (TicketDetail, error) {
-	d, err := s.TicketGetForViewer(ctx, v, ticketID)
-	if err != nil {
-		return TicketDetail{}, err
-	}
-	newer := d.Messages[:0]
-	for _, m := range d.Messages {
-		if m.ID > afterID {
-			newer = append(newer, m)
-		}
-	}
-	d.Messages = newer
-	return d, nil
+	return s.ticketForViewer(ctx, v, ticketID, afterID)
 }
 
 // TicketVisible reports whether the ticket is in the viewer's scope. Errors: ErrNotFound.
