@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,12 @@ func (h *Handlers) loginPage(c *fiber.Ctx, status int, p *Page, f loginForm) err
 	f.Heading, f.Help = h.systemText(c, p, store.PageLogin, "SignInHeading", "SignInHelp")
 	f.SelfRegistration = SettingsOf(c).SigninMethod == store.SigninSelfRegistration
 	p.Title, p.Data = p.T("SignIn"), f
+	// The language switcher comes back to this sign-in page with its return_to, also when the
+	// page is the answer to a refused POST (where the request's own URL is no page to return to).
+	p.ReturnTo = "/login"
+	if f.ReturnTo != "" {
+		p.ReturnTo += "?return_to=" + url.QueryEscape(f.ReturnTo)
+	}
 	return h.renderPage(c, status, "pages/login", p)
 }
 

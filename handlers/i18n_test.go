@@ -82,7 +82,7 @@ func TestMatchAcceptLanguage(t *testing.T) {
 			t.Errorf("%q → %s, want %s", header, l.Lang, want)
 		}
 	}
-	if got := c.Match("nl").T("OwnedByMe"); got != "Eigendom van mij" {
+	if got := c.Match("nl").T("OwnedByMe"); got != "Mijn tickets" {
 		t.Errorf("nl OwnedByMe = %q", got)
 	}
 	if got := c.Match("de").T("KnowledgeBase"); got != "Wissensdatenbank" {
@@ -109,8 +109,14 @@ func TestMatchAcceptLanguage(t *testing.T) {
 			t.Errorf("%s Number = %q, want %q", lang, got, want[1])
 		}
 	}
-	if got := c.Match("fr").Size(1_500_000); got != "1,5 MB" {
-		t.Errorf("fr Size = %q, want 1,5 MB", got)
+	// French writes octets (Mo, ko) with a non-breaking space; the others keep MB.
+	for lang, want := range map[string]string{"fr": "1,5\u00a0Mo", "de": "1,5 MB", "en": "1.5 MB", "nl": "1,5 MB"} {
+		if got := c.Match(lang).Size(1_500_000); got != want {
+			t.Errorf("%s Size = %q, want %q", lang, got, want)
+		}
+	}
+	if got := c.Match("fr").Size(2_000); got != "2\u00a0ko" {
+		t.Errorf("fr Size(2000) = %q", got)
 	}
 }
 

@@ -159,15 +159,22 @@ func (l *Locale) Decimal(f float64, prec int) string {
 	return message.NewPrinter(tag).Sprint(number.Decimal(f, number.Scale(prec)))
 }
 
-// Size formats a byte count in SI units with the locale's decimal separator ("1.5 MB", "1,5 MB").
+// Size formats a byte count in SI units with the locale's decimal separator and unit symbol
+// ("1.5 MB", "1,5 MB", "1,5 Mo"): the unit comes from the catalogue (SizeBytes, SizeKB, SizeMB).
 func (l *Locale) Size(n int64) string {
+	id, num := "SizeMB", ""
 	switch {
 	case n < 1000:
-		return l.Number(n) + " B"
+		id, num = "SizeBytes", l.Number(n)
 	case n < store.MB:
-		return l.Decimal(float64(n)/1000, 0) + " kB"
+		id, num = "SizeKB", l.Decimal(float64(n)/1000, 0)
+	default:
+		num = l.Decimal(float64(n)/store.MB, 1)
 	}
-	return l.Decimal(float64(n)/store.MB, 1) + " MB"
+	if l == nil || l.loc == nil {
+		return num + map[string]string{"SizeBytes": " B", "SizeKB": " kB", "SizeMB": " MB"}[id]
+	}
+	return l.T(id, "N", num)
 }
 
 // T translates message id for the request's locale (see Locale.T).

@@ -117,3 +117,51 @@ func TestDatesAndNumbersPerLocale(t *testing.T) {
 		t.Errorf("Spanish attachment limits %q, want a decimal comma (25,0 MB)", got)
 	}
 }
+
+// TestLanguageSwitchKeepsLoginReturnTo: switching language on /login?return_to=… comes back to
+// the same sign-in page with its return_to, so signing in still lands on the page asked for.
+func TestLanguageSwitchKeepsLoginReturnTo(t *testing.T) {
+	pool := storetest.NewDB(t)
+	ts := newTestServer(t, pool)
+	c := ts.client()
+	_, doc := c.get("/login?return_to=%2Ftickets%2F42", false)
+	ret, ok := doc.Find(`#language-form input[name="return_to"]`).Attr("value")
+	if !ok {
+		t.Fatal("the sign-in page's language form carries no return_to")
+	}
+	resp, _ := c.post("/language", url.Values{"lang": {"de"}, "return_to": {ret}}, false)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Path != "/login" || loc.Query().Get("return_to") != "/tickets/42" {
+		t.Fatalf("after switching language: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, doc = c.get(loc.String(), false)
+	if got := doc.Find(`#login-form input[name="return_to"]`).AttrOr("value", ""); got != "/tickets/42" {
+		t.Errorf("sign-in form return_to after the switch = %q", got)
+	}
+	// A refused sign-in re-renders the page from a POST: its switcher still comes back here.
+	csrf := doc.Find(`#login-form input[name="_csrf"]`).AttrOr("value", "")
+	_, doc = c.post("/login", url.Values{"_csrf": {csrf}, "email": {"nobody@example.com"}, "password": {"wrong-password"}, "return_to": {"/tickets/42"}}, false)
+	if got := doc.Find(`#language-form input[name="return_to"]`).AttrOr("value", ""); got != "/login?return_to=%2Ftickets%2F42" {
+		t.Errorf("switcher return_to on a refused sign-in = %q", got)
+	}
+}
+
+// TestFavicon: /favicon.ico leads to the icon every page links, served as SVG.
+func TestFavicon(t *testing.T) {
+	pool := storetest.NewDB(t)
+	ts := newTestServer(t, pool)
+	c := ts.client()
+	_, doc := c.get("/login", false)
+	href, ok := doc.Find(`link[rel="icon"]`).Attr("href")
+	if !ok {
+		t.Fatal("no <link rel=icon> on the sign-in page")
+	}
+	resp, _ := c.get("/favicon.ico", false)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != href {
+		t.Fatalf("/favicon.ico: %d → %q, want 303 → %q", resp.StatusCode, resp.Header.Get("Location"), href)
+	}
+	resp, _ = c.get(href, false)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "image/svg+xml") {
+		t.Errorf("%s: %d %s", href, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

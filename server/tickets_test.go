@@ -309,7 +309,7 @@ func TestDutchFromAcceptLanguageAndTicketsLabel(t *testing.T) {
 	c.signIn(fx.AliceEmail, fx.Password)
 	_, doc := c.get("/tickets", false)
 	heads := texts(doc, "#tickets-table thead th")
-	want := []string{"Onderwerp", "Aangevraagd door", "Datum aanmaken", "Eigenaar ticket", "Datum laatste activiteit", "Status"}
+	want := []string{"Onderwerp", "Aangevraagd door", "Aanmaakdatum", "Ticketeigenaar", "Laatste activiteit", "Status"}
 	if strings.Join(heads, "|") != strings.Join(want, "|") {
 		t.Errorf("Dutch headings = %v", heads)
 	}

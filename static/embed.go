@@ -9,9 +9,9 @@ import (
 	"io/fs"
 )
 
-// FS holds the static files (css/, vendor/, img/).
+// FS holds the static files (css/, img/, js/, vendor/).
 //
-//go:embed css js vendor
+//go:embed css img js vendor
 var FS embed.FS
 
 // Versions maps each file's path to the first 12 hex characters of its sha256.

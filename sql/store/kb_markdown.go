@@ -47,7 +47,7 @@ var mdSpaces = regexp.MustCompile(`\s+`)
 
 // PlainExcerpt returns Markdown source as one line of plain text, cut at a word boundary to at
 // most max characters (an ellipsis marks the cut). It is the text a reader sees: the source is
-// parsed like RenderMarkdown and only its words are kept (no emphasis marks, link targets,
+// parsed like RenderMarkdown and only its words are kept (no headings, emphasis marks, link targets,
 // images, raw HTML, list or heading markers, table pipes or code blocks). It is text, escaped by
 // the templates.
 func PlainExcerpt(md string, max int) string {
@@ -55,7 +55,9 @@ func PlainExcerpt(md string, max int) string {
 	var b strings.Builder
 	_ = ast.Walk(markdown.Parser().Parse(text.NewReader(src)), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		switch n := n.(type) {
-		case *ast.Image, *ast.HTMLBlock, *ast.RawHTML, *ast.FencedCodeBlock, *ast.CodeBlock:
+		case *ast.Image, *ast.HTMLBlock, *ast.RawHTML, *ast.FencedCodeBlock, *ast.CodeBlock, *ast.Heading:
+			// Headings are the article's structure (the first one usually repeats its title):
+			// an excerpt of them would run a heading into the sentence after it.
 			return ast.WalkSkipChildren, nil
 		case *ast.Text:
 			if entering {
@@ -89,5 +91,6 @@ func PlainExcerpt(md string, max int) string {
 	if i := strings.LastIndex(cut, " "); i > max/2 {
 		cut = cut[:i]
 	}
-	return cut + "…"
+	// "end of a sentence.…" reads as a typo: the ellipsis replaces the punctuation it follows.
+	return strings.TrimRight(cut, ".,;:!?") + "…"
 }

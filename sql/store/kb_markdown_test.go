@@ -8,7 +8,7 @@ import (
 // TestPlainExcerpt checks that an excerpt shows the words a reader sees and no Markdown.
 func TestPlainExcerpt(t *testing.T) {
 	for md, want := range map[string]string{
-		"# Reset your password\n\nOpen **Settings** and choose _Security_.":    "Reset your password Open Settings and choose Security.",
+		"# Reset your password\n\nOpen **Settings** and choose _Security_.":    "Open Settings and choose Security.",
 		"See [the guide](https://example.com/guide) or <https://example.com>.": "See the guide or https://example.com.",
 		"![logo](/logo.png) Intro\n\n- one\n- two\n\n1. first":                 "Intro one two first",
 		"| A | B |\n|---|---|\n| x | y |":                                      "A B x y",
@@ -19,6 +19,9 @@ func TestPlainExcerpt(t *testing.T) {
 		if got := PlainExcerpt(md, 160); got != want {
 			t.Errorf("PlainExcerpt(%q) = %q, want %q", md, got, want)
 		}
+	}
+	if got := PlainExcerpt("# Title\n\n"+strings.Repeat("Done. ", 30), 40); strings.Contains(got, ".…") || strings.Contains(got, "Title") {
+		t.Errorf("cut after a full stop: %q", got)
 	}
 	long := strings.TrimSpace(strings.Repeat("word ", 100))
 	got := PlainExcerpt("**"+long+"**", 40)
