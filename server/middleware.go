@@ -42,6 +42,9 @@ func (s *Server) plumbing() {
 	}}))
 	app.Use(s.accessLog)
 	app.Use(s.securityHeaders)
+	// Probes before anything that reads settings or the session: liveness touches no dependency.
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
 	app.Use(compress.New())
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 365 * 24 * 3600}))
 	app.Use(s.settings)
@@ -236,17 +239,6 @@ func (s *Server) bodyGuard(c *fiber.Ctx) error {
 }
 
 func (s *Server) notFound(c *fiber.Ctx) error { return s.Handlers.ErrorPage(c, fiber.StatusNotFound) }
-
-func (s *Server) health(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	if err := s.Pool.Ping(ctx); err != nil {
-		return c.Status(fiber.StatusServiceUnavailable).SendString("database unavailable")
-	}
-	if err := s.Redis.Ping(ctx).Err(); err != nil {
-		return c.Status(fiber.StatusServiceUnavailable).SendString("redis unavailable")
-	}
-	return c.SendString("ok")
-}
 
 func redirectTo(target string) fiber.Handler {
 	return func(c *fiber.Ctx) error { return c.Redirect(target, fiber.StatusSeeOther) }

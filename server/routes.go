@@ -8,7 +8,6 @@ func (s *Server) routes() {
 
 	// Everyone (signed in or not).
 	app.Get("/", redirectTo("/tickets"))
-	app.Get("/healthz", s.health)
 	app.Get("/favicon.ico", redirectTo(s.Handlers.Assets("img/favicon.svg")))
 	app.Get("/login", h.LoginPage)
 	app.Post("/login", s.csrf, h.LoginCreate)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -55,6 +56,8 @@ type Server struct {
 	// Jobs is the background job queue (outbound mail); StartJobs starts its workers.
 	Jobs        *jobs.Queue
 	jobsStarted bool
+	// draining is set when a graceful shutdown begins: /readyz answers 503 from then on.
+	draining atomic.Bool
 }
 
 // Options tune New for tests: existing pools to reuse and a Redis key prefix.

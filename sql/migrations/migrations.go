@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -53,4 +54,28 @@ func apply(ctx context.Context, db *sql.DB) ([]string, error) {
 		names = append(names, r.Source.Path)
 	}
 	return names, nil
+}
+
+// ErrPending is wrapped by Check's error when migrations this build needs are not applied yet.
+var ErrPending = errors.New("migrations pending")
+
+// Check reports whether the database behind pool is at the version this build expects: no
+// Portico migration and no River migration is pending. It takes no lock (a readiness probe
+// must never wait on a migrating instance) and returns an error naming what is pending, or
+// the error that kept it from reading the versions.
+func Check(ctx context.Context, pool *pgxpool.Pool) error {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithTableName("schema_migrations"))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if current < target {
+		return fmt.Errorf("%w: database at version %d, this build expects %d", ErrPending, current, target)
+	}
+	return CheckRiver(ctx, pool)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,4 +46,21 @@ func ApplyRiver(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 		versions = append(versions, v.Version)
 	}
 	return versions, nil
+}
+
+// CheckRiver reports whether the job queue's tables are at the version this build needs
+// (nil), or names the River migrations that are missing.
+func CheckRiver(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return fmt.Errorf("migrations: river: %w", err)
+	}
+	res, err := m.Validate(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrations: river: %w", err)
+	}
+	if !res.OK {
+		return fmt.Errorf("%w: river: %s", ErrPending, strings.Join(res.Messages, "; "))
+	}
+	return nil
 }
