@@ -101,7 +101,7 @@ func (h *Handlers) signInContact(c *fiber.Ctx, id int64) error {
 	h.setSessionCookie(c, sess.ID)
 	SetSession(c, sess)
 	_ = h.Store.AccountSignedIn(ctx, id, sess.CreatedAt)
-	h.Log.Info("signed in", "request_id", RequestIDOf(c), "contact_id", id)
+	Log(c).Info("signed in", "contact_id", id)
 	return nil
 }
 

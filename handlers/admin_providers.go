@@ -360,7 +360,7 @@ func (h *Handlers) providersChanged(c *fiber.Ctx) {
 		return
 	}
 	if err := h.ProvidersChanged(c.UserContext()); err != nil {
-		h.Log.Error("identity providers reload", "request_id", RequestIDOf(c), "error", err)
+		Log(c).Error("identity providers reload", "err", err)
 	}
 }
 

@@ -202,7 +202,7 @@ func (h *Handlers) settingsChanged(c *fiber.Ctx) error {
 	}
 	if err := h.SettingsChanged(c.UserContext()); err != nil {
 		// The change is stored; other instances see it when their cache expires.
-		h.Log.Error("settings change not published", "request_id", RequestIDOf(c), "err", err)
+		Log(c).Error("settings change not published", "err", err)
 	}
 	return nil
 }

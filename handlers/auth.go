@@ -92,7 +92,7 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 	}
 	ok := len(password) <= 4*auth.MaxPasswordRunes && auth.CheckPassword(password, acct.PasswordHash)
 	if !ok || acct.Status != "active" {
-		h.Log.Info("sign-in refused", "request_id", RequestIDOf(c))
+		Log(c).Info("sign-in refused")
 		if _, err := h.Limiter.Hit(ctx, l.SigninAccount, acctKey); err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 	if allowed, err := h.Store.AccountAllowed(ctx, acct.Contact.ID, st); err != nil {
 		return err
 	} else if !allowed {
-		h.Log.Info("sign-in refused: not in an access group", "request_id", RequestIDOf(c), "contact_id", acct.Contact.ID)
+		Log(c).Info("sign-in refused: not in an access group", "contact_id", acct.Contact.ID)
 		return h.accessDenied(c)
 	}
 	_ = h.Limiter.Reset(ctx, l.SigninAccount, acctKey)
@@ -118,7 +118,7 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 	}
 	h.setSessionCookie(c, sess.ID)
 	_ = h.Store.AccountSignedIn(ctx, acct.Contact.ID, sess.CreatedAt)
-	h.Log.Info("signed in", "request_id", RequestIDOf(c), "contact_id", acct.Contact.ID)
+	Log(c).Info("signed in", "contact_id", acct.Contact.ID)
 	target := f.ReturnTo
 	if target == "" {
 		target = "/tickets"

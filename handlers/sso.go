@@ -166,14 +166,14 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 		Name: id.Name, Company: id.Company, Groups: id.Groups, Locale: id.Locale})
 	var refused *store.SSORefusal
 	if errors.As(err, &refused) {
-		h.Log.Info("sso refused", "request_id", RequestIDOf(c), "provider", row.Slug, "reason", refused.Reason, "detail", refused.Detail)
+		Log(c).Info("sso refused", "provider", row.Slug, "reason", refused.Reason, "detail", refused.Detail)
 		return h.ssoDeny(c, refused.Reason)
 	}
 	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(id.Company) != "" && !row.TrustOrganization && contact.CompanyID == 0 {
-		h.Log.Info("sso organization claim not trusted: contact left without a company", "request_id", RequestIDOf(c),
+		Log(c).Info("sso organization claim not trusted: contact left without a company",
 			"provider", row.Slug, "contact_id", contact.ID)
 	}
 	_ = h.Sessions.Destroy(ctx, SessionOf(c))
@@ -184,7 +184,7 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 	SetSession(c, sess)
 	h.setSessionCookie(c, sess.ID)
 	_ = h.Store.AccountSignedIn(ctx, contact.ID, sess.CreatedAt)
-	h.Log.Info("signed in", "request_id", RequestIDOf(c), "contact_id", contact.ID, "provider", row.Slug)
+	Log(c).Info("signed in", "contact_id", contact.ID, "provider", row.Slug)
 	target := res.ReturnTo
 	if !LocalPath(target) {
 		target = "/tickets"

@@ -78,7 +78,7 @@ func (h *Handlers) StaffLoginCreate(c *fiber.Ctx) error {
 	}
 	ok := len(password) <= 4*auth.MaxPasswordRunes && auth.CheckPassword(password, hash)
 	if !ok || st.Status != "active" {
-		h.Log.Info("staff sign-in refused", "request_id", RequestIDOf(c))
+		Log(c).Info("staff sign-in refused")
 		if _, err := h.Limiter.Hit(ctx, l.SigninAccount, acctKey); err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (h *Handlers) staffSignedIn(c *fiber.Ctx, st store.Staff, returnTo string) 
 		return err
 	}
 	h.setSessionCookie(c, sess.ID)
-	h.Log.Info("staff signed in", "request_id", RequestIDOf(c), "staff_id", st.ID, "role", st.Role)
+	Log(c).Info("staff signed in", "staff_id", st.ID, "role", st.Role)
 	target := returnTo
 	if target == "" {
 		target = "/admin/inbox"

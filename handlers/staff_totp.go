@@ -65,7 +65,7 @@ func (h *Handlers) staffTOTPChallenge(c *fiber.Ctx, st store.Staff, returnTo str
 	if err := h.TOTP.PutSignIn(c.UserContext(), sess.ID, p); err != nil {
 		return err
 	}
-	h.Log.Info("staff password accepted, awaiting totp code", "request_id", RequestIDOf(c), "staff_id", st.ID)
+	Log(c).Info("staff password accepted, awaiting totp code", "staff_id", st.ID)
 	return Redirect(c, "/admin/login/totp")
 }
 
@@ -145,7 +145,7 @@ func (h *Handlers) StaffLoginTOTPCreate(c *fiber.Ctx) error {
 		}
 	}
 	if !ok {
-		h.Log.Info("staff totp code refused", "request_id", RequestIDOf(c), "staff_id", pend.StaffID)
+		Log(c).Info("staff totp code refused", "staff_id", pend.StaffID)
 		if _, err := h.Limiter.Hit(ctx, l.SigninAccount, acctKey); err != nil {
 			return err
 		}
@@ -287,7 +287,7 @@ func (h *Handlers) StaffTOTPEnable(c *fiber.Ctx) error {
 	}
 	h.setSessionCookie(c, fresh.ID)
 	SetSession(c, fresh)
-	h.Log.Info("staff totp enabled", "request_id", RequestIDOf(c), "staff_id", st.ID)
+	Log(c).Info("staff totp enabled", "staff_id", st.ID)
 	return Redirect(c, "/admin/account/totp?flash=enabled")
 }
 
@@ -335,6 +335,6 @@ func (h *Handlers) StaffTOTPDisable(c *fiber.Ctx) error {
 	if err := h.Store.StaffTOTPDisable(ctx, *st, st.ID); err != nil {
 		return err
 	}
-	h.Log.Info("staff totp disabled", "request_id", RequestIDOf(c), "staff_id", st.ID)
+	Log(c).Info("staff totp disabled", "staff_id", st.ID)
 	return Redirect(c, "/admin/account/totp?flash=disabled")
 }

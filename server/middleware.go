@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -57,20 +58,34 @@ func (s *Server) plumbing() {
 	app.Use(s.portalSwitch)
 }
 
+// accessLog gives the request its logger (handlers.Log: every line carries request_id; the
+// request's context carries the id too, for code that logs with a context), runs the rest of
+// the chain, answers its error through the error table, and writes one access-log line: method,
+// route-free path (never the query string, which may carry one-time tokens), status, duration.
+// Probes (/healthz, /readyz) log at debug level, static files not at all.
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
 	id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
 	handlers.SetRequestID(c, id)
+	log := s.Log.With("request_id", id)
+	handlers.SetLogger(c, log)
+	c.SetUserContext(withRequestID(c.UserContext(), id))
 	err := c.Next()
 	if err != nil {
 		if herr := c.App().ErrorHandler(c, err); herr != nil {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
 	}
-	if !strings.HasPrefix(c.Path(), "/static/") {
-		s.Log.Info("request", "request_id", id, "method", c.Method(), "path", c.Path(),
-			"status", c.Response().StatusCode(), "duration_ms", time.Since(start).Milliseconds(), "ip", c.IP())
+	path := c.Path()
+	if strings.HasPrefix(path, "/static/") {
+		return nil
 	}
+	level := slog.LevelInfo
+	if path == "/healthz" || path == "/readyz" {
+		level = slog.LevelDebug
+	}
+	log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", path,
+		"status", c.Response().StatusCode(), "duration_ms", time.Since(start).Milliseconds(), "ip", c.IP())
 	return nil
 }
 

@@ -109,6 +109,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if s.Log == nil {
 		s.Log = NewLogger(cfg)
 	}
+	s.Log = requestScoped(s.Log)
 	var err error
 	if s.Pool == nil {
 		if s.Pool, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
@@ -315,17 +316,17 @@ func (s *Server) wireProviders(ctx context.Context, prefix string, opt Options) 
 		var out []auth.Provider
 		for _, row := range rows {
 			if changed, err := providers.EnsureSPKey(&row, sealer, false); err != nil {
-				s.Log.Error("identity provider unusable", "provider", row.Slug, "error", err)
+				s.Log.Error("identity provider unusable", "provider", row.Slug, "err", err)
 				continue
 			} else if changed {
 				if err := s.Store.IdentityProviderUpdate(ctx, store.SystemEditor, row); err != nil {
-					s.Log.Error("identity provider: storing SP key", "provider", row.Slug, "error", err)
+					s.Log.Error("identity provider: storing SP key", "provider", row.Slug, "err", err)
 					continue
 				}
 			}
 			p, err := providers.Build(row, deps)
 			if err != nil {
-				s.Log.Error("identity provider unusable", "provider", row.Slug, "error", err)
+				s.Log.Error("identity provider unusable", "provider", row.Slug, "err", err)
 				continue
 			}
 			out = append(out, p)
@@ -361,7 +362,7 @@ func (s *Server) wireProviders(ctx context.Context, prefix string, opt Options) 
 			}
 			if _, ok := msg.(*redis.Message); ok {
 				if err := reg.Reload(subCtx); err != nil && subCtx.Err() == nil {
-					s.Log.Error("identity providers reload", "error", err)
+					s.Log.Error("identity providers reload", "err", err)
 				}
 			}
 		}
