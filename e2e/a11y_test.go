@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -184,8 +185,24 @@ func tabTo(b *browser, sel string, max int) {
 		run(b, "describe focus", chromedp.Evaluate[string](`document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : "nothing"`)))
 }
 
+// focusOn waits (up to 3 s) until htmx is idle and the focused element matches sel, after an
+// in-place swap; it fails naming where the focus is instead (e.g. <body>).
+func focusOn(b *browser, what, sel string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 3*time.Second)
+	defer cancel()
+	fn := `(sel) => !!document.activeElement && document.activeElement.matches(sel) && ` + htmxIdle
+	_, err := chromedp.Run(ctx, chromedp.PollFunction[chromedp.Void](fn,
+		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingArgs(sel)))
+	if err != nil {
+		b.t.Fatalf("after %s the focus is on %s, want %s (%v)", what,
+			run(b, "describe focus", chromedp.Evaluate[string](`document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : "nothing"`)), sel, err)
+	}
+}
+
 // TestKeyboardOnly signs in, switches the View menu and replies using only the keyboard, with a
-// visible focus at every stop, and hears the swaps through the aria-live announcer.
+// visible focus at every stop, and hears the swaps through the aria-live announcer. After every
+// in-place swap the focus lands on a control of the new content, never on <body>.
 func TestKeyboardOnly(t *testing.T) {
 	p := startPortal(t)
 	b := newBrowser(t, p.URL, browserOptions{})
@@ -209,6 +226,13 @@ func TestKeyboardOnly(t *testing.T) {
 	tabTo(b, "#view-menu", 40)
 	b.do("open the menu with Enter", chromedp.KeyEvent(kb.Enter))
 	b.waitUntil("the menu is open", `() => document.querySelector("details.view-menu").open`)
+	// Escape closes the open menu and leaves the focus on its button.
+	tabTo(b, "#view-org", 3)
+	b.do("press Escape", chromedp.KeyEvent(kb.Escape))
+	b.waitUntil("the menu is closed", `() => !document.querySelector("details.view-menu").open`)
+	focusOn(b, "Escape in the View menu", "#view-menu")
+	b.do("open the menu again with Enter", chromedp.KeyEvent(kb.Enter))
+	b.waitUntil("the menu is open", `() => document.querySelector("details.view-menu").open`)
 	tabTo(b, "#view-mine", 3)
 	b.do("choose Owned by me with Enter", chromedp.KeyEvent(kb.Enter))
 	b.waitUntil("the list shows Owned by me and the swap is announced", `(label) =>
@@ -217,7 +241,32 @@ func TestKeyboardOnly(t *testing.T) {
 	if !markerKept(b) {
 		t.Fatal("the keyboard view switch reloaded the page; want an htmx swap")
 	}
+	focusOn(b, "choosing Owned by me", "#view-menu")
 	t.Logf("announced after the view switch: %q", b.text("#announcer"))
+
+	// Sorting by a column keeps the focus on that column's link.
+	tabTo(b, "#sort-subject", 20)
+	b.do("sort by subject with Enter", chromedp.KeyEvent(kb.Enter))
+	b.waitUntil("the list is sorted by subject", `() => location.search.includes("sort=subject")`)
+	focusOn(b, "sorting by subject", "#sort-subject")
+	b.do("sort by subject again with Enter", chromedp.KeyEvent(kb.Enter))
+	b.waitUntil("the list is sorted by subject, descending", `() => location.search.includes("sort=-subject")`)
+	focusOn(b, "sorting by subject again", "#sort-subject")
+
+	// The next page has no Next link: the focus goes to Previous.
+	tabTo(b, "#next-page", 80)
+	b.do("next page with Enter", chromedp.KeyEvent(kb.Enter))
+	b.waitUntil("page 2 shows", `() => location.search.includes("cursor=") && !document.querySelector("#next-page")`)
+	focusOn(b, "going to the last page", "#prev-page")
+	b.do("previous page with Enter", chromedp.KeyEvent(kb.Enter))
+	b.waitUntil("page 1 shows", `() => !!document.querySelector("#next-page")`)
+	focusOn(b, "going back to page 1", "#next-page, #prev-page")
+
+	// Searching keeps the focus in the search field.
+	b.do("focus the search field", chromedp.Focus(chromedp.CSS("#q")))
+	b.do("search with Enter", chromedp.KeyEvent("Printer"+kb.Enter))
+	b.waitUntil("the search result shows", `() => location.search.includes("q=Printer")`)
+	focusOn(b, "searching", "#q")
 
 	// Open the ticket from the list with Enter.
 	tabTo(b, `#tickets-table tbody a[href="/tickets/`+itoa(p.Std.AliceOpen)+`"]`, 60)
@@ -243,6 +292,13 @@ func TestKeyboardOnly(t *testing.T) {
 	if got := b.text("#announcer"); got != "Your reply was sent." {
 		t.Errorf("announcer reads %q after the reply", got)
 	}
+	focusOn(b, "sending a reply", "#reply-body")
+
+	// An empty reply is refused: the focus lands on the box that needs the text.
+	tabTo(b, "#reply-send", 4)
+	b.do("send an empty reply with Enter", chromedp.KeyEvent(kb.Enter))
+	b.waitUntil("the reply error shows", `() => !!document.querySelector("#reply-error")`)
+	focusOn(b, "an empty reply was refused", `#reply-body[aria-invalid="true"]`)
 	if role := run(b, "read the announcer's role", chromedp.Evaluate[string](`document.querySelector("#announcer").getAttribute("aria-live")`)); role != "polite" {
 		t.Errorf("#announcer aria-live=%q", role)
 	}

@@ -30,7 +30,7 @@ func TestKnowledgeBaseWithoutJavaScript(t *testing.T) {
 		t.Error("a visitor sees the portal-only article in the list")
 	}
 	chooseLanguage(b, "de")
-	if got := b.text("#go-to-portal"); got != "Zu Acme Support" {
+	if got := b.text("#go-to-portal"); got != "Acme Support öffnen" {
 		t.Errorf("German go-to-portal link reads %q", got)
 	}
 	if got := b.text("h1"); got != "Wissensdatenbank" {

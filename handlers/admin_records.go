@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -493,7 +494,8 @@ func (h *Handlers) AdminInboxDefault(c *fiber.Ctx) error {
 }
 
 // AdminPreview shows the customer ticket listing as a chosen contact sees it, read-only, with a
-// banner (GET /admin/preview?contact=ID&view=&q=&status=). Without a contact: the chooser.
+// banner (GET /admin/preview?contact=ID&view=&cursor=), paged as the contact's own listing (25
+// a page, previous/next links). Without a contact: the chooser.
 func (h *Handlers) AdminPreview(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	p := h.newPage(c, "", nil)
@@ -514,12 +516,22 @@ func (h *Handlers) AdminPreview(c *fiber.Ctx) error {
 	}
 	st := SettingsOf(c)
 	v := store.NewViewer(ct.ID, ct.CompanyID, st, c.Query("view"))
-	page, err := h.Store.TicketListForViewer(ctx, v, store.TicketListParams{Status: store.StatusAll})
+	page, err := h.Store.TicketListForViewer(ctx, v, store.TicketListParams{Status: store.StatusAll, Cursor: c.Query("cursor"),
+		StatusByStage: st.ShowCustomStages})
 	if err != nil {
 		return err
 	}
 	lv := listView{State: listState{View: v.View, Status: store.StatusAll}, CanSeeOrg: v.CanSeeOrg()}
 	base := "/admin/preview?contact=" + strconv.FormatInt(ct.ID, 10)
+	pageHref := func(cur string) string {
+		return base + "&" + url.Values{"view": {v.View}, "cursor": {cur}}.Encode()
+	}
+	if page.NextCursor != "" {
+		lv.NextHref = pageHref(page.NextCursor)
+	}
+	if page.PrevCursor != "" {
+		lv.PrevHref = pageHref(page.PrevCursor)
+	}
 	if lv.CanSeeOrg {
 		lv.ViewLabel = p.T("OrganizationTickets")
 		if v.View == store.ViewMine {

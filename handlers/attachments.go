@@ -139,8 +139,12 @@ type attachmentView struct {
 }
 
 // attachmentText translates an attachment message (limits, refusals) with the settings' limits
-// written in the viewer's locale.
+// written in the viewer's locale. With attachments switched off (attachment_max_files=0) every
+// refused file reads AttachmentsOff: there is no limit to name.
 func attachmentText(p *Page, st store.Settings, id string) string {
+	if st.AttachmentMaxFiles <= 0 && id != "AttachmentLimits" {
+		id = "AttachmentsOff"
+	}
 	return p.T(id, "Count", st.AttachmentMaxFiles, "File", p.Locale.Size(st.AttachmentMaxFileBytes), "Total", p.Locale.Size(st.AttachmentMaxMessageBytes))
 }
 

@@ -69,10 +69,14 @@ func fieldLabel(p *Page, f store.FormField) string {
 // supportFormView builds the form for form with the typed values and the errors (catalogue ids
 // by input name); fileErr is a refused file's catalogue id.
 func (h *Handlers) supportFormView(p *Page, st store.Settings, form store.SupportForm, values, errs map[string]string, fileErr string) *supportFormView {
-	v := &supportFormView{Action: "/tickets/new", CanAttach: st.AttachmentMaxFiles > 0,
-		Heading: p.T("FormHeading", "Tickets", p.TicketsLabel)}
-	if st.SupportFormHeaderText != "" {
+	v := &supportFormView{Action: "/tickets/new", CanAttach: st.AttachmentMaxFiles > 0}
+	switch {
+	case st.SupportFormHeaderText != "":
 		v.Heading = st.SupportFormHeaderText
+	case st.TicketsLabel != "": // the admin renamed tickets: the heading names them
+		v.Heading = p.T("FormHeading", "Tickets", p.TicketsLabel)
+	default:
+		v.Heading = p.T("SubmitSupportTicket")
 	}
 	if v.CanAttach {
 		v.Limits = attachmentText(p, st, "AttachmentLimits")

@@ -157,8 +157,10 @@ func (h *Handlers) TicketEvents(c *fiber.Ctx) error {
 }
 
 // TicketMessagesAfter returns what changed on a ticket page since the last message shown
-// (GET /tickets/:id/messages?after=N): the newer public messages to append, and out-of-band
-// updates of the status, the last activity date and the marker of the last message shown.
+// (GET /tickets/:id/messages?after=N&state=open|closed): the newer public messages to append,
+// and out-of-band updates of the status, the last activity date and the marker of the last
+// message shown; when the ticket's state is no longer the page's, also of the close button and
+// the reply box.
 func (h *Handlers) TicketMessagesAfter(c *fiber.Ctx) error {
 	VaryHTMX(c)
 	id, err := ticketID(c)
@@ -175,6 +177,11 @@ func (h *Handlers) TicketMessagesAfter(c *fiber.Ctx) error {
 	}
 	p := h.newPage(c, "", nil)
 	tv := h.ticketView(c, p, ch)
+	// The page says which state it shows; when the ticket was closed or reopened since, its
+	// actions and reply box are swapped too (otherwise the box is left alone: typing goes on).
+	if state := c.Query("state"); state != "" && state != tv.State {
+		tv.StateChanged, tv.Reply.OOB = true, true
+	}
 	tv.LastMessageID = after
 	if n := len(ch.Messages); n > 0 {
 		tv.LastMessageID = ch.Messages[n-1].ID

@@ -90,7 +90,7 @@ type listView struct {
 // column is one sortable column heading: its label, the link that sorts by it (toggling the
 // direction when it is the current sort) and its aria-sort state.
 type column struct {
-	Label, Href, AriaSort string
+	Key, Label, Href, AriaSort string
 }
 
 type option struct {
@@ -119,7 +119,8 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	}
 	v := h.viewer(c, st.View)
 	st.View = v.View
-	page, err := h.Store.TicketListForViewer(c.UserContext(), v, store.TicketListParams{Q: st.Q, Status: st.Status, Sort: st.Sort, Cursor: st.Cursor})
+	page, err := h.Store.TicketListForViewer(c.UserContext(), v, store.TicketListParams{Q: st.Q, Status: st.Status, Sort: st.Sort, Cursor: st.Cursor,
+		StatusByStage: SettingsOf(c).ShowCustomStages})
 	if err != nil {
 		return err
 	}
@@ -167,7 +168,7 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 		case "-" + col.key:
 			next, aria = col.key, "descending"
 		}
-		lv.Columns = append(lv.Columns, column{Label: p.T(col.label), AriaSort: aria,
+		lv.Columns = append(lv.Columns, column{Key: col.key, Label: p.T(col.label), AriaSort: aria,
 			Href: listState{View: st.View, Q: st.Q, Status: st.Status, Sort: next}.query("")})
 	}
 	p.Data = &lv
@@ -198,12 +199,21 @@ type ticketView struct {
 	Requester, Owner             string
 	Created, CreatedISO          string
 	Activity, ActivityISO        string
-	Messages                     []messageView
-	Reply                        replyForm
+	// Fields are the custom properties the customer filled on the support form.
+	Fields   []store.TicketField
+	Messages []messageView
+	Reply    replyForm
 	// CloseAction is the close form's URL ("" = the customer may not close this ticket).
 	CloseAction string
 	// LastMessageID is the newest message shown; live updates fetch what came after it.
 	LastMessageID int64
+	// State is "open" or "closed" as the page shows it; a live update that finds another state
+	// swaps the ticket's actions and the reply box too.
+	State string
+	// StateChanged is set on a live update whose ticket state differs from the page's.
+	StateChanged bool
+	// Notice confirms what the customer just did ("" = none), e.g. closing the ticket.
+	Notice string
 }
 
 // replyForm is the reply box: what was typed, and the errors beside it.
@@ -219,6 +229,9 @@ type replyForm struct {
 	// CanAttach and Limits describe the file input.
 	CanAttach bool
 	Limits    string
+	// OOB marks the box as an out-of-band swap (a live update changed whether one may reply);
+	// it then offers a read-only copy of a reply the customer had typed but not sent.
+	OOB bool
 }
 
 func (h *Handlers) messageView(p *Page, m store.Message) messageView {
@@ -247,6 +260,12 @@ func newReplyForm(p *Page, st store.Settings, id int64, canReply bool) replyForm
 	return r
 }
 
+// ticketStateOpen and ticketStateClosed are the page's ticket states (ticketView.State).
+const (
+	ticketStateOpen   = "open"
+	ticketStateClosed = "closed"
+)
+
 // knownPriorities are the ticket priorities the catalogue names (Priority_<value>).
 var knownPriorities = map[string]bool{"low": true, "medium": true, "high": true, "urgent": true}
 
@@ -271,7 +290,7 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 	t := d.Ticket
 	tv := &ticketView{ID: t.ID, Subject: t.Subject, Pipeline: t.PipelineName, Stage: t.StageName, Priority: priorityLabel(p, t.Priority),
 		Category: t.Category, Channel: channelLabel(p, t.Channel), Company: t.CompanyName, Requester: t.RequesterName, Owner: t.OwnerName,
-		Status: p.T("Open"), StatusClass: "open"}
+		Status: p.T("Open"), StatusClass: "open", Fields: t.Fields}
 	if t.IsClosed {
 		tv.Status, tv.StatusClass = p.T("Closed"), "closed"
 	}
@@ -295,6 +314,13 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 		}
 	}
 	tv.Reply = newReplyForm(p, st, t.ID, !t.IsClosed || st.AllowReplyOnClosed || st.ReopenOnReply)
+	tv.State = ticketStateOpen
+	if t.IsClosed {
+		tv.State = ticketStateClosed
+		if st.ReopenOnReply {
+			tv.Reply.Notice = p.T("TicketClosedReplyReopens")
+		}
+	}
 	if !t.IsClosed && st.AllowCloseFromPortal {
 		tv.CloseAction = "/tickets/" + strconv.FormatInt(t.ID, 10) + "/close"
 	}
@@ -318,6 +344,9 @@ func (h *Handlers) TicketShow(c *fiber.Ctx) error {
 	}
 	p := h.newPage(c, d.Ticket.Subject, nil)
 	tv := h.ticketView(c, p, d)
+	if c.Query("closed") == "1" && d.Ticket.IsClosed {
+		tv.Notice = p.T("TicketClosedByYou")
+	}
 	if draft := c.Query("draft"); draft != "" {
 		if text := h.Sessions.TakeDraft(c.UserContext(), draft, id)["body"]; text != "" {
 			tv.Reply.Body = text
@@ -410,7 +439,7 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body str
 
 // TicketClose closes the ticket from the portal (POST /tickets/:id/close) when the setting
 // allow_close_from_portal is on; the page asked for confirmation first. 303 (or HX-Redirect) to
-// the ticket. Outside scope or not allowed: 404.
+// the ticket, which then confirms the closing (?closed=1). Outside scope or not allowed: 404.
 func (h *Handlers) TicketClose(c *fiber.Ctx) error {
 	id, err := ticketID(c)
 	if err != nil {
@@ -423,5 +452,5 @@ func (h *Handlers) TicketClose(c *fiber.Ctx) error {
 		return err
 	}
 	h.Live.Publish(c.UserContext(), id)
-	return Redirect(c, "/tickets/"+strconv.FormatInt(id, 10))
+	return Redirect(c, "/tickets/"+strconv.FormatInt(id, 10)+"?closed=1")
 }

@@ -70,6 +70,9 @@ type TicketListParams struct {
 	Limit int
 	// Sort is a key of ticketSorts, "-" first for descending (default DefaultTicketSort).
 	Sort string
+	// StatusByStage sorts "status" by the stage's name, as the Status column shows it when the
+	// setting show_custom_stages is on (else by open/closed).
+	StatusByStage bool
 }
 
 // TicketRow is one row of the listing, with every value ready to print.
@@ -100,6 +103,8 @@ var ticketSorts = map[string]struct{ expr, typ string }{
 	"requester": {"lower(coalesce(nullif(rc.name, ''), rc.email, ''))", "text"},
 	"owner":     {"lower(coalesce(su.name, ''))", "text"},
 	"status":    {"t.is_closed", "boolean"},
+	// stage is "status" with show_custom_stages (TicketListParams.StatusByStage), never a URL's.
+	"stage": {"lower(st.name)", "text"},
 }
 
 // DefaultTicketSort is newest activity first.
@@ -107,7 +112,7 @@ const DefaultTicketSort = "-activity"
 
 // NormalizeTicketSort returns sort when it names a known key (with an optional "-"), else the default.
 func NormalizeTicketSort(sort string) string {
-	if _, ok := ticketSorts[strings.TrimPrefix(sort, "-")]; ok {
+	if _, ok := ticketSorts[strings.TrimPrefix(sort, "-")]; ok && strings.TrimPrefix(sort, "-") != "stage" {
 		return sort
 	}
 	return DefaultTicketSort
@@ -182,6 +187,9 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		p.Limit = 25
 	}
 	p.Sort = NormalizeTicketSort(p.Sort)
+	if p.StatusByStage && strings.TrimPrefix(p.Sort, "-") == "status" {
+		p.Sort = strings.Replace(p.Sort, "status", "stage", 1) // cursors then carry the stage sort
+	}
 	spec := ticketSorts[strings.TrimPrefix(p.Sort, "-")]
 	desc := strings.HasPrefix(p.Sort, "-")
 	args := []any{}
@@ -294,6 +302,15 @@ type Ticket struct {
 	CreatedAt      time.Time
 	LastActivityAt time.Time
 	ClosedAt       *time.Time
+	// Fields are the custom properties a customer can fill on a support form, with the form
+	// field's label, in the form's order (other properties are the CRM's and stay there).
+	Fields []TicketField
+}
+
+// TicketField is one custom property shown to the customer: the support form's label (or the
+// property key when the label is empty) and the stored value.
+type TicketField struct {
+	Label, Value string
 }
 
 // Message is one public message in a conversation.
@@ -344,9 +361,33 @@ func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64
 	if err != nil {
 		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
 	}
+	if t.Fields, err = s.ticketFormFields(ctx, id); err != nil {
+		return d, err
+	}
 	msgs, err := s.publicMessages(ctx, s.Pool, id, v.AllThreads, afterID)
 	d.Messages = msgs
 	return d, err
+}
+
+// ticketFormFields returns the ticket's custom properties that are fields of a support form (the
+// newest form naming the key gives the label), in that form's field order. The caller has
+// checked the viewer's scope.
+func (s *Store) ticketFormFields(ctx context.Context, id int64) ([]TicketField, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT label, value FROM (
+			SELECT DISTINCT ON (p.key) coalesce(nullif(f.label, ''), p.key) AS label, p.value, f.position, f.id
+			FROM tickets t, jsonb_each_text(t.properties) p
+			JOIN support_form_fields f ON f.property = 'custom' AND f.prop_key = p.key
+			WHERE t.id = $1 AND p.value <> ''
+			ORDER BY p.key, f.form_id DESC
+		) x ORDER BY position, id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d fields: %w", id, err)
+	}
+	fields, err := pgx.CollectRows(rows, pgx.RowToStructByPos[TicketField])
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d fields: %w", id, err)
+	}
+	return fields, nil
 }
 
 type querier interface {

@@ -10,12 +10,82 @@
     bar.hidden = false;
     bar.value = Math.round((evt.detail.loaded / evt.detail.total) * 100);
   });
-  // Move focus to the heading of content swapped into <main> for keyboard and screen-reader users.
-  document.addEventListener("htmx:afterSwap", function (evt) {
-    if (evt.detail.target && evt.detail.target.id === "reply-box") {
-      var err = evt.detail.target.querySelector("[aria-invalid=true]");
-      if (err) err.focus();
+  // Keyboard focus after in-place swaps. htmx itself puts focus back on an element with the same
+  // id in the new content; where that element is gone or cannot take focus (a link inside the
+  // closed View menu, a pagination link that no longer exists, a reply box that changed), focus
+  // goes to the nearest sensible control instead of dropping to <body>.
+  var lastTrigger = null;
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var elt = evt.detail.elt;
+    lastTrigger = elt && elt.id ? elt.id : null;
+  });
+  function lost() {
+    var a = document.activeElement;
+    return !a || a === document.body || !document.contains(a) || a.offsetParent === null && a !== document.body;
+  }
+  function focusFirst(ids) {
+    for (var i = 0; i < ids.length; i++) {
+      var el = document.getElementById(ids[i]);
+      if (el && el.offsetParent !== null) {
+        el.focus();
+        if (document.activeElement === el) return true;
+      }
     }
+    return false;
+  }
+  function restoreFocus(targetId) {
+    if (!lost()) return;
+    if (targetId === "ticket-list") {
+      var prefer = [];
+      if (lastTrigger === "view-org" || lastTrigger === "view-mine") prefer.push("view-menu");
+      if (lastTrigger) prefer.push(lastTrigger);
+      focusFirst(prefer.concat(["next-page", "prev-page", "view-menu", "q"]));
+      return;
+    }
+    if (targetId === "reply-box") {
+      var box = document.getElementById("reply-box");
+      var invalid = box && box.querySelector("[aria-invalid=true]");
+      if (invalid) { invalid.focus(); return; }
+      focusFirst(["reply-body", "unsent-body", "closed-notice"]);
+    }
+  }
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var t = evt.detail.target;
+    // With outerHTML the target is the replaced element; its id names the new one.
+    restoreFocus(t && t.id);
+  });
+  // A live update that closes (or reopens) the ticket replaces the reply box: a reply typed but
+  // not sent is carried over, into the new box or into a read-only copy beside the notice.
+  var carried = null;
+  document.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    if (!evt.detail.target || evt.detail.target.id !== "reply-box") return;
+    var old = document.getElementById("reply-body") || document.getElementById("unsent-body");
+    var text = old ? old.value : "";
+    var hadFocus = !!old && document.activeElement === old;
+    carried = { hadFocus: hadFocus || (document.activeElement && evt.detail.target.contains(document.activeElement)) };
+    if (!text) return;
+    var frag = evt.detail.fragment;
+    var box = frag.querySelector("#reply-body");
+    if (box) { box.value = text; box.textContent = text; return; }
+    var copy = frag.querySelector("#unsent-body");
+    var wrap = frag.querySelector("#unsent");
+    if (copy && wrap) { copy.textContent = text; wrap.hidden = false; }
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (evt) {
+    if (!evt.detail.target || evt.detail.target.id !== "reply-box" || !carried) return;
+    var hadFocus = carried.hadFocus;
+    carried = null;
+    if (hadFocus || lost()) restoreFocus("reply-box");
+  });
+  // Escape closes an open drop-down menu (the View menu) and returns focus to its summary.
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Escape") return;
+    var open = document.querySelector("details.dropdown[open]");
+    if (!open) return;
+    open.open = false;
+    var summary = open.querySelector("summary");
+    if (summary) summary.focus();
+    evt.preventDefault();
   });
 })();
 // Tell the server the browser's time zone (dates are then shown in it from the next page on).

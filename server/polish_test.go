@@ -1,0 +1,289 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"portico/sql/store/storetest"
+)
+
+// TestAttachmentsOffExplainsRefusal: with attachment_max_files=0 a reply (htmx or plain) or a
+// support form carrying a file is refused with 422 and a message saying files cannot be
+// attached, beside the text that was kept.
+func TestAttachmentsOffExplainsRefusal(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	mustSupportForm(t, ts)
+	if err := ts.Store.SettingSet(context.Background(), "attachment_max_files", "0"); err != nil {
+		t.Fatal(err)
+	}
+	const want = "Files cannot be attached here. Send your message without them."
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	_, page := c.get(ticketPath(fx.AliceOpen), false)
+	if page.Find("#reply-files").Length() != 0 {
+		t.Fatal("the reply box offers a file input with attachments off")
+	}
+	for _, hx := range []bool{true, false} {
+		ctype, body := multipartBody(t, [][2]string{{"_csrf", c.csrf}, {"body", "words to keep"}}, []filePart{{"notes.txt", []byte("hello")}})
+		resp, out := c.postMultipart(ticketPath(fx.AliceOpen)+"/replies", ctype, body, hx)
+		doc := docOf(t, out)
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("htmx=%v: reply with a file answered %d, want 422", hx, resp.StatusCode)
+		}
+		if got := strings.TrimSpace(doc.Find("#reply-files-error").Text()); got != want {
+			t.Errorf("htmx=%v: file message %q, want %q", hx, got, want)
+		}
+		if got := doc.Find("#reply-body").Text(); got != "words to keep" {
+			t.Errorf("htmx=%v: reply box holds %q, want the typed text", hx, got)
+		}
+		if d, _ := doc.Find("#reply-body").Attr("aria-describedby"); d != "reply-files-error" {
+			t.Errorf("htmx=%v: the reply box is described by %q, want the file message", hx, d)
+		}
+	}
+	ctype, body := multipartBody(t, [][2]string{{"_csrf", c.csrf}, {"subject", "With a file"}, {"description", "Body kept"}, {"priority", "high"}},
+		[]filePart{{"notes.txt", []byte("hello")}})
+	resp, out := c.postMultipart("/tickets/new", ctype, body, true)
+	doc := docOf(t, out)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("support form with a file answered %d, want 422", resp.StatusCode)
+	}
+	if got := strings.TrimSpace(doc.Find("#form-files-error").Text()); got != want {
+		t.Errorf("support form file message %q, want %q", got, want)
+	}
+	if n := countRows(t, ts, `SELECT count(*) FROM messages WHERE body IN ('words to keep', 'Body kept')`); n != 0 {
+		t.Errorf("%d messages stored although refused", n)
+	}
+}
+
+// TestStatusSortFollowsCustomStages: with show_custom_stages the Status column shows stage names
+// and sorting by it orders by those names (both directions, across pages); without it, by
+// open/closed.
+func TestStatusSortFollowsCustomStages(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	ctx := context.Background()
+	// Move Alice's open ticket to "Waiting on us" and give her more tickets at other stages.
+	stage := func(name string) int64 {
+		var id int64
+		if err := ts.Pool.QueryRow(ctx, `SELECT id FROM stages WHERE name = $1`, name).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	if err := ts.Store.InboxTicketSetStage(ctx, fx.AliceOpen, stage("Waiting on us")); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"Waiting on contact", "New", "Waiting on contact"} {
+		id := storetest.MustTicket(t, ts.Pool, storetest.TicketSpec{Subject: fmt.Sprintf("Staged %d", i), RequesterID: fx.Alice, CompanyID: fx.Acme,
+			Activity: time.Now().Add(-time.Duration(i+5) * time.Hour)})
+		if err := ts.Store.InboxTicketSetStage(ctx, id, stage(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ts.Store.SettingSet(ctx, "show_custom_stages", "true"); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	statuses := func(path string) []string {
+		_, doc := c.get(path, true)
+		return texts(doc, "#tickets-table tbody td:last-child")
+	}
+	asc := statuses("/tickets?sort=status")
+	if !slices.IsSorted(asc) || !slices.Contains(asc, "Closed") || !slices.Contains(asc, "New") || !slices.Contains(asc, "Waiting on us") {
+		t.Fatalf("sorted by status (stage names shown) ascending: %q", asc)
+	}
+	desc := statuses("/tickets?sort=-status")
+	if !slices.IsSortedFunc(desc, func(a, b string) int { return strings.Compare(b, a) }) {
+		t.Fatalf("sorted by status descending: %q", desc)
+	}
+	// Paging by the stage sort: a page of 2 rows via the store keeps the order over the cursor.
+	var all []string
+	_, doc := c.get("/tickets?sort=status", true)
+	all = append(all, texts(doc, "#tickets-table tbody td:last-child")...)
+	if next, ok := doc.Find("a[rel=next]").Attr("href"); ok {
+		_, doc2 := c.get(next, true)
+		all = append(all, texts(doc2, "#tickets-table tbody td:last-child")...)
+	}
+	if !slices.IsSorted(all) {
+		t.Fatalf("status order across pages: %q", all)
+	}
+
+	// Without custom stages, Open/Closed is what shows and what sorts.
+	if err := ts.Store.SettingSet(ctx, "show_custom_stages", "false"); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses("/tickets?sort=status"); got[0] != "Open" || got[len(got)-1] != "Closed" {
+		t.Fatalf("open/closed sort: %q", got)
+	}
+}
+
+// TestSupportFormHeadingAndFieldsShownBack: the form's default heading is "Submit a support
+// ticket" (a renamed tickets label names it); a custom field the customer filled shows on the
+// ticket with its label, to the customer (and, in company mode, a colleague), never elsewhere.
+func TestSupportFormHeadingAndFieldsShownBack(t *testing.T) {
+	ts := newTestServer(t, nil)
+	std := storetest.MustStandard(t, ts.Pool)
+	mustSupportForm(t, ts)
+	ctx := context.Background()
+	alice := ts.client()
+	alice.signIn(std.AliceEmail, std.Password)
+	_, page := alice.get("/tickets/new", false)
+	if got := strings.TrimSpace(page.Find("h1#form-heading").Text()); got != "Submit a support ticket" {
+		t.Errorf("default heading %q", got)
+	}
+	if got := strings.TrimSpace(page.Find("title").Text()); !strings.HasPrefix(got, "Submit a support ticket") {
+		t.Errorf("page title %q", got)
+	}
+	alice.lang = "de"
+	if _, page := alice.get("/tickets/new", false); strings.TrimSpace(page.Find("h1#form-heading").Text()) != "Ein Support-Ticket einreichen" {
+		t.Errorf("German default heading %q", page.Find("h1#form-heading").Text())
+	}
+	alice.lang = ""
+	if err := ts.Store.SettingSet(ctx, "tickets_label", "Cases"); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := alice.get("/tickets/new", false); strings.TrimSpace(page.Find("h1#form-heading").Text()) != "Cases: submit a support ticket" {
+		t.Errorf("renamed-label heading %q", page.Find("h1#form-heading").Text())
+	}
+
+	resp, _ := alice.post("/tickets/new", url.Values{"subject": {"Invoice 9"}, "description": {"Wrong VAT."}, "priority": {"high"}, "prop_order_number": {"A-9"}}, true)
+	loc := resp.Header.Get("HX-Redirect")
+	if !strings.HasPrefix(loc, "/tickets/") {
+		t.Fatalf("submit: %d %q", resp.StatusCode, loc)
+	}
+	// A CRM property that is no form field stays internal.
+	if _, err := ts.Pool.Exec(ctx, `UPDATE tickets SET properties = properties || '{"crm_score": "17"}' WHERE id = $1`, strings.TrimPrefix(loc, "/tickets/")); err != nil {
+		t.Fatal(err)
+	}
+	_, doc := alice.get(loc, false)
+	dl := doc.Find(".properties dl")
+	if !strings.Contains(dl.Text(), "Order number") || strings.TrimSpace(dl.Find("dd.ticket-field").Text()) != "A-9" {
+		t.Errorf("properties %q lack Order number A-9", strings.Join(strings.Fields(dl.Text()), " "))
+	}
+	if strings.Contains(doc.Text(), "crm_score") || strings.Contains(doc.Text(), "17") && strings.Contains(dl.Text(), "17") {
+		t.Error("a CRM property that is not a form field is shown to the customer")
+	}
+	// Another customer (another company) is refused the ticket.
+	carol := ts.client()
+	carol.signIn(std.CarolEmail, std.Password)
+	if resp, _ := carol.get(loc, false); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("Carol opens Alice's form ticket: %d, want 404", resp.StatusCode)
+	}
+	// A ticket without custom fields shows none.
+	if _, doc := alice.get(ticketPath(std.AliceOpen), false); doc.Find("dd.ticket-field").Length() != 0 {
+		t.Error("a ticket without form fields shows some")
+	}
+}
+
+// TestClosingFromPortalConfirms: closing a ticket from the portal lands on the ticket with a
+// confirmation; the plain ticket page has none.
+func TestClosingFromPortalConfirms(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	if err := ts.Store.SettingSet(context.Background(), "allow_close_from_portal", "true"); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	if _, doc := c.get(ticketPath(fx.AliceOpen)+"?closed=1", false); doc.Find("#ticket-notice").Length() != 0 {
+		t.Error("an open ticket confirms a closing that did not happen")
+	}
+	c.get(ticketPath(fx.AliceOpen), false)
+	resp, _ := c.post(ticketPath(fx.AliceOpen)+"/close", nil, false)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || loc != ticketPath(fx.AliceOpen)+"?closed=1" {
+		t.Fatalf("close: %d %q", resp.StatusCode, loc)
+	}
+	_, doc := c.get(loc, false)
+	if got := strings.TrimSpace(doc.Find("#ticket-notice[role=status]").Text()); got != "You closed this ticket. You can still read it here." {
+		t.Errorf("confirmation %q", got)
+	}
+	if doc.Find("#close-ticket").Length() != 0 || doc.Find("#reply-body").Length() != 0 {
+		t.Error("the closed ticket still offers Close ticket or the reply box")
+	}
+}
+
+// TestLiveChangesSwapStateOnlyWhenChanged: the live-update fragment carries the Close button and
+// the reply box only when the ticket's state differs from the page's (typing is never replaced).
+func TestLiveChangesSwapStateOnlyWhenChanged(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	c := ts.client()
+	c.signIn(fx.AliceEmail, fx.Password)
+	path := ticketPath(fx.AliceOpen) + "/messages?after=999999999&state="
+	if _, doc := c.get(path+"open", true); doc.Find("#reply-box, #ticket-actions, #ticket-state").Length() != 0 {
+		t.Error("an unchanged state swaps the reply box or the actions")
+	}
+	_, doc := c.get(path+"closed", true) // the page shows closed, the ticket is open again
+	if doc.Find(`#reply-box[hx-swap-oob] #reply-body`).Length() != 1 || doc.Find(`#ticket-actions[hx-swap-oob]`).Length() != 1 ||
+		doc.Find(`#ticket-state[value=open][hx-swap-oob]`).Length() != 1 {
+		t.Error("a changed state does not swap the reply box, the actions and the state marker")
+	}
+	_, doc = c.get(ticketPath(fx.AliceClosed)+"/messages?after=999999999&state=open", true)
+	if doc.Find(`#reply-box[hx-swap-oob] #closed-notice`).Length() != 1 || doc.Find("#reply-box #reply-body").Length() != 0 || doc.Find("#unsent-body").Length() != 1 {
+		t.Error("a ticket closed since: the box is not replaced by the closed notice with room for the unsent text")
+	}
+	carol := ts.client()
+	carol.signIn(fx.CarolEmail, fx.Password)
+	if resp, _ := carol.get(path+"closed", true); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("Carol's live fetch of Alice's ticket: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestAdminPreviewPages: the admin's preview of a contact's listing pages like the contact's own
+// (25 rows and a Next link; the next page holds the rest, with Previous).
+func TestAdminPreviewPages(t *testing.T) {
+	ts := newTestServer(t, nil)
+	f := newStaffFixture(t, ts)
+	old := time.Now().Add(-200 * time.Hour)
+	for i := 0; i < 28; i++ {
+		storetest.MustTicket(t, ts.Pool, storetest.TicketSpec{Subject: fmt.Sprintf("Old %02d", i), RequesterID: f.fx.Alice, CompanyID: f.fx.Acme,
+			Activity: old.Add(-time.Duration(i) * time.Hour)})
+	}
+	// Alice owns 30 tickets: her own listing shows 25 and a next page of 5.
+	_, own := f.alice.get("/tickets?view=mine", false)
+	_, own2 := f.alice.get(attr(own, "a[rel=next]", "href"), false)
+	ownAll := append(texts(own, "#tickets-table tbody td:first-child"), texts(own2, "#tickets-table tbody td:first-child")...)
+
+	_, p1 := f.admin.get(fmt.Sprintf("/admin/preview?contact=%d&view=mine", f.fx.Alice), false)
+	rows1 := texts(p1, "#tickets-table tbody td:first-child")
+	next := attr(p1, "a[rel=next]", "href")
+	if len(rows1) != 25 || next == "" {
+		t.Fatalf("preview page 1: %d rows, next %q; want 25 and a next link", len(rows1), next)
+	}
+	_, p2 := f.admin.get(next, false)
+	rows2 := texts(p2, "#tickets-table tbody td:first-child")
+	if p2.Find("a[rel=prev]").Length() != 1 || p2.Find("a[rel=next]").Length() != 0 {
+		t.Error("preview page 2 lacks Previous or offers Next")
+	}
+	if got := append(rows1, rows2...); !slices.Equal(got, ownAll) || len(got) != 30 {
+		t.Fatalf("preview lists %d tickets %q, the contact sees %d %q", len(got), got, len(ownAll), ownAll)
+	}
+}
+
+// docOf parses an HTML body already read.
+func docOf(t *testing.T, body []byte) *goquery.Document {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// attr returns the attribute of the first element matching sel ("" when none).
+func attr(doc *goquery.Document, sel, name string) string {
+	v, _ := doc.Find(sel).First().Attr(name)
+	return v
+}
