@@ -1,5 +1,6 @@
 // Command portico is the customer portal: one binary with sub-commands (serve, migrate,
-// import, seed, contact, settings, secret). Run `portico help` for the list.
+// import, seed, contact, settings, secret). Run `portico help` for the list; the commands live
+// in package cli.
 package main
 
 import (
@@ -11,13 +12,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"portico/server"
+	"portico/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := server.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) { // a sub-command's --help already printed its usage
 		return
 	}

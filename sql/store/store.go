@@ -85,3 +85,11 @@ func notFound(err error) error {
 	}
 	return err
 }
+
+// IsEmpty reports whether the portal has no tickets and no contacts (a fresh install, where a
+// demo seed is welcome). Errors: database errors.
+func (s *Store) IsEmpty(ctx context.Context) (bool, error) {
+	var empty bool
+	err := s.Pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM tickets) AND NOT EXISTS (SELECT 1 FROM contacts)`).Scan(&empty)
+	return empty, err
+}

@@ -44,6 +44,26 @@ func MustContact(t testing.TB, pool *pgxpool.Pool, email, name string, companyID
 	return id
 }
 
+// MustStaff creates a staff user (role "admin" or "agent") and returns its id; with a non-empty
+// password it gets that password (argon2id, cheap test parameters), else none.
+func MustStaff(t testing.TB, pool *pgxpool.Pool, email, name, role, password string) int64 {
+	t.Helper()
+	var hash *string
+	if password != "" {
+		h, err := argon2id.CreateHash(password, &argon2id.Params{Memory: 8 * 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash = &h
+	}
+	var id int64
+	if err := pool.QueryRow(context.Background(), `INSERT INTO staff_users (email, name, role, password_hash) VALUES ($1, $2, $3, $4) RETURNING id`,
+		email, name, role, hash).Scan(&id); err != nil {
+		t.Fatalf("MustStaff(%s): %v", email, err)
+	}
+	return id
+}
+
 // TicketSpec describes a fixture ticket.
 type TicketSpec struct {
 	Subject     string

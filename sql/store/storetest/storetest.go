@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"portico/sql/migrations"
 	"portico/sql/store"
@@ -163,3 +164,32 @@ func randHex(n int) string {
 
 // RandHex returns 2n random hex characters, for unique names and prefixes in tests.
 func RandHex(n int) string { return randHex(n) }
+
+// NewRedis connects to the test Redis (RedisURL) and fails the test when it does not answer a
+// PING. The client is closed when the test ends; keys are the caller's to clean (use a random
+// prefix, see RandHex).
+func NewRedis(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	opt, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis at %s: %v (start it with `just services`)", RedisURL(), err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// DeleteRedisPrefix removes every key under prefix when the test ends (after the servers
+// using them have closed: cleanups run last-registered first, so call it before starting them).
+func DeleteRedisPrefix(t testing.TB, rdb redis.UniversalClient, prefix string) {
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+	})
+}

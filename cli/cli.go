@@ -1,4 +1,7 @@
-package server
+// Package cli is the portico command line: one sub-command per operator task (serve, migrate,
+// import, seed, contact, staff, group, provider, accounts, settings, secret, bench-seed), each
+// with flags and usage. It calls config, store, seed and server; nothing imports it but main.
+package cli
 
 import (
 	"bufio"
@@ -16,6 +19,7 @@ import (
 
 	"portico/auth"
 	"portico/config"
+	"portico/server"
 	"portico/sql/migrations"
 	"portico/sql/store"
 )
@@ -131,7 +135,7 @@ func cmdServe(ctx context.Context, cfg *config.Config, args []string, stdout, st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, err := New(ctx, cfg, Options{})
+	s, err := server.New(ctx, cfg, server.Options{})
 	if err != nil {
 		return err
 	}

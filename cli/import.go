@@ -1,4 +1,4 @@
-package server
+package cli
 
 import (
 	"bytes"
@@ -14,7 +14,8 @@ import (
 	"portico/auth"
 	"portico/config"
 	"portico/sql/store"
-	"portico/sql/store/demodata"
+	"portico/sql/store/seed"
+	"portico/sql/store/seed/demodata"
 )
 
 // demoContacts is how many demo contacts `seed demo` spreads the data set over (4 per company).
@@ -51,14 +52,14 @@ func cmdImport(ctx context.Context, cfg *config.Config, args []string, stdout, s
 	if fi, err := f.Stat(); err == nil {
 		size = fi.Size()
 	}
-	opt := store.ImportOptions{DemoContacts: *demo, Size: size, Report: func(line int, msg string) {
+	opt := seed.ImportOptions{DemoContacts: *demo, Size: size, Report: func(line int, msg string) {
 		fmt.Fprintf(stderr, "line %d: %s\n", line, msg)
 	}}
 	if isTerminal(stderr) {
 		opt.Progress = stderr
 	}
 	return withStore(ctx, cfg, func(s *store.Store) error {
-		sum, err := s.TicketImport(ctx, f, opt)
+		sum, err := seed.New(s.Pool).TicketImport(ctx, f, opt)
 		if err != nil {
 			return fmt.Errorf("import tickets: %w", err)
 		}
@@ -69,13 +70,13 @@ func cmdImport(ctx context.Context, cfg *config.Config, args []string, stdout, s
 
 // seedDemo loads the bundled data set with demo contacts and prints the demo sign-ins.
 func seedDemo(ctx context.Context, s *store.Store, stdout, stderr io.Writer) error {
-	sum, err := s.DemoSeed(ctx, bytes.NewReader(demodata.TicketsCSV), int64(len(demodata.TicketsCSV)), demoContacts, auth.HashPassword)
+	sum, err := seed.New(s.Pool).DemoSeed(ctx, bytes.NewReader(demodata.TicketsCSV), int64(len(demodata.TicketsCSV)), demoContacts, auth.HashPassword)
 	if err != nil {
 		return fmt.Errorf("seed demo: %w", err)
 	}
 	fmt.Fprintf(stdout, "demo data: %d tickets imported (%d already present, %d bad rows)\n", sum.Import.Imported, sum.Import.Duplicates, sum.Import.Bad)
 	printSignIns(stdout, sum.SignIns, sum.Password)
-	staff, err := s.DemoStaff(ctx, auth.HashPassword)
+	staff, err := seed.New(s.Pool).DemoStaff(ctx, auth.HashPassword)
 	if err != nil {
 		return fmt.Errorf("seed demo: %w", err)
 	}
@@ -83,7 +84,7 @@ func seedDemo(ctx context.Context, s *store.Store, stdout, stderr io.Writer) err
 	return nil
 }
 
-func printStaffSignIns(w io.Writer, staff []store.DemoSignIn) {
+func printStaffSignIns(w io.Writer, staff []seed.DemoSignIn) {
 	fmt.Fprintln(w, "demo staff sign-ins at /admin/login (same password):")
 	for _, si := range staff {
 		fmt.Fprintf(w, "  %-50s %s (%s)\n", si.Email, si.Name, si.Company)
@@ -92,24 +93,24 @@ func printStaffSignIns(w io.Writer, staff []store.DemoSignIn) {
 
 // printDemoSignIns repeats the demo sign-ins on a later `serve --demo` (data already there).
 func printDemoSignIns(ctx context.Context, s *store.Store, stdout io.Writer) {
-	var signIns []store.DemoSignIn
+	var signIns []seed.DemoSignIn
 	for i := 0; i < demoContacts && len(signIns) < 3; i++ {
-		dc := store.DemoContactAt(i)
+		dc := seed.DemoContactAt(i)
 		acct, err := s.AccountByEmail(ctx, dc.Email)
-		if err == nil && acct.Status == "active" && auth.CheckPassword(store.DemoPassword, acct.PasswordHash) {
-			signIns = append(signIns, store.DemoSignIn{Email: acct.Contact.Email, Name: acct.Contact.Name, Company: acct.Contact.CompanyName})
+		if err == nil && acct.Status == "active" && auth.CheckPassword(seed.DemoPassword, acct.PasswordHash) {
+			signIns = append(signIns, seed.DemoSignIn{Email: acct.Contact.Email, Name: acct.Contact.Name, Company: acct.Contact.CompanyName})
 		}
 	}
 	if len(signIns) > 0 {
-		printSignIns(stdout, signIns, store.DemoPassword)
-		if _, hash, err := s.StaffByEmail(ctx, store.DemoAdminEmail); err == nil && auth.CheckPassword(store.DemoPassword, hash) {
-			printStaffSignIns(stdout, []store.DemoSignIn{{Email: store.DemoAdminEmail, Name: "Ada Admin", Company: store.RoleAdmin},
-				{Email: store.DemoAgentEmail, Name: "Dana Agent", Company: store.RoleAgent}})
+		printSignIns(stdout, signIns, seed.DemoPassword)
+		if _, hash, err := s.StaffByEmail(ctx, seed.DemoAdminEmail); err == nil && auth.CheckPassword(seed.DemoPassword, hash) {
+			printStaffSignIns(stdout, []seed.DemoSignIn{{Email: seed.DemoAdminEmail, Name: "Ada Admin", Company: store.RoleAdmin},
+				{Email: seed.DemoAgentEmail, Name: "Dana Agent", Company: store.RoleAgent}})
 		}
 	}
 }
 
-func printSignIns(w io.Writer, signIns []store.DemoSignIn, password string) {
+func printSignIns(w io.Writer, signIns []seed.DemoSignIn, password string) {
 	fmt.Fprintln(w, "demo sign-ins (password for all: "+password+"):")
 	for _, si := range signIns {
 		fmt.Fprintf(w, "  %-50s %s, %s\n", si.Email, si.Name, si.Company)
@@ -126,6 +127,6 @@ func cmdBenchSeed(ctx context.Context, cfg *config.Config, args []string, stdout
 		return err
 	}
 	return withStore(ctx, cfg, func(s *store.Store) error {
-		return s.BenchSeed(ctx, *tickets, *companies, func(m string) { fmt.Fprintln(stdout, m) })
+		return seed.New(s.Pool).BenchSeed(ctx, *tickets, *companies, func(m string) { fmt.Fprintln(stdout, m) })
 	})
 }

@@ -1,4 +1,4 @@
-package store_test
+package seed_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"portico/sql/store"
+	"portico/sql/store/seed"
 	"portico/sql/store/storetest"
 )
 
@@ -18,14 +19,14 @@ func TestDemoSeed(t *testing.T) {
 	}
 	hashed := 0
 	hash := func(p string) (string, error) { hashed++; return "test-hash:" + p, nil }
-	seed := func() store.DemoSummary {
+	seed := func() seed.DemoSummary {
 		f, err := os.Open(multilang)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
 		fi, _ := f.Stat()
-		sum, err := st.DemoSeed(ctx, f, fi.Size(), 40, hash)
+		sum, err := seed.New(st.Pool).DemoSeed(ctx, f, fi.Size(), 40, hash)
 		if err != nil {
 			t.Fatal(err)
 		}

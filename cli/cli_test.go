@@ -1,4 +1,4 @@
-package server
+package cli
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"portico/auth"
+	"portico/server/servertest"
 	"portico/sql/store/storetest"
 )
 
@@ -27,11 +28,11 @@ func runCLI(t *testing.T, dbURL, stdin string, args ...string) (string, string, 
 func TestCLIImportCountsReimportAndBadRows(t *testing.T) {
 	pool := storetest.NewDB(t)
 	url := pool.Config().ConnString()
-	out, _, err := runCLI(t, url, "", "import", "tickets", "--file", "../sql/store/demodata/tickets-multilang.csv", "--demo-contacts", "20")
+	out, _, err := runCLI(t, url, "", "import", "tickets", "--file", "../sql/store/seed/demodata/tickets-multilang.csv", "--demo-contacts", "20")
 	if err != nil || !strings.Contains(out, "rows: 294, imported: 294, already present: 0, bad: 0") {
 		t.Fatalf("first import: %v %q", err, out)
 	}
-	out, _, err = runCLI(t, url, "", "import", "tickets", "--file", "../sql/store/demodata/tickets-multilang.csv", "--demo-contacts", "20")
+	out, _, err = runCLI(t, url, "", "import", "tickets", "--file", "../sql/store/seed/demodata/tickets-multilang.csv", "--demo-contacts", "20")
 	if err != nil || !strings.Contains(out, "imported: 0, already present: 294") {
 		t.Fatalf("re-import: %v %q", err, out)
 	}
@@ -113,22 +114,22 @@ func TestCLISeedDemoPrintsWorkingSignIns(t *testing.T) {
 	if !strings.Contains(out, "294 tickets imported") || !strings.Contains(out, "admin@portico.example") {
 		t.Fatalf("seed output:\n%s", out)
 	}
-	ts := newTestServer(t, pool)
+	ts := servertest.New(t, pool)
 	var customer string
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) > 1 && strings.Contains(f[0], "@") && customer == "" {
 			customer = f[0]
 		}
 	}
-	c := ts.client()
-	c.signIn(customer, "portico-demo")
-	_, doc := c.get("/tickets", false)
+	c := ts.Client()
+	c.SignIn(customer, "portico-demo")
+	_, doc := c.Get("/tickets", false)
 	if doc.Find("#tickets-table tbody tr").Length() == 0 {
 		t.Fatalf("demo customer %s has no tickets", customer)
 	}
-	admin := ts.client()
-	admin.get("/admin/login", false)
-	resp, _ := admin.post("/admin/login", url.Values{"email": {"admin@portico.example"}, "password": {"portico-demo"}}, false)
+	admin := ts.Client()
+	admin.Get("/admin/login", false)
+	resp, _ := admin.Post("/admin/login", url.Values{"email": {"admin@portico.example"}, "password": {"portico-demo"}}, false)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("demo admin sign-in: %d", resp.StatusCode)
 	}

@@ -1,4 +1,4 @@
-package store
+package seed
 
 import (
 	"context"
@@ -27,7 +27,7 @@ import (
 // first benchmark does not pay for them). About a minute for 1,000,000 tickets on 2 cores.
 // It is a no-op when the database already holds at least tickets tickets, and refuses a
 // database that holds some but fewer. Errors: arguments, database.
-func (s *Store) BenchSeed(ctx context.Context, tickets, companies int, log func(string)) error {
+func (s *Seeder) BenchSeed(ctx context.Context, tickets, companies int, log func(string)) error {
 	if tickets < 1 || companies < 1 {
 		return fmt.Errorf("bench seed: need at least one ticket and one company (got %d, %d)", tickets, companies)
 	}
@@ -181,7 +181,7 @@ type benchQuerier interface {
 }
 
 // benchTicketCount counts the tickets (an index-only scan after the seed's VACUUM).
-func (s *Store) benchTicketCount(ctx context.Context, q benchQuerier) (int, error) {
+func (s *Seeder) benchTicketCount(ctx context.Context, q benchQuerier) (int, error) {
 	var n int
 	err := q.QueryRow(ctx, `SELECT count(*) FROM tickets`).Scan(&n)
 	return n, err

@@ -1,4 +1,4 @@
-package server
+package cli
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 	"portico/auth/providers"
 	"portico/config"
 	"portico/handlers"
+	"portico/server"
 	"portico/sql/store"
 )
 
@@ -219,7 +220,7 @@ func splitCSV(s string) []string {
 
 // announceProviders tells running instances to reload their provider registry.
 func announceProviders(ctx context.Context, cfg *config.Config, stderr io.Writer) {
-	rdb, err := OpenRedis(ctx, cfg.RedisURL)
+	rdb, err := server.OpenRedis(ctx, cfg.RedisURL)
 	if err != nil {
 		fmt.Fprintf(stderr, "portico: running instances were not told (%v); they reload on restart\n", err)
 		return

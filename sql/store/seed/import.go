@@ -1,4 +1,4 @@
-package store
+package seed
 
 import (
 	"bufio"
@@ -16,7 +16,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/schollz/progressbar/v3"
+	"portico/sql/store"
 )
 
 // ImportOptions tunes TicketImport.
@@ -187,7 +189,7 @@ func parseImportRow(h importHeader, rec []string, line int, now time.Time) (impo
 		r.answer = ""
 	}
 	if v := strings.TrimSpace(h.get(rec, "requester_email")); v != "" {
-		e, err := NormalizeEmail(v)
+		e, err := store.NormalizeEmail(v)
 		if err != nil {
 			return r, fmt.Sprintf("requester_email %q is not a valid email address", v)
 		}
@@ -276,7 +278,7 @@ func SubjectFromBody(body string) string {
 
 // importer holds the state of one TicketImport run.
 type importer struct {
-	s         *Store
+	s         *Seeder
 	opt       ImportOptions
 	inboxID   int64
 	pipelines map[string]int64           // lower(name) -> id
@@ -308,7 +310,7 @@ type contactRef struct {
 //
 // Errors: a missing "subject" or "body" header column, an unreadable header, a missing default
 // inbox, or a database error (tickets of earlier batches stay imported; re-running is safe).
-func (s *Store) TicketImport(ctx context.Context, r io.Reader, opt ImportOptions) (ImportSummary, error) {
+func (s *Seeder) TicketImport(ctx context.Context, r io.Reader, opt ImportOptions) (ImportSummary, error) {
 	var sum ImportSummary
 	if opt.Progress != nil {
 		bar := newImportBar(opt.Progress, opt.Size)
@@ -339,7 +341,10 @@ func (s *Store) TicketImport(ctx context.Context, r io.Reader, opt ImportOptions
 		pipelines: map[string]int64{}, stages: map[int64]map[string]stage{},
 		companies: map[string]int64{}, contacts: map[string]contactRef{}, demo: map[int]contactRef{}}
 	if err := s.Pool.QueryRow(ctx, `SELECT id FROM inboxes WHERE is_default`).Scan(&im.inboxID); err != nil {
-		return sum, fmt.Errorf("import: default inbox: %w", notFound(err))
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = store.ErrNotFound
+		}
+		return sum, fmt.Errorf("import: default inbox: %w", err)
 	}
 	now := time.Now()
 	for {
@@ -527,7 +532,7 @@ func (im *importer) company(ctx context.Context, name string) (int64, error) {
 	}
 	var id int64
 	err := im.s.tx(ctx, func(tx pgx.Tx) (err error) {
-		id, err = CompanyEnsure(ctx, tx, name)
+		id, err = store.CompanyEnsure(ctx, tx, name)
 		return err
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package store_test
+package seed_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"portico/sql/store"
+	"portico/sql/store/seed"
 	"portico/sql/store/storetest"
 )
 
@@ -35,14 +36,14 @@ func readCSV(t *testing.T, path string) ([]string, [][]string) {
 	return all[0], all[1:]
 }
 
-func importFile(t *testing.T, st *store.Store, path string, opt store.ImportOptions) store.ImportSummary {
+func importFile(t *testing.T, st *store.Store, path string, opt seed.ImportOptions) seed.ImportSummary {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	sum, err := st.TicketImport(context.Background(), f, opt)
+	sum, err := seed.New(st.Pool).TicketImport(context.Background(), f, opt)
 	if err != nil {
 		t.Fatalf("TicketImport(%s): %v", path, err)
 	}
@@ -74,7 +75,7 @@ func TestTicketImportMultilang(t *testing.T) {
 	}
 
 	start := time.Now()
-	sum := importFile(t, st, multilang, store.ImportOptions{Report: func(line int, msg string) { t.Errorf("bad row %d: %s", line, msg) }})
+	sum := importFile(t, st, multilang, seed.ImportOptions{Report: func(line int, msg string) { t.Errorf("bad row %d: %s", line, msg) }})
 	t.Logf("imported %d rows in %v", sum.Rows, time.Since(start))
 	if sum.Rows != 294 || sum.Imported != 294 || sum.Bad != 0 || sum.Duplicates != 0 {
 		t.Fatalf("summary = %+v, want 294 rows, 294 imported", sum)
@@ -97,7 +98,7 @@ func TestTicketImportMultilang(t *testing.T) {
 	}
 
 	// Re-import: nothing changes.
-	again := importFile(t, st, multilang, store.ImportOptions{})
+	again := importFile(t, st, multilang, seed.ImportOptions{})
 	if again.Rows != 294 || again.Imported != 0 || again.Duplicates != 294 || again.Bad != 0 {
 		t.Fatalf("re-import summary = %+v, want 0 imported, 294 duplicates", again)
 	}
@@ -209,7 +210,7 @@ func TestTicketImportDemoContacts(t *testing.T) {
 	ctx := context.Background()
 	pool := storetest.NewDB(t)
 	st := store.New(pool)
-	sum := importFile(t, st, multilang, store.ImportOptions{DemoContacts: 40})
+	sum := importFile(t, st, multilang, seed.ImportOptions{DemoContacts: 40})
 	if sum.Imported != 294 {
 		t.Fatalf("summary = %+v", sum)
 	}
@@ -239,17 +240,17 @@ func TestTicketImportDemoContacts(t *testing.T) {
 	if bad != 0 {
 		t.Errorf("%d tickets lack the requester's first message", bad)
 	}
-	d := store.DemoContactAt(5)
+	d := seed.DemoContactAt(5)
 	var email, name, company string
 	if err := pool.QueryRow(ctx, `SELECT c.email, c.name, co.name FROM contacts c JOIN companies co ON co.id = c.company_id
 		WHERE c.email = $1`, d.Email).Scan(&email, &name, &company); err != nil {
 		t.Fatalf("demo contact 5 (%s): %v", d.Email, err)
 	}
-	if name != d.Name || company != d.Company || d.Company != store.DemoCompanyName(1) {
+	if name != d.Name || company != d.Company || d.Company != seed.DemoCompanyName(1) {
 		t.Errorf("demo contact 5 = %s %s %s, want %+v", email, name, company, d)
 	}
 	before := tableCounts(t, pool)
-	if again := importFile(t, st, multilang, store.ImportOptions{DemoContacts: 40}); again.Duplicates != 294 {
+	if again := importFile(t, st, multilang, seed.ImportOptions{DemoContacts: 40}); again.Duplicates != 294 {
 		t.Errorf("re-import = %+v", again)
 	}
 	if after := tableCounts(t, pool); !reflect.DeepEqual(after, before) {
@@ -260,14 +261,14 @@ func TestTicketImportDemoContacts(t *testing.T) {
 func TestDemoNamesDistinct(t *testing.T) {
 	seen := map[string]bool{}
 	for c := range 5000 {
-		n := strings.ToLower(store.DemoCompanyName(c))
+		n := strings.ToLower(seed.DemoCompanyName(c))
 		if seen[n] {
 			t.Fatalf("company %d: name %q repeats", c, n)
 		}
 		seen[n] = true
 	}
 	for i := range 200 {
-		d := store.DemoContactAt(i)
+		d := seed.DemoContactAt(i)
 		if e, err := store.NormalizeEmail(d.Email); err != nil || e != d.Email {
 			t.Fatalf("demo contact %d: email %q invalid", i, d.Email)
 		}
@@ -297,7 +298,7 @@ func TestTicketImportMalformed(t *testing.T) {
 	st := store.New(pool)
 	var reported []int
 	var bar strings.Builder
-	sum, err := st.TicketImport(ctx, strings.NewReader(malformed), store.ImportOptions{
+	sum, err := seed.New(st.Pool).TicketImport(ctx, strings.NewReader(malformed), seed.ImportOptions{
 		Progress: &bar, Size: int64(len(malformed)),
 		Report: func(line int, msg string) { reported = append(reported, line) }})
 	if err != nil {
@@ -362,11 +363,11 @@ func TestTicketImportMalformed(t *testing.T) {
 
 func TestTicketImportMissingColumn(t *testing.T) {
 	st := storetest.NewStore(t)
-	_, err := st.TicketImport(context.Background(), strings.NewReader("subject,answer\nx,y\n"), store.ImportOptions{})
+	_, err := seed.New(st.Pool).TicketImport(context.Background(), strings.NewReader("subject,answer\nx,y\n"), seed.ImportOptions{})
 	if err == nil || !strings.Contains(err.Error(), `"body"`) {
 		t.Errorf("err = %v, want one naming the body column", err)
 	}
-	_, err = st.TicketImport(context.Background(), strings.NewReader(""), store.ImportOptions{})
+	_, err = seed.New(st.Pool).TicketImport(context.Background(), strings.NewReader(""), seed.ImportOptions{})
 	if err == nil {
 		t.Error("empty file: no error")
 	}
@@ -379,7 +380,7 @@ func TestSubjectFromBody(t *testing.T) {
 		"\n\n  spaced   out  \n":      "spaced out",
 		strings.Repeat("wörter ", 20): strings.TrimSpace(strings.Repeat("wörter ", 11)) + "…",
 	} {
-		if got := store.SubjectFromBody(in); got != want {
+		if got := seed.SubjectFromBody(in); got != want {
 			t.Errorf("SubjectFromBody(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -403,7 +404,7 @@ func TestTicketImportLarge(t *testing.T) {
 	w.Flush()
 	st := storetest.NewStore(t)
 	start := time.Now()
-	sum, err := st.TicketImport(context.Background(), strings.NewReader(b.String()), store.ImportOptions{DemoContacts: 400})
+	sum, err := seed.New(st.Pool).TicketImport(context.Background(), strings.NewReader(b.String()), seed.ImportOptions{DemoContacts: 400})
 	if err != nil || sum.Imported != 20286 {
 		t.Fatalf("summary %+v, %v", sum, err)
 	}

@@ -1,12 +1,14 @@
-package server
+package cli
 
 import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
+	"portico/server/servertest"
 	"portico/sql/store/storetest"
 )
 
@@ -56,14 +58,14 @@ func TestCLIStaffAdd(t *testing.T) {
 	}
 
 	// The password typed on standard input opens the staff console.
-	ts := newTestServer(t, pool)
-	c := ts.client()
-	c.get("/admin/login", false)
-	resp, _ := c.post("/admin/login", url.Values{"email": {"eve@portico.test"}, "password": {pw}}, false)
+	ts := servertest.New(t, pool)
+	c := ts.Client()
+	c.Get("/admin/login", false)
+	resp, _ := c.Post("/admin/login", url.Values{"email": {"eve@portico.test"}, "password": {pw}}, false)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/inbox" {
 		t.Fatalf("sign-in with the CLI password: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	_, doc := c.get("/admin/inbox", false)
+	_, doc := c.Get("/admin/inbox", false)
 	if doc.Find("#nav-settings").Length() != 1 {
 		t.Error("the CLI admin is not an admin")
 	}
@@ -139,7 +141,7 @@ func TestCLIStaffResetTOTP(t *testing.T) {
 	pool := storetest.NewDB(t)
 	dbURL := pool.Config().ConnString()
 	ctx := context.Background()
-	id := mustStaff(t, pool, "gus@portico.test", "Gus Agent", "agent")
+	id := storetest.MustStaff(t, pool, "gus@portico.test", "Gus Agent", "agent", "")
 	if _, err := pool.Exec(ctx, `UPDATE staff_users SET totp_secret = '\\x01', totp_enabled_at = now(), totp_last_step = 1 WHERE id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func TestCLIStaffResetTOTP(t *testing.T) {
 		t.Fatal("TOTP still on after the reset")
 	}
 	var audits int
-	pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE key = $1 AND staff_name = 'cli'`, "staff:"+itoa(id)+":totp").Scan(&audits)
+	pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE key = $1 AND staff_name = 'cli'`, "staff:"+strconv.FormatInt(id, 10)+":totp").Scan(&audits)
 	if audits != 1 {
 		t.Fatalf("audit rows %d", audits)
 	}

@@ -1,4 +1,4 @@
-package store
+package seed
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
 	"golang.org/x/term"
+	"portico/sql/store"
 )
 
 // DemoPassword is the portal password every demo contact gets from DemoSeed.
@@ -103,7 +105,7 @@ type DemoSummary struct {
 // safe to run again: the import skips known rows and demo accounts get the demo password back.
 //
 // Errors: those of TicketImport, contacts < 1, a failing hash, or a database error.
-func (s *Store) DemoSeed(ctx context.Context, csv io.Reader, size int64, contacts int, hash func(string) (string, error)) (DemoSummary, error) {
+func (s *Seeder) DemoSeed(ctx context.Context, csv io.Reader, size int64, contacts int, hash func(string) (string, error)) (DemoSummary, error) {
 	out := DemoSummary{Password: DemoPassword}
 	if contacts < 1 {
 		return out, fmt.Errorf("demo seed: contacts must be at least 1, got %d", contacts)
@@ -213,27 +215,19 @@ func (s *Store) DemoSeed(ctx context.Context, csv io.Reader, size int64, contact
 	return out, nil
 }
 
-// IsEmpty reports whether the portal has no tickets and no contacts (a fresh install, where a
-// demo seed is welcome). Errors: database errors.
-func (s *Store) IsEmpty(ctx context.Context) (bool, error) {
-	var empty bool
-	err := s.Pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM tickets) AND NOT EXISTS (SELECT 1 FROM contacts)`).Scan(&empty)
-	return empty, err
-}
-
 // DemoAdminEmail is the demo admin DemoStaff creates.
 const DemoAdminEmail = "admin@portico.example"
 
 // DemoStaff gives the demo agent (DemoAgentEmail) and a demo admin (DemoAdminEmail, "Ada Admin",
 // created when missing) the demo password hashed by hash, so the staff side can be tried at
 // /admin/login. It returns their sign-ins. Errors: a failing hash or a database error.
-func (s *Store) DemoStaff(ctx context.Context, hash func(string) (string, error)) ([]DemoSignIn, error) {
+func (s *Seeder) DemoStaff(ctx context.Context, hash func(string) (string, error)) ([]DemoSignIn, error) {
 	h, err := hash(DemoPassword)
 	if err != nil {
 		return nil, err
 	}
 	out := []DemoSignIn{}
-	for _, st := range []struct{ email, name, role string }{{DemoAdminEmail, "Ada Admin", RoleAdmin}, {DemoAgentEmail, "Dana Agent", RoleAgent}} {
+	for _, st := range []struct{ email, name, role string }{{DemoAdminEmail, "Ada Admin", store.RoleAdmin}, {DemoAgentEmail, "Dana Agent", store.RoleAgent}} {
 		_, err := s.Pool.Exec(ctx, `INSERT INTO staff_users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (lower(email)) DO UPDATE SET password_hash = EXCLUDED.password_hash, status = 'active'`, st.email, st.name, st.role, h)
 		if err != nil {
