@@ -88,118 +88,218 @@ func Load() (*Config, error) { return LoadFrom(os.Getenv) }
 
 // LoadFrom is Load with an explicit variable source. In development, a missing
 // PORTICO_SECRET_KEY is generated once and kept in DevSecretFile (in the working directory).
+//
+// Every variable in the options table is read the same way (see lookup): the variable itself,
+// else the file its NAME_FILE variant names, else the default; then the option's set function
+// parses and checks it. Options run in table order, so a default may build on an earlier one
+// (PORTICO_BASE_URL on PORTICO_ADDR). Errors: one line naming the variable.
 func LoadFrom(getenv Getenv) (*Config, error) {
-	get := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		// *_FILE variants for secrets and URLs with credentials.
-		if p := strings.TrimSpace(getenv(name + "_FILE")); p != "" {
-			if b, err := os.ReadFile(p); err == nil {
-				return strings.TrimSpace(string(b))
-			}
-		}
-		return def
-	}
 	c := &Config{
-		Env:             get("PORTICO_ENV", EnvDevelopment),
-		Addr:            get("PORTICO_ADDR", DefaultAddr),
-		BaseURL:         strings.TrimRight(get("PORTICO_BASE_URL", ""), "/"),
-		DatabaseURL:     get("DATABASE_URL", DefaultDatabaseURL),
-		RedisURL:        get("REDIS_URL", DefaultRedisURL),
 		ReadTimeout:     15 * time.Second,
 		WriteTimeout:    30 * time.Second,
 		IdleTimeout:     120 * time.Second,
 		BodyLimit:       1 << 20,
 		SessionLifetime: DefaultSessionLifetime,
-		LogLevel:        strings.ToLower(get("PORTICO_LOG_LEVEL", "info")),
-		BlobURL:         get("PORTICO_BLOB_URL", ""),
-		SMTPURL:         get("PORTICO_SMTP_URL", ""),
-		MailFrom:        get("PORTICO_MAIL_FROM", ""),
 		MailRetryBase:   time.Second,
 	}
-	if c.Env != EnvDevelopment && c.Env != EnvProduction {
-		return nil, fmt.Errorf("PORTICO_ENV must be %q or %q, got %q", EnvDevelopment, EnvProduction, c.Env)
-	}
-	if c.BaseURL == "" {
-		host := c.Addr
-		if strings.HasPrefix(host, ":") {
-			host = "localhost" + host
+	for _, o := range options {
+		v, err := lookup(getenv, o.name)
+		if err != nil {
+			return nil, err
 		}
-		c.BaseURL = "http://" + host
-	}
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("PORTICO_BASE_URL must be an absolute http(s) URL, got %q", c.BaseURL)
+		if v == "" && o.def != nil {
+			v = o.def(c)
+		}
+		if err := o.set(c, v); err != nil {
+			return nil, err
+		}
 	}
 	if c.Env == EnvProduction && !strings.HasPrefix(c.BaseURL, "https://") {
 		c.Warnings = append(c.Warnings, "PORTICO_BASE_URL is not https: session cookies go without Secure and the __Host- prefix, and no HSTS is sent; serve Portico behind TLS and set an https:// base URL")
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return nil, fmt.Errorf("PORTICO_ADDR must be host:port or :port, got %q", c.Addr)
+	return c, nil
+}
+
+// lookup returns the trimmed value of variable name, else the trimmed content of the file that
+// name_FILE names (for secrets and URLs with credentials), else "". A name_FILE that cannot be
+// read is an error naming it: a missing DATABASE_URL_FILE must not quietly fall back to the
+// local default database.
+func lookup(getenv Getenv, name string) (string, error) {
+	if v := strings.TrimSpace(getenv(name)); v != "" {
+		return v, nil
 	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return nil, errors.New("DATABASE_URL must be a postgres:// URL")
+	p := strings.TrimSpace(getenv(name + "_FILE"))
+	if p == "" {
+		return "", nil
 	}
-	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-		return nil, errors.New("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: cannot read %s: %v", name, p, errors.Unwrap(err))
 	}
-	if v := get("PORTICO_SESSION_LIFETIME", ""); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 5*time.Minute || d > 90*24*time.Hour {
-			return nil, fmt.Errorf("PORTICO_SESSION_LIFETIME must be a duration between 5m and 2160h, got %q", v)
+	return strings.TrimSpace(string(b)), nil
+}
+
+// option is one environment variable: its name, its default (nil: none, the empty string) and
+// the function that parses, checks and stores a value (possibly empty) in the Config.
+type option struct {
+	name string
+	def  func(*Config) string
+	set  func(c *Config, v string) error
+}
+
+// value returns a default function for a constant.
+func value(s string) func(*Config) string { return func(*Config) string { return s } }
+
+// options is the whole configuration surface, in the order the values are read.
+var options = []option{
+	{"PORTICO_ENV", value(EnvDevelopment), func(c *Config, v string) error {
+		if v != EnvDevelopment && v != EnvProduction {
+			return fmt.Errorf("PORTICO_ENV must be %q or %q, got %q", EnvDevelopment, EnvProduction, v)
 		}
-		c.SessionLifetime = d
-	}
-	if c.BlobURL == "" {
-		abs, err := filepath.Abs(filepath.Join("data", "blobs"))
-		if err != nil {
-			return nil, fmt.Errorf("PORTICO_BLOB_URL: %v", err)
+		c.Env = v
+		return nil
+	}},
+	{"PORTICO_ADDR", value(DefaultAddr), func(c *Config, v string) error {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("PORTICO_ADDR must be host:port or :port, got %q", v)
 		}
-		c.BlobURL = "file://" + filepath.ToSlash(abs) + "?create_dir=1&no_tmp_dir=1"
-	}
-	if u, err := url.Parse(c.BlobURL); err != nil || (u.Scheme != "file" && u.Scheme != "s3" && u.Scheme != "mem") {
-		return nil, errors.New("PORTICO_BLOB_URL must be a file:///dir or s3://bucket URL")
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return nil, fmt.Errorf("PORTICO_LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel)
-	}
-	if v := get("PORTICO_TRUSTED_PROXIES", ""); v != "" {
+		c.Addr = v
+		return nil
+	}},
+	{"PORTICO_BASE_URL", func(c *Config) string {
+		host := c.Addr
+		if strings.HasPrefix(host, ":") {
+			host = "localhost" + host
+		}
+		return "http://" + host
+	}, func(c *Config, v string) error {
+		v = strings.TrimRight(v, "/")
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("PORTICO_BASE_URL must be an absolute http(s) URL, got %q", v)
+		}
+		c.BaseURL = v
+		return nil
+	}},
+	{"DATABASE_URL", value(DefaultDatabaseURL), func(c *Config, v string) error {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return errors.New("DATABASE_URL must be a postgres:// URL")
+		}
+		c.DatabaseURL = v
+		return nil
+	}},
+	{"REDIS_URL", value(DefaultRedisURL), func(c *Config, v string) error {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return errors.New("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+		}
+		c.RedisURL = v
+		return nil
+	}},
+	{"PORTICO_SESSION_LIFETIME", nil, func(c *Config, v string) error {
+		return duration(&c.SessionLifetime, "PORTICO_SESSION_LIFETIME", v, 5*time.Minute, 90*24*time.Hour, "5m", "2160h")
+	}},
+	{"PORTICO_BLOB_URL", nil, func(c *Config, v string) error {
+		if v == "" {
+			abs, err := filepath.Abs(filepath.Join("data", "blobs"))
+			if err != nil {
+				return fmt.Errorf("PORTICO_BLOB_URL: %v", err)
+			}
+			v = "file://" + filepath.ToSlash(abs) + "?create_dir=1&no_tmp_dir=1"
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "file" && u.Scheme != "s3" && u.Scheme != "mem") {
+			return errors.New("PORTICO_BLOB_URL must be a file:///dir or s3://bucket URL")
+		}
+		c.BlobURL = v
+		return nil
+	}},
+	{"PORTICO_LOG_LEVEL", value("info"), func(c *Config, v string) error {
+		switch v = strings.ToLower(v); v {
+		case "debug", "info", "warn", "error":
+			c.LogLevel = v
+			return nil
+		}
+		return fmt.Errorf("PORTICO_LOG_LEVEL must be debug, info, warn or error, got %q", v)
+	}},
+	{"PORTICO_TRUSTED_PROXIES", nil, func(c *Config, v string) error {
 		for _, p := range strings.Split(v, ",") {
-			p = strings.TrimSpace(p)
-			if p == "" {
+			if p = strings.TrimSpace(p); p == "" {
 				continue
 			}
 			if net.ParseIP(p) == nil {
 				if _, _, err := net.ParseCIDR(p); err != nil {
-					return nil, fmt.Errorf("PORTICO_TRUSTED_PROXIES: %q is neither an IP nor a CIDR", p)
+					return fmt.Errorf("PORTICO_TRUSTED_PROXIES: %q is neither an IP nor a CIDR", p)
 				}
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
+		return nil
+	}},
+	{"PORTICO_SECRET_KEY", nil, (*Config).setSecretKey},
+	{"PORTICO_SMTP_URL", nil, func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return errors.New("PORTICO_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…")
+		}
+		if st := u.Query().Get("starttls"); st != "" && st != "require" && st != "opportunistic" && st != "none" {
+			return fmt.Errorf("PORTICO_SMTP_URL: starttls must be require, opportunistic or none, got %q", st)
+		}
+		c.SMTPURL = v
+		return nil
+	}},
+	{"PORTICO_MAIL_FROM", func(c *Config) string {
+		host := "localhost"
+		if u, err := url.Parse(c.BaseURL); err == nil && u.Hostname() != "" && strings.Contains(u.Hostname(), ".") {
+			host = u.Hostname()
+		}
+		return "Portico <portico@" + host + ">"
+	}, func(c *Config, v string) error {
+		if _, err := mail.ParseAddress(v); err != nil {
+			return fmt.Errorf("PORTICO_MAIL_FROM must be an address such as Support <support@example.com>, got %q", v)
+		}
+		c.MailFrom = v
+		return nil
+	}},
+	{"PORTICO_MAIL_RETRY_BASE", nil, func(c *Config, v string) error {
+		return duration(&c.MailRetryBase, "PORTICO_MAIL_RETRY_BASE", v, time.Millisecond, time.Hour, "1ms", "1h")
+	}},
+}
+
+// duration parses v into *dst when v is set, within [lo, hi] (spelled loS and hiS in the
+// message); an empty v keeps the default already in *dst.
+func duration(dst *time.Duration, name, v string, lo, hi time.Duration, loS, hiS string) error {
+	if v == "" {
+		return nil
 	}
-	key := get("PORTICO_SECRET_KEY", "")
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return fmt.Errorf("%s must be a duration between %s and %s, got %q", name, loS, hiS, v)
+	}
+	*dst = d
+	return nil
+}
+
+// setSecretKey takes PORTICO_SECRET_KEY; without one it refuses production and, in
+// development, keeps a generated key in DevSecretFile.
+func (c *Config) setSecretKey(v string) error {
 	switch {
-	case key != "":
-		b, err := ParseSecretKey(key)
+	case v != "":
+		b, err := ParseSecretKey(v)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.SecretKey, c.SecretKeySource = b, "env"
 	case c.Env == EnvProduction:
-		return nil, errors.New("PORTICO_SECRET_KEY is required in production (run `portico secret` to make one)")
+		return errors.New("PORTICO_SECRET_KEY is required in production (run `portico secret` to make one)")
 	default:
 		b, src, err := devSecret(DevSecretFile)
 		if err != nil {
-			return nil, fmt.Errorf("PORTICO_SECRET_KEY: cannot keep a development key in %s: %v", DevSecretFile, err)
+			return fmt.Errorf("PORTICO_SECRET_KEY: cannot keep a development key in %s: %v", DevSecretFile, err)
 		}
 		c.SecretKey, c.SecretKeySource = b, src
 	}
-	if err := c.loadMail(get); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return nil
 }
 
 // ParseSecretKey decodes a PORTICO_SECRET_KEY value: exactly 64 hex characters (32 bytes).
@@ -270,35 +370,4 @@ func maskURL(s string) string {
 		}
 	}
 	return u.String()
-}
-
-// loadMail reads and checks PORTICO_SMTP_URL, PORTICO_MAIL_FROM and PORTICO_MAIL_RETRY_BASE.
-func (c *Config) loadMail(get func(name, def string) string) error {
-	if c.SMTPURL != "" {
-		u, err := url.Parse(c.SMTPURL)
-		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-			return errors.New("PORTICO_SMTP_URL must be smtp://[user:pass@]host:port or smtps://…")
-		}
-		if v := u.Query().Get("starttls"); v != "" && v != "require" && v != "opportunistic" && v != "none" {
-			return fmt.Errorf("PORTICO_SMTP_URL: starttls must be require, opportunistic or none, got %q", v)
-		}
-	}
-	if c.MailFrom == "" {
-		host := "localhost"
-		if u, err := url.Parse(c.BaseURL); err == nil && u.Hostname() != "" && strings.Contains(u.Hostname(), ".") {
-			host = u.Hostname()
-		}
-		c.MailFrom = "Portico <portico@" + host + ">"
-	}
-	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
-		return fmt.Errorf("PORTICO_MAIL_FROM must be an address such as Support <support@example.com>, got %q", c.MailFrom)
-	}
-	if v := get("PORTICO_MAIL_RETRY_BASE", ""); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Millisecond || d > time.Hour {
-			return fmt.Errorf("PORTICO_MAIL_RETRY_BASE must be a duration between 1ms and 1h, got %q", v)
-		}
-		c.MailRetryBase = d
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
@@ -90,5 +91,55 @@ func TestProductionOverPlainHTTPWarns(t *testing.T) {
 	}
 	if c.SecureCookies() || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "PORTICO_BASE_URL") {
 		t.Fatalf("secure %v, warnings %q", c.SecureCookies(), c.Warnings)
+	}
+}
+
+// TestFileVariants: NAME_FILE supplies a value (trimmed) when NAME is unset, and a NAME_FILE
+// that cannot be read stops the start with one line naming it, for every option (a missing
+// DATABASE_URL_FILE must not fall back to the local default database).
+func TestFileVariants(t *testing.T) {
+	t.Chdir(t.TempDir())
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	if err := os.WriteFile(db, []byte("postgres://app:pw@db.internal/portico\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadFrom(env(map[string]string{"DATABASE_URL_FILE": db}))
+	if err != nil || c.DatabaseURL != "postgres://app:pw@db.internal/portico" {
+		t.Fatalf("DATABASE_URL_FILE: %v %q", err, c.DatabaseURL)
+	}
+	c, err = LoadFrom(env(map[string]string{"DATABASE_URL": "postgres://direct/x", "DATABASE_URL_FILE": db}))
+	if err != nil || c.DatabaseURL != "postgres://direct/x" {
+		t.Fatalf("the variable wins over its file: %v %q", err, c.DatabaseURL)
+	}
+	for _, o := range options {
+		_, err := LoadFrom(env(map[string]string{o.name + "_FILE": filepath.Join(dir, "missing")}))
+		if err == nil || !strings.Contains(err.Error(), o.name+"_FILE") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("unreadable %s_FILE: err = %v, want one line naming it", o.name, err)
+		}
+	}
+}
+
+// TestDerivedDefaults: with little environment every option's set
+// function accepts its default (LoadFrom succeeds in development) and the derived defaults
+// follow the earlier options.
+func TestDerivedDefaults(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := LoadFrom(env(map[string]string{"PORTICO_ADDR": ":8080"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseURL != "http://localhost:8080" || c.MailFrom != "Portico <portico@localhost>" || c.LogLevel != "info" ||
+		c.SessionLifetime != DefaultSessionLifetime || c.MailRetryBase != time.Second || !strings.HasPrefix(c.BlobURL, "file://") {
+		t.Fatalf("derived defaults: %+v", c)
+	}
+	c, err = LoadFrom(env(map[string]string{"PORTICO_BASE_URL": "https://help.example.com/", "PORTICO_LOG_LEVEL": "DEBUG",
+		"PORTICO_TRUSTED_PROXIES": " 10.0.0.1 , ,10.1.0.0/16", "PORTICO_SESSION_LIFETIME": "1h", "PORTICO_MAIL_RETRY_BASE": "5ms"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseURL != "https://help.example.com" || c.MailFrom != "Portico <portico@help.example.com>" || c.LogLevel != "debug" ||
+		len(c.TrustedProxies) != 2 || c.SessionLifetime != time.Hour || c.MailRetryBase != 5*time.Millisecond {
+		t.Fatalf("parsed values: %+v", c)
 	}
 }
