@@ -20,9 +20,10 @@ run: services
 build:
     go build -o bin/portico .
 
-# Start the services, check Chromium, then vet and run all tests.
+# Start the services (PostgreSQL, Redis, a test Dovecot), check Chromium, then vet and run all tests.
 test:
     bash scripts/services.sh portico
+    bash scripts/mailserver.sh
     bash scripts/browser.sh
     go vet ./...
     export PORTICO_TEST_DATABASE_URL="${PORTICO_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"; \

@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"portico/mail"
+	"portico/mail/inbound"
 	"portico/sql/store"
 )
 
@@ -40,6 +41,10 @@ type Config struct {
 	// PollInterval is how often idle workers look for jobs besides notifications (0 = 1 s).
 	PollInterval time.Duration
 	Log          *slog.Logger
+	// Inbound processes stored inbound mail (nil = inbound mail jobs wait, e.g. in a tool).
+	Inbound *inbound.Processor
+	// Tokens signs reply addresses of threaded replies on email tickets.
+	Tokens *inbound.Tokens
 }
 
 // Queue is the job client: it works jobs once started.
@@ -55,6 +60,12 @@ func New(cfg Config) (*Queue, error) {
 		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &purgeWorker{store: cfg.Store}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &InboundWorker{cfg: cfg}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &ReplyMailWorker{cfg: cfg}); err != nil {
 		return nil, err
 	}
 	if cfg.RetryBase <= 0 {
@@ -190,6 +201,7 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 	if err != nil {
 		return river.JobCancel(err)
 	}
+	msg.AutoSubmitted = "auto-generated" // RFC 3834: a notification, not a person's mail
 	if err := w.cfg.Sender.Send(ctx, msg); err != nil {
 		lvl := slog.LevelWarn
 		if job.Attempt >= job.MaxAttempts {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -23,6 +24,18 @@ type Message struct {
 	Subject    string
 	// Text and HTML are the two alternatives of the multipart/alternative body.
 	Text, HTML string
+	// From and FromName replace the configured sender ("" = PORTICO_MAIL_FROM): an inbox's
+	// address for replies on email tickets.
+	From, FromName string
+	// ReplyTo is the address replies go to ("" = none): the signed, ticket-bound reply address.
+	ReplyTo string
+	// MessageID is the Message-ID without angle brackets ("" = a fresh one); InReplyTo and
+	// References thread the mail into the customer's conversation (RFC 5322 §3.6.4).
+	MessageID, InReplyTo string
+	References           []string
+	// AutoSubmitted is the RFC 3834 Auto-Submitted value ("" = none): "auto-generated" for
+	// notifications, "auto-replied" for automatic answers to a mail.
+	AutoSubmitted string
 }
 
 // Sender delivers a message. A returned error means "not delivered, try again later".
@@ -113,8 +126,17 @@ func NewSMTP(rawURL, from string) (*SMTP, error) {
 // Send delivers m as multipart/alternative (text first, then HTML).
 func (s *SMTP) Send(ctx context.Context, m Message) error {
 	msg := gomail.NewMsg()
-	if err := msg.From(s.from); err != nil {
+	if m.From != "" {
+		if err := msg.FromFormat(m.FromName, m.From); err != nil {
+			return fmt.Errorf("mail: from: %w", err)
+		}
+	} else if err := msg.From(s.from); err != nil {
 		return fmt.Errorf("mail: from: %w", err)
+	}
+	if m.ReplyTo != "" {
+		if err := msg.ReplyTo(m.ReplyTo); err != nil {
+			return fmt.Errorf("mail: reply-to: %w", err)
+		}
 	}
 	to := m.To
 	if m.ToName != "" {
@@ -126,7 +148,20 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
-	msg.SetMessageID()
+	if m.MessageID != "" {
+		msg.SetMessageIDWithValue(m.MessageID)
+	} else {
+		msg.SetMessageID()
+	}
+	if m.InReplyTo != "" {
+		msg.SetGenHeaderPreformatted(gomail.HeaderInReplyTo, "<"+m.InReplyTo+">")
+	}
+	if len(m.References) > 0 {
+		msg.SetGenHeaderPreformatted(gomail.HeaderReferences, "<"+strings.Join(m.References, "> <")+">")
+	}
+	if m.AutoSubmitted != "" {
+		msg.SetGenHeader(gomail.Header("Auto-Submitted"), m.AutoSubmitted)
+	}
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	c, err := gomail.NewClient(s.host, s.opts...)

@@ -10,6 +10,7 @@ import (
 	"portico/handlers"
 	"portico/jobs"
 	"portico/mail"
+	"portico/mail/inbound"
 	"portico/partials"
 )
 
@@ -25,9 +26,15 @@ func (s *Server) wireAccounts(ctx context.Context, cat *handlers.Catalogue, pref
 	if err != nil {
 		return fmt.Errorf("mail templates: %w", err)
 	}
+	// The email channel (issue 13): reply tokens and the inbound processor.
+	if s.MailTokens, err = inbound.NewTokens(cfg.SecretKey); err != nil {
+		return err
+	}
+	proc := &inbound.Processor{Store: s.Store, Tokens: s.MailTokens, Settings: s.Settings.Get, Log: s.Log.With("component", "mail-in")}
 	s.Jobs, err = jobs.New(jobs.Config{Pool: s.Pool, Store: s.Store, Settings: s.Settings.Get, Sender: sender, Renderer: renderer,
 		Translate: func(lang string) func(string, ...any) string { return cat.Match(lang).T },
-		BaseURL:   cfg.BaseURL, RetryBase: cfg.MailRetryBase, PollInterval: opt.JobPollInterval, Log: s.Log})
+		BaseURL:   cfg.BaseURL, RetryBase: cfg.MailRetryBase, PollInterval: opt.JobPollInterval, Log: s.Log,
+		Inbound: proc, Tokens: s.MailTokens})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"portico/config"
 	"portico/handlers"
 	"portico/jobs"
+	"portico/mail/inbound"
 	"portico/partials"
 	"portico/sql/migrations"
 	"portico/sql/store"
@@ -58,6 +59,8 @@ type Server struct {
 	jobsStarted bool
 	// draining is set when a graceful shutdown begins: /readyz answers 503 from then on.
 	draining atomic.Bool
+	// MailTokens signs and checks the reply addresses of email tickets (issue 13).
+	MailTokens *inbound.Tokens
 }
 
 // Options tune New for tests: existing pools to reuse and a Redis key prefix.

@@ -306,8 +306,13 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 			if _, err := tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2 WHERE id = $1`, ticketID, m.CreatedAt); err != nil {
 				return err
 			}
-			if err := enqueueReplyNotice(ctx, tx, ticketID); err != nil { // notes never notify
+			// An email ticket gets the reply itself as a threaded mail; others a link notice.
+			if mailed, err := enqueueEmailReply(ctx, tx, ticketID, m.ID); err != nil {
 				return err
+			} else if !mailed {
+				if err := enqueueReplyNotice(ctx, tx, ticketID); err != nil { // notes never notify
+					return err
+				}
 			}
 		}
 		return tx.QueryRow(ctx, `SELECT name FROM staff_users WHERE id = $1`, staffID).Scan(&m.AuthorName)
