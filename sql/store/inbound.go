@@ -727,3 +727,11 @@ func (s *Store) InboundRawForMessage(ctx context.Context, messageID int64) (Inbo
 func (b *UploadBatch) UploadBytes(ctx context.Context, name string, data []byte) error {
 	return b.Add(ctx, name, bytes.NewReader(data))
 }
+
+// nullID maps 0 to SQL NULL.
+func nullID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}
