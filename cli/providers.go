@@ -226,5 +226,5 @@ func announceProviders(ctx context.Context, cfg *config.Config, stderr io.Writer
 		return
 	}
 	defer rdb.Close()
-	_ = rdb.Publish(ctx, "portico:providers-changed", "1").Err()
+	_ = rdb.Publish(ctx, server.ChannelPrefix(rdb, "portico:")+"providers-changed", "1").Err()
 }

@@ -67,6 +67,13 @@ type Config struct {
 	// MailRetryBase scales the mail retry backoff: attempt n waits MailRetryBase × n⁴, at most
 	// 6 h (PORTICO_MAIL_RETRY_BASE, default 1s: 1 s, 16 s, 81 s, 4 min, …).
 	MailRetryBase time.Duration
+	// DBTimeout is the deadline of one request's PostgreSQL work and of opening a connection
+	// (PORTICO_DB_TIMEOUT, default 5s): a frozen database answers 503 within it. A request's
+	// whole dependency budget is DBTimeout + 2 × RedisTimeout.
+	DBTimeout time.Duration
+	// RedisTimeout is the deadline of each Redis call: dial, read, write and the wait for a
+	// pooled connection (PORTICO_REDIS_TIMEOUT, default 1s).
+	RedisTimeout time.Duration
 }
 
 // Defaults used when a variable is unset.
@@ -101,6 +108,8 @@ func LoadFrom(getenv Getenv) (*Config, error) {
 		BodyLimit:       1 << 20,
 		SessionLifetime: DefaultSessionLifetime,
 		MailRetryBase:   time.Second,
+		DBTimeout:       DefaultDBTimeout,
+		RedisTimeout:    DefaultRedisTimeout,
 	}
 	for _, o := range options {
 		v, err := lookup(getenv, o.name)
@@ -264,6 +273,12 @@ var options = []option{
 	{"PORTICO_MAIL_RETRY_BASE", nil, func(c *Config, v string) error {
 		return duration(&c.MailRetryBase, "PORTICO_MAIL_RETRY_BASE", v, time.Millisecond, time.Hour, "1ms", "1h")
 	}},
+	{"PORTICO_DB_TIMEOUT", nil, func(c *Config, v string) error {
+		return duration(&c.DBTimeout, "PORTICO_DB_TIMEOUT", v, 100*time.Millisecond, time.Minute, "100ms", "1m")
+	}},
+	{"PORTICO_REDIS_TIMEOUT", nil, func(c *Config, v string) error {
+		return duration(&c.RedisTimeout, "PORTICO_REDIS_TIMEOUT", v, 100*time.Millisecond, time.Minute, "100ms", "1m")
+	}},
 }
 
 // duration parses v into *dst when v is set, within [lo, hi] (spelled loS and hiS in the
@@ -356,6 +371,8 @@ func (c *Config) Dump() map[string]string {
 		"blob_url":         maskURL(c.BlobURL),
 		"smtp_url":         maskURL(c.SMTPURL),
 		"mail_from":        c.MailFrom,
+		"db_timeout":       c.DBTimeout.String(),
+		"redis_timeout":    c.RedisTimeout.String(),
 	}
 }
 

@@ -28,6 +28,25 @@ var errCSRF = fiber.NewError(fiber.StatusForbidden, "csrf")
 // errBadText is returned when a streamed form field holds text PostgreSQL cannot store.
 var errBadText = fiber.NewError(fiber.StatusBadRequest, "text")
 
+// ErrBadForm is returned when a multipart body cannot be parsed: no boundary, truncated, a
+// malformed part header (RFC 7578). The client's fault: 400, never a 500 or a 503.
+var ErrBadForm = fiber.NewError(fiber.StatusBadRequest, "form")
+
+// partReader remembers a read error of a multipart part, so that a file whose body breaks off
+// is told apart from a blob store that failed while storing it.
+type partReader struct {
+	r   io.Reader
+	err error
+}
+
+func (p *partReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		p.err = err
+	}
+	return n, err
+}
+
 // CleanText reports whether s can be stored as text: valid UTF-8 without NUL bytes.
 func CleanText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
@@ -50,7 +69,11 @@ const maxFieldBytes = store.MaxReplyRunes*4 + 1024
 // blob written so far is deleted).
 func (h *Handlers) readMessageForm(c *fiber.Ctx, limits store.UploadLimits) (*messageForm, error) {
 	f := &messageForm{Fields: map[string]string{}}
-	ctype, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	c.Locals(localFormFields, f.Fields) // what was typed survives an error (Unavailable)
+	ctype, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if ctype == fiber.MIMEMultipartForm && (err != nil || params["boundary"] == "") {
+		return nil, ErrBadForm
+	}
 	if ctype != fiber.MIMEMultipartForm {
 		args := c.Request().PostArgs()
 		for k, v := range args.All() {
@@ -77,14 +100,18 @@ func (h *Handlers) readMessageForm(c *fiber.Ctx, limits store.UploadLimits) (*me
 		}
 		if err != nil {
 			batch.Discard(ctx)
-			return nil, fmt.Errorf("read upload: %w", err)
+			return nil, fmt.Errorf("%w: %v", ErrBadForm, err)
 		}
 		name := part.FormName()
+		if !CleanText(name) || !CleanText(part.FileName()) {
+			batch.Discard(ctx)
+			return nil, errBadText
+		}
 		if part.FileName() == "" && name != "files" {
 			b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes))
 			if err != nil {
 				batch.Discard(ctx)
-				return nil, fmt.Errorf("read upload: %w", err)
+				return nil, fmt.Errorf("%w: %v", ErrBadForm, err)
 			}
 			if !CleanText(string(b)) || !CleanText(name) {
 				batch.Discard(ctx)
@@ -112,8 +139,13 @@ func (h *Handlers) readMessageForm(c *fiber.Ctx, limits store.UploadLimits) (*me
 			_, _ = io.Copy(io.Discard, io.LimitReader(part, limits.MaxMessageBytes+1))
 			continue
 		}
-		if err := batch.Add(ctx, part.FileName(), part); err != nil {
+		pr := &partReader{r: part}
+		if err := batch.Add(ctx, part.FileName(), pr); err != nil {
 			var ve *store.ValidationError
+			if pr.err != nil { // the body broke off, not the store
+				batch.Discard(ctx)
+				return nil, fmt.Errorf("%w: %v", ErrBadForm, pr.err)
+			}
 			if errors.As(err, &ve) {
 				f.FileError = ve.Fields["files"]
 				_, _ = io.Copy(io.Discard, io.LimitReader(part, limits.MaxMessageBytes+1))

@@ -88,6 +88,9 @@ func draftFields(c *fiber.Ctx) map[string]string {
 		}
 		return out
 	}
+	if params["boundary"] == "" {
+		return out
+	}
 	var body io.Reader = c.Context().RequestBodyStream()
 	if body == nil {
 		body = strings.NewReader(string(c.Body()))

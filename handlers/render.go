@@ -364,6 +364,8 @@ func (h *Handlers) ErrorPage(c *fiber.Ctx, status int) error {
 		title, text = p.T("ErrorTitle"), p.T("InvalidCharacters")
 	case fiber.StatusRequestEntityTooLarge:
 		title, text = p.T("ErrorTitle"), p.T("RequestTooLarge")
+	case fiber.StatusServiceUnavailable:
+		title, text = p.T("DependencyUnavailableTitle"), p.T("DependencyUnavailableText")
 	case fiber.StatusMethodNotAllowed:
 		title, text = p.T("NotFoundTitle"), p.T("NotFoundText")
 	default:

@@ -25,7 +25,7 @@ type liveNotices struct {
 func subscribeTicket(t *testing.T, ts *testServer, id int64) *liveNotices {
 	t.Helper()
 	ctx := context.Background()
-	channel := ts.prefix + "ticket:" + strconv.FormatInt(id, 10)
+	channel := ChannelPrefix(ts.Redis, ts.prefix) + "ticket:" + strconv.FormatInt(id, 10)
 	ps := ts.Redis.Subscribe(ctx, channel)
 	if _, err := ps.Receive(ctx); err != nil { // the confirmation
 		t.Fatal(err)

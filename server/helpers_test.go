@@ -71,10 +71,15 @@ func newTestServer(t *testing.T, pool *pgxpool.Pool) *testServer {
 // the same prefix and pool behave as two processes of one deployment.
 func newTestServerWithPrefix(t *testing.T, pool *pgxpool.Pool, prefix string) *testServer {
 	t.Helper()
+	return newTestServerOn(t, pool, prefix, newRedis(t))
+}
+
+// newTestServerOn is newTestServerWithPrefix on a given Redis client (closed at the end).
+func newTestServerOn(t *testing.T, pool *pgxpool.Pool, prefix string, rdb redis.UniversalClient) *testServer {
+	t.Helper()
 	if pool == nil {
 		pool = storetest.NewDB(t)
 	}
-	rdb := newRedis(t)
 	t.Cleanup(func() {
 		ctx := context.Background()
 		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()

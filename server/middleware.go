@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -18,7 +19,9 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"portico/auth"
+	"portico/config"
 	"portico/handlers"
+	"portico/sql/store"
 	"portico/static"
 )
 
@@ -48,6 +51,7 @@ func (s *Server) plumbing() {
 	app.Get("/readyz", s.readyz)
 	app.Use(compress.New())
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 365 * 24 * 3600}))
+	app.Use(s.deadline)
 	app.Use(s.settings)
 	app.Use(s.session)
 	app.Use(s.locale)
@@ -106,6 +110,35 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// deadline bounds the dependency work of the request (issue 11): every PostgreSQL and Redis
+// call takes the request's context, which ends PORTICO_DB_TIMEOUT + 2 × PORTICO_REDIS_TIMEOUT
+// after the request started (a Redis call that fails after its retry leaves PostgreSQL its whole
+// budget, so public pages still serve what they can; streamed uploads get the read timeout on
+// top, for the body they read while storing). A frozen dependency therefore answers 503 within
+// the deadline, never a hang. Redis calls have their own per-call deadline too (RedisOptions).
+func (s *Server) deadline(c *fiber.Ctx) error {
+	d := s.requestBudget()
+	if isMultipart(c) && uploadPath.MatchString(c.Path()) {
+		d += s.Config.ReadTimeout
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), d)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}
+
+// requestBudget is the deadline of one request's dependency work (see deadline).
+func (s *Server) requestBudget() time.Duration {
+	db, rd := s.Config.DBTimeout, s.Config.RedisTimeout
+	if db <= 0 {
+		db = config.DefaultDBTimeout
+	}
+	if rd <= 0 {
+		rd = config.DefaultRedisTimeout
+	}
+	return db + 2*rd
+}
+
 // settings reads the portal settings (cached, at most 1 s old) for the request.
 func (s *Server) settings(c *fiber.Ctx) error {
 	st, err := s.Settings.Get(c.UserContext())
@@ -119,14 +152,22 @@ func (s *Server) settings(c *fiber.Ctx) error {
 // sessionExpiredKey marks a request whose cookie named a session that no longer exists.
 const sessionExpiredKey = "portico.session_expired"
 
+// sessionUnavailableKey holds the error that kept the session, its contact or its staff user
+// from being read (Redis or PostgreSQL failing or too slow). The session is not ended: guarded
+// routes answer 503 with it (requireContact, requireStaff, csrf), public pages serve what they
+// can without a session.
+const sessionUnavailableKey = "portico.session_unavailable"
+
 // session loads the session named by the cookie (sliding its idle timeout) and the signed-in
 // contact. Page views without a session get a fresh pre-sign-in session (for the login CSRF
-// token); ids we did not issue are never adopted.
+// token); ids we did not issue are never adopted. Only "no such session" and "no such (or
+// disabled) account" end a session: any other failure is an outage, never a sign-out (issue 11).
 func (s *Server) session(c *fiber.Ctx) error {
 	h := s.Handlers
 	ctx := c.UserContext()
 	st := handlers.SettingsOf(c)
 	var sess *auth.Session
+	unavailable := false
 	if id := c.Cookies(h.SessionCookieName()); id != "" {
 		var err error
 		sess, err = s.Sessions.Load(ctx, id, st.IdleTimeout)
@@ -134,27 +175,41 @@ func (s *Server) session(c *fiber.Ctx) error {
 		case errors.Is(err, auth.ErrNoSession):
 			c.Locals(sessionExpiredKey, true)
 		case err != nil:
-			return err
+			c.Locals(sessionUnavailableKey, err)
+			unavailable = true
 		}
 	}
 	if sess != nil && sess.Kind == auth.KindContact {
 		ct, err := s.Store.ContactGet(ctx, sess.PrincipalID)
-		if err != nil { // contact deleted: the session ends with it
+		switch {
+		case errors.Is(err, store.ErrNotFound): // contact deleted: the session ends with it
 			_ = s.Sessions.Destroy(ctx, sess)
 			sess = nil
-		} else {
+		case err != nil:
+			c.Locals(sessionUnavailableKey, err)
+		default:
 			handlers.SetContact(c, &ct)
 		}
 	}
-	if sess == nil && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) && !handlers.HTMXRequest(c) {
-		var err error
-		if sess, err = s.Sessions.Create(ctx, auth.KindAnonymous, 0, anonymousIdle); err != nil {
-			return err
+	if sess == nil && !unavailable && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) && !handlers.HTMXRequest(c) {
+		fresh, err := s.Sessions.Create(ctx, auth.KindAnonymous, 0, anonymousIdle)
+		if err != nil { // public pages still serve what they can; forms will answer 503
+			s.Log.Warn("pre-sign-in session not created", "request_id", handlers.RequestIDOf(c), "dependency", DependencyOf(err), "err", err)
+			c.Locals(sessionUnavailableKey, err)
+		} else {
+			sess = fresh
+			h.SetSessionCookie(c, sess.ID)
 		}
-		h.SetSessionCookie(c, sess.ID)
 	}
 	handlers.SetSession(c, sess)
 	return c.Next()
+}
+
+// sessionUnavailable returns the outage that kept this request's session or principal from
+// being read (nil when there was none).
+func sessionUnavailable(c *fiber.Ctx) error {
+	err, _ := c.Locals(sessionUnavailableKey).(error)
+	return err
 }
 
 // locale picks the request's language (handlers.Catalogue.Pick).
@@ -177,6 +232,9 @@ func (s *Server) locale(c *fiber.Ctx) error {
 // requireContact lets signed-in customers through; others go to the sign-in page.
 func (s *Server) requireContact(c *fiber.Ctx) error {
 	if handlers.ContactOf(c) == nil {
+		if err := sessionUnavailable(c); err != nil {
+			return err // 503: signed in, but we cannot tell right now
+		}
 		expired, _ := c.Locals(sessionExpiredKey).(bool)
 		return s.Handlers.LoginRedirectKeepingDraft(c, expired)
 	}
@@ -206,6 +264,9 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		token = c.FormValue("_csrf")
 	}
 	if !handlers.SessionOf(c).CheckCSRF(token) {
+		if err := sessionUnavailable(c); err != nil {
+			return err // the token could not be checked: 503, the form keeps its text
+		}
 		s.Log.Warn("csrf refused", "request_id", handlers.RequestIDOf(c), "path", c.Path())
 		return s.Handlers.ErrorPage(c, fiber.StatusForbidden)
 	}
@@ -265,11 +326,16 @@ func (s *Server) requireStaff(c *fiber.Ctx) error {
 	sess := handlers.SessionOf(c)
 	if sess.Authenticated() && sess.Kind == auth.KindStaff {
 		st, err := s.Store.StaffGet(c.UserContext(), sess.PrincipalID)
-		if err == nil {
+		switch {
+		case err == nil:
 			handlers.SetStaff(c, &st)
 			return c.Next()
+		case !errors.Is(err, store.ErrNotFound):
+			return err // an outage: 503, the session stays
 		}
 		_ = s.Sessions.Destroy(c.UserContext(), sess) // staff user disabled or deleted
+	} else if err := sessionUnavailable(c); err != nil {
+		return err
 	}
 	expired, _ := c.Locals(sessionExpiredKey).(bool)
 	return handlers.StaffLoginRedirect(c, expired)

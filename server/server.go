@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -89,12 +90,17 @@ func NewLogger(cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// OpenRedis connects to Redis at url and pings it. The client is a UniversalClient so that a
-// Sentinel or Cluster URL can replace a single node later.
+// OpenRedis connects to Redis at url with config.DefaultRedisTimeout and pings it.
 func OpenRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
-	opt, err := redis.ParseURL(url)
+	return OpenRedisTimeout(ctx, url, config.DefaultRedisTimeout)
+}
+
+// OpenRedisTimeout connects to Redis at url (RedisOptions) and pings it. The client is a
+// UniversalClient so that a Sentinel or Cluster URL can replace a single node later.
+func OpenRedisTimeout(ctx context.Context, url string, timeout time.Duration) (redis.UniversalClient, error) {
+	opt, err := RedisOptions(url, timeout)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, err
 	}
 	rdb := redis.NewClient(opt)
 	if err := rdb.Ping(ctx).Err(); err != nil {
@@ -102,6 +108,38 @@ func OpenRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("connect to Redis at %s: %w", opt.Addr, err)
 	}
 	return rdb, nil
+}
+
+// RedisOptions parses url (REDIS_URL) into client options under which every call has a
+// deadline (issue 11): dialling, reading, writing and waiting for a pooled connection each take
+// at most timeout (PORTICO_REDIS_TIMEOUT), a context deadline shortens them further, and a
+// failed call or dial is retried at most once, so a frozen Redis costs a request at most about
+// twice the timeout, never a hang.
+func RedisOptions(url string, timeout time.Duration) (*redis.Options, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if timeout <= 0 {
+		timeout = config.DefaultRedisTimeout
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout, timeout
+	opt.ContextTimeoutEnabled = true
+	opt.MaxRetries, opt.DialerRetries = 1, 1
+	return opt, nil
+}
+
+// ChannelPrefix returns the prefix of a deployment's pub/sub channels: its key prefix and its
+// Redis database number ("portico:db2:"). Redis pub/sub ignores database numbers (a message
+// published on any database reaches subscribers on all of them), so the number is part of the
+// name: two deployments sharing one Redis server, told apart by database or by prefix, never
+// hear each other's live updates or settings and provider notices (issue 11).
+func ChannelPrefix(rdb redis.UniversalClient, keyPrefix string) string {
+	db := 0
+	if c, ok := rdb.(*redis.Client); ok {
+		db = c.Options().DB
+	}
+	return keyPrefix + "db" + strconv.Itoa(db) + ":"
 }
 
 // New wires an instance: pools (opened unless given), migrations, templates (checked now: a
@@ -115,13 +153,13 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	s.Log = requestScoped(s.Log)
 	var err error
 	if s.Pool == nil {
-		if s.Pool, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		if s.Pool, err = store.OpenTimeout(ctx, cfg.DatabaseURL, cfg.DBTimeout); err != nil {
 			return nil, err
 		}
 		s.ownsPools = true
 	}
 	if s.Redis == nil {
-		if s.Redis, err = OpenRedis(ctx, cfg.RedisURL); err != nil {
+		if s.Redis, err = OpenRedisTimeout(ctx, cfg.RedisURL, cfg.RedisTimeout); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -142,6 +180,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, fmt.Errorf("PORTICO_BLOB_URL: %w", err)
 	}
 	s.Settings = store.NewSettingsCache(s.Store, opt.SettingsTTL)
+	s.Settings.Log, s.Settings.Timeout = s.Log, cfg.DBTimeout
 	s.Sessions = auth.NewSessions(s.Redis, prefix, cfg.SessionLifetime)
 	cat, err := handlers.NewCatalogue()
 	if err != nil {
@@ -157,8 +196,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		Assets: func(name string) string { return "/static/" + name + "?v=" + versions[name] }}
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	s.stopLive = stopLive
-	s.Handlers.Live = handlers.NewLive(liveCtx, s.Redis, prefix, s.Log)
-	s.settingsChannel = prefix + "settings-changed"
+	channels := ChannelPrefix(s.Redis, prefix)
+	s.Handlers.Live = handlers.NewLive(liveCtx, s.Redis, channels, s.Log)
+	s.settingsChannel = channels + "settings-changed"
 	s.Handlers.SettingsChanged = s.publishSettingsChanged
 	if err := s.wireAccounts(ctx, cat, prefix, opt); err != nil {
 		s.Close()
@@ -341,7 +381,7 @@ func (s *Server) wireProviders(ctx context.Context, prefix string, opt Options) 
 		return fmt.Errorf("identity providers: %w", err)
 	}
 	s.Handlers.SSO, s.Handlers.SSODeps = reg, deps
-	channel := prefix + "providers-changed"
+	channel := ChannelPrefix(s.Redis, prefix) + "providers-changed"
 	ps := s.Redis.Subscribe(ctx, channel)
 	if _, err := ps.Receive(ctx); err != nil {
 		ps.Close()

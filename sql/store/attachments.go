@@ -286,7 +286,7 @@ func (s *Store) AttachmentGetForViewer(ctx context.Context, v Viewer, id int64) 
 	if s.Blobs == nil {
 		return a, nil, fmt.Errorf("attachment %d: %w", id, ErrNotFound)
 	}
-	r, err := s.Blobs.NewReader(ctx, a.BlobKey, nil)
+	r, err := s.openBlobReader(ctx, a.BlobKey)
 	if err != nil {
 		if gcerrors.Code(err) == gcerrors.NotFound {
 			return a, nil, fmt.Errorf("attachment %d blob: %w", id, ErrNotFound)
@@ -335,13 +335,47 @@ func (s *Store) AttachmentGetForStaff(ctx context.Context, id int64) (Attachment
 	return a, r, err
 }
 
+// openBlobReader opens the blob key for reading. Opening is bounded by ctx (the request's
+// deadline: a frozen blob store is a 503); reading is not, because the bytes are streamed to the
+// client after the handler has returned and the request's context has ended. Close releases it.
+func (s *Store) openBlobReader(ctx context.Context, key string) (io.ReadCloser, error) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	r, err := s.Blobs.NewReader(rctx, key, nil)
+	if !stop() { // ctx ended while opening
+		if err == nil {
+			r.Close()
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &cancelOnClose{ReadCloser: r, cancel: cancel}, nil
+}
+
+// cancelOnClose is a reader whose context ends when it is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+// Close closes the reader and ends its context.
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
 // openBlob opens an attachment's bytes. Errors: ErrNotFound when no blob store is configured or
 // the blob is gone.
 func (s *Store) openBlob(ctx context.Context, a Attachment) (io.ReadCloser, error) {
 	if s.Blobs == nil {
 		return nil, fmt.Errorf("attachment %d: %w", a.ID, ErrNotFound)
 	}
-	r, err := s.Blobs.NewReader(ctx, a.BlobKey, nil)
+	r, err := s.openBlobReader(ctx, a.BlobKey)
 	if err != nil {
 		if gcerrors.Code(err) == gcerrors.NotFound {
 			return nil, fmt.Errorf("attachment %d blob: %w", a.ID, ErrNotFound)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/singleflight"
 )
 
 // Ticket permission modes (setting ticket_permissions).
@@ -427,12 +429,25 @@ func (s *Store) settingSet(ctx context.Context, db execer, key, value string) (b
 
 // SettingsCache serves Settings to every request, reading PostgreSQL at most once per TTL, so
 // a change made on any instance is seen by all within TTL (default 1 s) without a restart.
+// No lock is held across the database read (concurrent readers share one read, singleflight),
+// and while PostgreSQL is away the last known settings are served at once, without waiting for
+// the database, and re-read in the background at most once per TTL (issue 11); the outage and
+// the recovery are logged once each.
 type SettingsCache struct {
 	store *Store
 	ttl   time.Duration
-	mu    sync.Mutex
-	val   Settings
-	at    time.Time
+	// Log receives the "serving last known settings" warning (nil: slog.Default()).
+	Log *slog.Logger
+	// Timeout bounds a background re-read while PostgreSQL is away (0: 5 s).
+	Timeout time.Duration
+	group   singleflight.Group
+	mu      sync.Mutex
+	val     Settings
+	have    bool      // val holds settings read from the database
+	at      time.Time // when val was read (zero: invalidated)
+	gen     uint64    // bumped by Invalidate, so a read that raced with it is not trusted
+	failing bool      // the last read failed
+	tried   time.Time // when the last read was started while failing
 }
 
 // NewSettingsCache returns a cache over s with the given time-to-live (0 = 1 s).
@@ -443,22 +458,70 @@ func NewSettingsCache(s *Store, ttl time.Duration) *SettingsCache {
 	return &SettingsCache{store: s, ttl: ttl}
 }
 
-// Get returns the current settings. On a database error it returns the last good value when
-// there is one (and the error otherwise).
+// Get returns the current settings. While the database fails it returns the last known
+// settings (and an error only when it never read any).
 func (c *SettingsCache) Get(ctx context.Context) (Settings, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.at.IsZero() && time.Since(c.at) < c.ttl {
-		return c.val, nil
+	val, have, failing := c.val, c.have, c.failing
+	fresh := have && !c.at.IsZero() && time.Since(c.at) < c.ttl
+	retry := failing && time.Since(c.tried) >= c.ttl
+	if retry {
+		c.tried = time.Now()
 	}
-	v, err := c.store.SettingsGet(ctx)
-	if err != nil {
-		if !c.at.IsZero() {
-			return c.val, nil
+	c.mu.Unlock()
+	if fresh {
+		return val, nil
+	}
+	if have && failing {
+		if retry {
+			go func() {
+				timeout := c.Timeout
+				if timeout <= 0 {
+					timeout = 5 * time.Second
+				}
+				bctx, cancel := context.WithTimeout(context.Background(), timeout)
+				defer cancel()
+				_, _, _ = c.group.Do("settings", func() (any, error) { return c.load(bctx) })
+			}()
 		}
-		return v, err
+		return val, nil
 	}
-	c.val, c.at = v, time.Now()
+	v, err, _ := c.group.Do("settings", func() (any, error) { return c.load(ctx) })
+	if err != nil {
+		if have {
+			return val, nil
+		}
+		return Settings{}, err
+	}
+	return v.(Settings), nil
+}
+
+// load reads the settings and records the outcome.
+func (c *SettingsCache) load(ctx context.Context) (any, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	v, err := c.store.SettingsGet(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	log := c.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if err != nil {
+		if !c.failing && c.have {
+			log.Warn("settings: PostgreSQL unavailable, serving the last known settings", "err", err)
+		}
+		c.failing, c.tried = true, time.Now()
+		return nil, err
+	}
+	if c.failing && c.have {
+		log.Info("settings: PostgreSQL answers again, settings re-read")
+	}
+	c.failing, c.val, c.have = false, v, true
+	if gen == c.gen {
+		c.at = time.Now()
+	}
 	return v, nil
 }
 
@@ -466,5 +529,6 @@ func (c *SettingsCache) Get(ctx context.Context) (Settings, error) {
 func (c *SettingsCache) Invalidate() {
 	c.mu.Lock()
 	c.at = time.Time{}
+	c.gen++
 	c.mu.Unlock()
 }

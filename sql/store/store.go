@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,21 +51,51 @@ func cryptoRand(b []byte) (int, error) { return rand.Read(b) }
 // New returns a Store over pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{Pool: pool} }
 
-// Open connects to PostgreSQL at url and pings it. Errors name the failing step.
+// DefaultConnectTimeout bounds opening one PostgreSQL connection when Open is given no timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
+// Open connects to PostgreSQL at url and pings it, with DefaultConnectTimeout. Errors name the
+// failing step.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	return OpenTimeout(ctx, url, DefaultConnectTimeout)
+}
+
+// OpenTimeout is Open with a deadline for opening each connection (the pool's ConnectTimeout,
+// also when it reconnects after an outage): a PostgreSQL that does not answer fails the dial
+// within timeout instead of hanging. Queries are bounded by their context (server: one
+// deadline per request, PORTICO_DB_TIMEOUT).
+func OpenTimeout(ctx context.Context, url string, timeout time.Duration) (*pgxpool.Pool, error) {
+	cfg, err := PoolConfig(url, timeout)
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
 	return pool, nil
+}
+
+// PoolConfig parses url (DATABASE_URL) into a pool configuration whose connections are opened
+// within timeout (0 = DefaultConnectTimeout).
+func PoolConfig(url string, timeout time.Duration) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > timeout {
+		cfg.ConnConfig.ConnectTimeout = timeout
+	}
+	return cfg, nil
 }
 
 // tx runs fn in a transaction, committing when fn returns nil.
