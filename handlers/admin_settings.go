@@ -40,12 +40,14 @@ type settingsSection struct {
 
 // settingsView is the view model of admin/settings.html.
 type settingsView struct {
-	Section  string
-	Sections []settingsSection
-	Fields   []settingField
-	Action   string
-	Saved    bool
-	Branding *brandingView
+	Section string
+	// SectionLabel names the section: the legend of its fieldset.
+	SectionLabel string
+	Sections     []settingsSection
+	Fields       []settingField
+	Action       string
+	Saved        bool
+	Branding     *brandingView
 }
 
 // settingSections returns the sections in registry order (sorted by name), without sections
@@ -75,7 +77,7 @@ func sectionDefs(section string) []store.SettingDef {
 
 // settingsView builds the page for section with values (key → text) and errors (key → text).
 func (h *Handlers) settingsView(p *Page, section string, values, errs map[string]string) *settingsView {
-	v := &settingsView{Section: section, Action: "/admin/settings/" + section}
+	v := &settingsView{Section: section, Action: "/admin/settings/" + section, SectionLabel: tOr(p, "SettingSection_"+section, section)}
 	for _, s := range settingSections() {
 		v.Sections = append(v.Sections, settingsSection{Name: s, Label: tOr(p, "SettingSection_"+s, s),
 			Href: "/admin/settings/" + s, Current: s == section})

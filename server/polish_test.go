@@ -287,3 +287,47 @@ func attr(doc *goquery.Document, sel, name string) string {
 	v, _ := doc.Find(sel).First().Attr(name)
 	return v
 }
+
+// TestCheckerFindings covers what HTML_CodeSniffer (WCAG2AA) flagged: the sign-in email fields
+// carry an autocomplete token valid for an email input (1.3.5), and every <fieldset> of every
+// settings section (and of the pages with forms) starts with a <legend>.
+func TestCheckerFindings(t *testing.T) {
+	ts := newTestServer(t, nil)
+	f := newStaffFixture(t, ts)
+	anon := ts.client()
+	for _, path := range []string{"/login", "/admin/login"} {
+		_, doc := anon.get(path, false)
+		in := doc.Find("input#email")
+		if typ, _ := in.Attr("type"); typ != "email" {
+			t.Errorf("%s: email field type %q", path, typ)
+		}
+		if ac, _ := in.Attr("autocomplete"); ac != "email" {
+			t.Errorf("%s: email field autocomplete=%q, want email (WCAG 1.3.5; \"username\" is for text inputs)", path, ac)
+		}
+	}
+	resp, _ := f.admin.get("/admin/settings", false)
+	_, idx := f.admin.get(resp.Header.Get("Location"), false)
+	var pages []string
+	idx.Find(`.settings-nav a[href^="/admin/settings/"]`).Each(func(_ int, s *goquery.Selection) {
+		pages = append(pages, s.AttrOr("href", ""))
+	})
+	if len(pages) < 5 {
+		t.Fatalf("settings sections found: %q", pages)
+	}
+	if err := ts.Store.SettingSet(context.Background(), "consent_text", "I agree to the terms."); err != nil {
+		t.Fatal(err)
+	}
+	check := func(c *client, path string) {
+		_, doc := c.get(path, false)
+		doc.Find("fieldset").Each(func(i int, fs *goquery.Selection) {
+			first := fs.Children().First()
+			if !first.Is("legend") || strings.TrimSpace(first.Text()) == "" {
+				t.Errorf("%s: fieldset %d has no legend first (starts with %s)", path, i, goquery.NodeName(first))
+			}
+		})
+	}
+	for _, p := range pages {
+		check(f.admin, p)
+	}
+	check(anon, "/register")
+}
