@@ -187,10 +187,22 @@ type inboxTicketView struct {
 func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (*inboxTicketView, error) {
 	t := d.Ticket
 	v := &inboxTicketView{ID: t.ID, Subject: t.Subject, Requester: t.RequesterName, RequesterEmail: d.RequesterEmail, Company: t.CompanyName,
-		Pipeline: t.PipelineName, Stage: t.StageName, Owner: t.OwnerName, Priority: t.Priority, Channel: t.Channel, Description: t.Description,
-		Status: p.T("Open"), StatusClass: "open", Tags: d.Tags, Properties: d.Properties}
+		Pipeline: t.PipelineName, Stage: t.StageName, Owner: t.OwnerName, Priority: priorityLabel(p, t.Priority), Channel: channelLabel(p, t.Channel),
+		Description: t.Description, Status: p.T("Open"), StatusClass: "open", Tags: d.Tags, Properties: d.Properties}
 	if t.IsClosed {
 		v.Status, v.StatusClass = p.T("Closed"), "closed"
+	}
+	// The stage is named beside the status unless it says the same ("Closed · Closed").
+	if strings.EqualFold(strings.TrimSpace(v.Stage), v.Status) {
+		v.Stage = ""
+	}
+	// The description is shown only when the conversation does not already start with it.
+	for _, cv := range d.Conversations {
+		for _, m := range cv.Messages {
+			if !m.Internal && strings.TrimSpace(m.Body) == strings.TrimSpace(t.Description) {
+				v.Description = ""
+			}
+		}
 	}
 	if v.Owner == "" {
 		v.Owner = p.T("Unassigned")

@@ -331,3 +331,61 @@ func TestCheckerFindings(t *testing.T) {
 	}
 	check(anon, "/register")
 }
+
+// TestAgentTicketPage: the agent's ticket page shows the customer's first message once (not
+// again as a description), no "Closed · Closed", and the priority translated like the
+// customer's page ("High", not "high").
+func TestAgentTicketPage(t *testing.T) {
+	ts := newTestServer(t, nil)
+	f := newStaffFixture(t, ts)
+	ctx := context.Background()
+	if _, err := ts.Pool.Exec(ctx, `UPDATE tickets SET priority = 'high' WHERE id = ANY($1)`, []int64{f.fx.AliceOpen, f.fx.AliceClosed}); err != nil {
+		t.Fatal(err)
+	}
+	_, doc := f.agent.get(fmt.Sprintf("/admin/inbox/%d", f.fx.AliceOpen), false)
+	if n := strings.Count(doc.Find("#inbox-ticket").Text(), "The printer is on fire."); n != 1 {
+		t.Errorf("the first message shows %d times, want once", n)
+	}
+	if got := ddOf(doc, "Priority"); got != "High" {
+		t.Errorf("agent page priority %q, want High", got)
+	}
+	_, cust := f.alice.get(ticketPath(f.fx.AliceOpen), false)
+	if got := ddOf(cust, "Priority"); got != "High" {
+		t.Errorf("customer page priority %q, want High", got)
+	}
+	_, doc = f.agent.get(fmt.Sprintf("/admin/inbox/%d", f.fx.AliceClosed), false)
+	if got := strings.Join(strings.Fields(doc.Find("#ticket-status").Parent().Text()), " "); got != "Closed" {
+		t.Errorf("closed ticket's status line %q, want Closed", got)
+	}
+	// A stage whose name differs from the status is still named.
+	var waiting int64
+	if err := ts.Pool.QueryRow(ctx, `SELECT id FROM stages WHERE name = 'Waiting on us'`).Scan(&waiting); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Store.InboxTicketSetStage(ctx, f.fx.AliceOpen, waiting); err != nil {
+		t.Fatal(err)
+	}
+	_, doc = f.agent.get(fmt.Sprintf("/admin/inbox/%d", f.fx.AliceOpen), false)
+	if got := strings.Join(strings.Fields(doc.Find("#ticket-status").Parent().Text()), " "); got != "Open · Waiting on us" {
+		t.Errorf("status line %q, want Open · Waiting on us", got)
+	}
+	// A description that is not a message (a ticket an agent created by phone) still shows.
+	if _, err := ts.Pool.Exec(ctx, `UPDATE tickets SET description = 'Called about toner.' WHERE id = $1`, f.fx.AliceOpen); err != nil {
+		t.Fatal(err)
+	}
+	_, doc = f.agent.get(fmt.Sprintf("/admin/inbox/%d", f.fx.AliceOpen), false)
+	if got := strings.TrimSpace(doc.Find("#ticket-description").Text()); got != "Called about toner." {
+		t.Errorf("description %q", got)
+	}
+	f.agent.lang = "de"
+	_, doc = f.agent.get(fmt.Sprintf("/admin/inbox/%d", f.fx.AliceOpen), false)
+	if got := ddOf(doc, "Priorität"); got != "Hoch" {
+		t.Errorf("German agent page priority %q, want Hoch", got)
+	}
+}
+
+// ddOf returns the text of the <dd> after the first <dt> reading label ("" when none).
+func ddOf(doc *goquery.Document, label string) string {
+	dt := doc.Find("dt").FilterFunction(func(_ int, s *goquery.Selection) bool { return strings.TrimSpace(s.Text()) == label }).First()
+	return strings.TrimSpace(dt.NextFiltered("dd").Text())
+}
