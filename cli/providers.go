@@ -112,7 +112,7 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 		"discovery-url": "discovery_url", "metadata-url": "idp_metadata_url", "alg": "alg", "jwks-url": "jwks_url",
 		"remote-login-url": "remote_login_url", "remote-logout-url": "remote_logout_url", "clock-skew": "clock_skew",
 		"issuer": "issuer", "token-audience": "token_audience", "attr-email": "attr_email", "attr-name": "attr_name",
-		"attr-company": "attr_company", "attr-groups": "attr_groups"} {
+		"attr-company": "attr_company", "attr-groups": "attr_groups", "authoritative-domains": "authoritative_domains"} {
 		set[key] = fs.String(flagName, "", key)
 	}
 	metadataFile := fs.String("metadata-file", "", "IdP metadata XML file (SAML)")

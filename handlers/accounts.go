@@ -139,6 +139,8 @@ func newLinkPage(purpose string) string {
 		return "/login/link"
 	case store.PurposeVerify:
 		return "/register"
+	case store.PurposeSSOConfirm:
+		return "/login"
 	}
 	return "/password/forgot"
 }

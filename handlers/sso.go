@@ -162,11 +162,15 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 		return err
 	}
 	id := res.Identity
-	contact, err := h.Store.SSOSignIn(ctx, row, store.SSOIdentity{Subject: id.Subject, Email: id.Email, EmailVerified: id.EmailVerified,
-		Name: id.Name, Company: id.Company, Groups: id.Groups, Locale: id.Locale})
+	sid := store.SSOIdentity{Subject: id.Subject, Email: id.Email, EmailVerified: id.EmailVerified,
+		Name: id.Name, Company: id.Company, Groups: id.Groups, Locale: id.Locale}
+	contact, err := h.Store.SSOSignIn(ctx, row, sid)
 	var refused *store.SSORefusal
 	if errors.As(err, &refused) {
 		Log(c).Info("sso refused", "provider", row.Slug, "reason", refused.Reason, "detail", refused.Detail)
+		if refused.Reason == auth.ReasonUnverified {
+			return h.ssoConfirmSend(c, row, sid, res.ReturnTo)
+		}
 		return h.ssoDeny(c, refused.Reason)
 	}
 	if err != nil {
@@ -176,20 +180,87 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 		Log(c).Info("sso organization claim not trusted: contact left without a company",
 			"provider", row.Slug, "contact_id", contact.ID)
 	}
+	return h.ssoOpenSession(c, contact, row.Slug, res.ReturnTo)
+}
+
+// ssoOpenSession ends the browser's pre-sign-in session, opens a fresh one for contact (id
+// rotation, remembering the provider slug for the remote logout) and redirects to returnTo
+// when it is a local path, else to the ticket list.
+func (h *Handlers) ssoOpenSession(c *fiber.Ctx, contact store.Contact, slug, returnTo string) error {
+	ctx := c.UserContext()
 	_ = h.Sessions.Destroy(ctx, SessionOf(c))
-	sess, err := h.Sessions.CreateVia(ctx, auth.KindContact, contact.ID, SettingsOf(c).IdleTimeout, row.Slug)
+	sess, err := h.Sessions.CreateVia(ctx, auth.KindContact, contact.ID, SettingsOf(c).IdleTimeout, slug)
 	if err != nil {
 		return err
 	}
 	SetSession(c, sess)
 	h.setSessionCookie(c, sess.ID)
 	_ = h.Store.AccountSignedIn(ctx, contact.ID, sess.CreatedAt)
-	Log(c).Info("signed in", "contact_id", contact.ID, "provider", row.Slug)
-	target := res.ReturnTo
-	if !LocalPath(target) {
-		target = "/tickets"
+	Log(c).Info("signed in", "contact_id", contact.ID, "provider", slug)
+	if !LocalPath(returnTo) {
+		returnTo = "/tickets"
 	}
-	return c.Redirect(target, fiber.StatusSeeOther)
+	return c.Redirect(returnTo, fiber.StatusSeeOther)
+}
+
+// ssoCheckMail is the "confirm your address" page's view model.
+type ssoCheckMail struct {
+	Email string
+}
+
+// ssoConfirmSend answers a sign-in whose address the provider did not verify (issue 10): no
+// contact is created or linked; the address gets a confirmation link (store.SSOConfirmRequest)
+// that finishes the sign-in in this browser only, so the browser gets a pre-sign-in session
+// first when it came without one (the cross-site POST of SAML and JWT carries no Lax cookie).
+func (h *Handlers) ssoConfirmSend(c *fiber.Ctx, row store.IdentityProvider, id store.SSOIdentity, returnTo string) error {
+	ctx := c.UserContext()
+	if SessionOf(c) == nil || SessionOf(c).Kind != auth.KindAnonymous {
+		_ = h.Sessions.Destroy(ctx, SessionOf(c))
+		sess, err := h.Sessions.Create(ctx, auth.KindAnonymous, 0, auth.AnonymousIdle)
+		if err != nil {
+			return err
+		}
+		SetSession(c, sess)
+		h.setSessionCookie(c, sess.ID)
+	}
+	if !LocalPath(returnTo) {
+		returnTo = ""
+	}
+	if _, err := h.Store.SSOConfirmRequest(ctx, row, id, returnTo, sessionID(c), LocaleOf(c).Lang); err != nil {
+		return err
+	}
+	tokenPage(c)
+	p := h.newPage(c, "", nil)
+	p.Title = p.T("SSOConfirmSentHeading")
+	p.Data = ssoCheckMail{Email: strings.ToLower(strings.TrimSpace(id.Email))}
+	return h.renderPage(c, fiber.StatusOK, "sso/confirm_sent", p)
+}
+
+// SSOConfirmPage shows the button of an SSO confirmation link (GET /sso/confirm?token=): a
+// GET changes nothing, so mail scanners that open links confirm nothing.
+func (h *Handlers) SSOConfirmPage(c *fiber.Ctx) error {
+	return h.confirmPage(c, store.PurposeSSOConfirm, "/sso/confirm", "SSOConfirmHeading", "SSOConfirmText", "SSOConfirmButton")
+}
+
+// SSOConfirm uses an SSO confirmation link (POST /sso/confirm, CSRF-checked): in the browser
+// that signed in, the address counts as verified, the access decision runs (create or link
+// the contact) and a session opens. In another browser the access-denied page asks to open
+// the link where the sign-in started; a dead link answers 410.
+func (h *Handlers) SSOConfirm(c *fiber.Ctx) error {
+	tokenPage(c)
+	done, err := h.Store.SSOConfirm(c.UserContext(), c.FormValue("token"), sessionID(c))
+	if errors.Is(err, store.ErrNotFound) {
+		return h.linkInvalid(c, store.PurposeSSOConfirm)
+	}
+	var refused *store.SSORefusal
+	if errors.As(err, &refused) {
+		Log(c).Info("sso confirmation refused", "reason", refused.Reason, "detail", refused.Detail)
+		return h.ssoDeny(c, refused.Reason)
+	}
+	if err != nil {
+		return err
+	}
+	return h.ssoOpenSession(c, done.Contact, done.Provider.Slug, done.ReturnTo)
 }
 
 // ssoSignedOut is the view model of the page that sends a signed-out customer on to the JWT

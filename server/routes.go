@@ -21,6 +21,8 @@ func (s *Server) routes() {
 	app.Get("/sso/:provider/metadata", h.SSOMetadata)
 	app.Get("/sso/:provider/jwt", h.SSOToken)
 	app.Post("/sso/:provider/jwt", h.SSOToken)
+	app.Get("/sso/confirm", h.SSOConfirmPage)
+	app.Post("/sso/confirm", s.csrf, h.SSOConfirm)
 	app.Post("/language", s.csrf, h.LanguageUpdate)
 
 	// Knowledge base (issue 7): public; portal-only and internal articles are filtered by the

@@ -473,13 +473,17 @@ func TestSSOOIDCSignInEachKind(t *testing.T) {
 		t.Fatalf("callback in another browser: %q", r)
 	}
 
-	// Unverified email never links an existing contact.
+	// Unverified email never links an existing contact: it must be confirmed by mail first
+	// (TestSSOUnverifiedEmailNeedsConfirmation follows the link).
 	storetest.MustContact(t, ts.Pool, "victim@example.com", "Victim", 0, "")
 	c := ts.client()
 	resp, _ = c.get("/sso/generic/start", false)
 	resp, doc = c.get(op.login(resp.Header.Get("Location"), "mallory"), false)
-	if r := deniedReason(t, resp.StatusCode, doc); r != auth.ReasonUnverified {
-		t.Fatalf("unverified email linking: %q", r)
+	if resp.StatusCode != http.StatusOK || doc.Find("#sso-confirm-sent").Length() != 1 {
+		t.Fatalf("unverified email linking: %d %q", resp.StatusCode, deniedReason(t, resp.StatusCode, doc))
+	}
+	if n := countRows(t, ts, `SELECT count(*) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE c.email = 'victim@example.com'`); n != 0 {
+		t.Fatal("unverified email linked the existing contact")
 	}
 }
 

@@ -159,7 +159,7 @@ var fieldOf = map[string]string{
 	"SSOOrgURLInvalid": "org_url", "SSOTenantRequired": "tenant", "SSOMetadataRequired": "idp_metadata_url",
 	"SSOMetadataURLInvalid": "idp_metadata_url", "SSOAlgInvalid": "alg", "SSOJWTSecretWeak": "jwt_secret",
 	"SSOKeyRequired": "public_key", "SSOKeyInvalid": "public_key", "SSOJWKSURLInvalid": "jwks_url",
-	"SSORemoteURLInvalid": "remote_login_url", "SSOSkewInvalid": "clock_skew",
+	"SSORemoteURLInvalid": "remote_login_url", "SSOSkewInvalid": "clock_skew", "SSODomainsInvalid": "authoritative_domains",
 }
 
 func msgField(id string) string { return fieldOf[id] }
@@ -176,6 +176,9 @@ func Validate(row store.IdentityProvider, secrets map[string]string, insecure bo
 	}
 	if v := s("discovery_url"); v != "" && !checkURL(v, insecure) {
 		return "SSODiscoveryURLInvalid"
+	}
+	if _, ok := ParseDomains(s("authoritative_domains")); !ok {
+		return "SSODomainsInvalid"
 	}
 	switch row.Kind {
 	case store.KindGoogle, store.KindMicrosoft, store.KindOkta, store.KindOIDC:
@@ -225,13 +228,14 @@ func (b *base) refuse(ctx context.Context, r *auth.Refusal) *auth.Refusal {
 
 // SettingKeys lists, per kind, the settings an admin or operator may set (secrets apart).
 var SettingKeys = map[string][]string{
-	store.KindGoogle:    {"client_id", "discovery_url"},
-	store.KindMicrosoft: {"client_id", "tenant", "discovery_url"},
-	store.KindOkta:      {"client_id", "org_url", "discovery_url"},
-	store.KindOIDC:      {"client_id", "discovery_url"},
+	store.KindGoogle:    {"client_id", "discovery_url", "authoritative_domains"},
+	store.KindMicrosoft: {"client_id", "tenant", "discovery_url", "authoritative_domains"},
+	store.KindOkta:      {"client_id", "org_url", "discovery_url", "authoritative_domains"},
+	store.KindOIDC:      {"client_id", "discovery_url", "authoritative_domains"},
 	store.KindSAML: {"idp_metadata_url", "idp_metadata_xml", "allow_idp_initiated", "clock_skew",
-		"attr_email", "attr_name", "attr_company", "attr_groups"},
-	store.KindJWT: {"alg", "public_key", "jwks_url", "remote_login_url", "remote_logout_url", "clock_skew", "issuer", "token_audience"},
+		"attr_email", "attr_name", "attr_company", "attr_groups", "authoritative_domains"},
+	store.KindJWT: {"alg", "public_key", "jwks_url", "remote_login_url", "remote_logout_url", "clock_skew", "issuer", "token_audience",
+		"authoritative_domains"},
 }
 
 // SecretKeys lists, per kind, the secrets an admin or operator may set.

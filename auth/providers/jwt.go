@@ -157,7 +157,7 @@ func (p *jwtProvider) check(ctx context.Context, token string, consume bool) (au
 	if subject == "" {
 		subject = strings.ToLower(email)
 	}
-	id := auth.Identity{Provider: p.row.Slug, Subject: subject, Email: email, EmailVerified: true, Name: name,
+	id := auth.Identity{Provider: p.row.Slug, Subject: subject, Email: email, EmailVerified: p.assertedEmailVerified(email, claims), Name: name,
 		Company: str(claims["organization"]), Groups: strs(claims["groups"]), Locale: str(claims["locale"]), Claims: claims}
 	if consume {
 		fresh, err := p.deps.Flows.Once(ctx, "jti:"+p.row.Slug+":"+jti, exp.Add(p.skew()))

@@ -29,7 +29,8 @@ const (
 // discovery). goth's BeginAuth and FetchUser are called directly (never gothic): state, nonce
 // and the PKCE verifier live in our Redis, bound to the browser session that started the flow
 // (ASVS 5.0 10.1.2). goth checks the ID token's iss, aud and exp; we check the nonce (OIDC
-// Core §3.1.3.7 step 11) and use the email only when email_verified is true.
+// Core §3.1.3.7 step 11) and take the email as verified only when email_verified is true or the admin made the provider
+// authoritative for its domain (emailVerified).
 type oidcProvider struct {
 	base
 	clientSecret string
@@ -160,11 +161,12 @@ func (o *oidcProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 	}
 	claims := user.RawData
 	id := auth.Identity{Provider: o.row.Slug, Subject: user.UserID, Email: strings.TrimSpace(user.Email), Name: user.Name,
-		EmailVerified: truthy(claims["email_verified"]), Locale: str(claims["locale"]), Claims: claims,
+		Locale: str(claims["locale"]), Claims: claims,
 		Company: str(claims["organization"]), Groups: strs(claims["groups"])}
 	if id.Name == "" {
 		id.Name = strings.TrimSpace(user.FirstName + " " + user.LastName)
 	}
+	id.EmailVerified = o.emailVerified(id.Email, mergeClaims(idClaims, claims))
 	return auth.Result{Identity: id, ReturnTo: f.ReturnTo, Test: f.Test}, nil
 }
 
@@ -176,6 +178,19 @@ func fetchUser(gp *openidConnect.Provider, sess *openidConnect.Session) (u gothU
 		}
 	}()
 	return gp.FetchUser(sess)
+}
+
+// mergeClaims returns the ID token's claims overlaid with userinfo's (xms_edov and
+// email_verified may come in either).
+func mergeClaims(idToken, userinfo map[string]any) map[string]any {
+	out := make(map[string]any, len(idToken)+len(userinfo))
+	for k, v := range idToken {
+		out[k] = v
+	}
+	for k, v := range userinfo {
+		out[k] = v
+	}
+	return out
 }
 
 func truthy(v any) bool {

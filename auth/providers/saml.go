@@ -328,7 +328,7 @@ func (p *samlProvider) identity(a *saml.Assertion) auth.Identity {
 		}
 		return ""
 	}
-	id := auth.Identity{Provider: p.row.Slug, EmailVerified: true, Claims: map[string]any{}}
+	id := auth.Identity{Provider: p.row.Slug, Claims: map[string]any{}}
 	if a.Subject != nil && a.Subject.NameID != nil {
 		id.Subject = strings.TrimSpace(a.Subject.NameID.Value)
 		id.Claims["NameID"] = id.Subject
@@ -346,6 +346,7 @@ func (p *samlProvider) identity(a *saml.Assertion) auth.Identity {
 	}
 	id.Company = first("company")
 	id.Groups = get("groups")
+	id.EmailVerified = p.assertedEmailVerified(id.Email, id.Claims)
 	return id
 }
 

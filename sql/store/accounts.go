@@ -103,6 +103,8 @@ type tokenPayload struct {
 	Consent      string    `json:"consent,omitempty"`
 	ConsentAt    time.Time `json:"consent_at,omitzero"`
 	Lang         string    `json:"lang,omitempty"`
+	// SSO is the pending single sign-on a PurposeSSOConfirm link completes.
+	SSO *ssoPending `json:"sso,omitempty"`
 }
 
 // tokenInsert creates a token row with an unusable placeholder hash; the mail worker replaces
@@ -130,6 +132,8 @@ func pathFor(purpose string) string {
 		return "/password/reset"
 	case PurposeMagic:
 		return "/login/link/confirm"
+	case PurposeSSOConfirm:
+		return "/sso/confirm"
 	}
 	return "/"
 }

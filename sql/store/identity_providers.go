@@ -293,82 +293,115 @@ func (e *SSORefusal) Error() string { return "sso refused (" + e.Reason + "): " 
 // and, for audience "groups", that the contact is in one of p.Groups (or that the IdP reports
 // a group named like one of them, which then adds the contact to that access group). A new
 // contact joins the company named by id.Company only when p.TrustOrganization is set.
-// Errors: *SSORefusal for a refusal (nothing is written), or an internal error.
+//
+// An address the provider did not verify never creates nor links a contact: the refusal is
+// Reason "email_unverified" and the caller may mail a confirmation link (SSOConfirmRequest).
+// Concurrent first sign-ins of one new user all succeed with one contact: a transaction that
+// loses a race on a unique key (contact address, identity, company) is run again and then finds
+// the winner's rows. Errors: *SSORefusal for a refusal (nothing is written), or an internal
+// error.
 func (s *Store) SSOSignIn(ctx context.Context, p IdentityProvider, id SSOIdentity) (Contact, error) {
 	var c Contact
-	if strings.TrimSpace(id.Subject) == "" {
-		return c, &SSORefusal{Reason: "invalid", Detail: "the identity has no subject"}
-	}
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT contact_id FROM contact_identities WHERE provider_id = $1 AND subject = $2`, p.ID, id.Subject).Scan(&c.ID)
-		linked := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if !linked {
-			email, verr := NormalizeEmail(id.Email)
-			if verr != nil {
-				return &SSORefusal{Reason: "email_missing", Detail: fmt.Sprintf("no valid email address in the identity (%q)", id.Email)}
-			}
-			err := tx.QueryRow(ctx, `SELECT id FROM contacts WHERE lower(email) = $1`, email).Scan(&c.ID)
-			switch {
-			case err == nil && !id.EmailVerified:
-				return &SSORefusal{Reason: "email_unverified", Detail: "a contact with address " + email + " exists but the provider did not verify the address; it is not linked"}
-			case err == nil:
-				// Link the existing contact by its verified address.
-			case !errors.Is(err, pgx.ErrNoRows):
-				return err
-			case !p.AllowCreate:
-				return &SSORefusal{Reason: "no_account", Detail: "no contact with address " + email + " and this provider may not create contacts"}
-			default:
-				name := strings.TrimSpace(id.Name)
-				if name == "" {
-					name = email
-				}
-				if len([]rune(name)) > 200 {
-					name = string([]rune(name)[:200])
-				}
-				// The organization claim names a company; only a provider the admin trusts for it
-				// may attach the new contact to one (an existing company by that name would
-				// otherwise show its tickets to anyone the IdP names so). Untrusted: no company.
-				var companyID *int64
-				if co := strings.TrimSpace(id.Company); co != "" && p.TrustOrganization {
-					cid, err := CompanyEnsure(ctx, tx, co)
-					if err != nil {
-						return err
-					}
-					companyID = &cid
-				}
-				if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id, language) VALUES ($1, $2, $3, $4) RETURNING id`,
-					email, name, companyID, ssoLocale(id.Locale)).Scan(&c.ID); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO contact_identities (provider_id, subject, contact_id, email) VALUES ($1, $2, $3, $4)`,
-				p.ID, id.Subject, c.ID, email); err != nil {
-				return err
-			}
-		}
-		var status string
-		err = tx.QueryRow(ctx, `SELECT status FROM portal_accounts WHERE contact_id = $1`, c.ID).Scan(&status)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if status == "disabled" {
-			return &SSORefusal{Reason: "account_locked", Detail: "the contact's portal account is disabled"}
-		}
-		if p.Audience == AudienceGroups {
-			if err := ssoAudience(ctx, tx, p, id, c.ID); err != nil {
-				return err
-			}
-		}
-		_, err = tx.Exec(ctx, `UPDATE contact_identities SET last_sign_in_at = now() WHERE provider_id = $1 AND subject = $2`, p.ID, id.Subject)
+	err := s.ssoTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		c, err = ssoSignInTx(ctx, tx, p, id)
 		return err
 	})
 	if err != nil {
 		return Contact{}, err
 	}
 	return s.ContactGet(ctx, c.ID)
+}
+
+// ssoAttempts bounds how often an SSO access decision is retried after losing a race on a
+// unique key (two instances creating the same new contact at once): the second attempt sees
+// the winner's committed rows, so more than one retry only happens under a storm of distinct
+// conflicts.
+const ssoAttempts = 4
+
+// ssoTx runs fn in a transaction, again when it fails on a unique violation (a concurrent
+// first sign-in committed the same contact, identity or company first).
+func (s *Store) ssoTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	var err error
+	for range ssoAttempts {
+		if err = s.tx(ctx, fn); !isUnique(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// ssoSignInTx is SSOSignIn's decision inside tx.
+func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdentity) (Contact, error) {
+	var c Contact
+	if strings.TrimSpace(id.Subject) == "" {
+		return c, &SSORefusal{Reason: "invalid", Detail: "the identity has no subject"}
+	}
+	err := tx.QueryRow(ctx, `SELECT contact_id FROM contact_identities WHERE provider_id = $1 AND subject = $2`, p.ID, id.Subject).Scan(&c.ID)
+	linked := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return c, err
+	}
+	if !linked {
+		email, verr := NormalizeEmail(id.Email)
+		if verr != nil {
+			return c, &SSORefusal{Reason: "email_missing", Detail: fmt.Sprintf("no valid email address in the identity (%q)", id.Email)}
+		}
+		err := tx.QueryRow(ctx, `SELECT id FROM contacts WHERE lower(email) = $1`, email).Scan(&c.ID)
+		exists := err == nil
+		switch {
+		case err != nil && !errors.Is(err, pgx.ErrNoRows):
+			return c, err
+		case !exists && !p.AllowCreate:
+			return c, &SSORefusal{Reason: "no_account", Detail: "no contact with address " + email + " and this provider may not create contacts"}
+		case !id.EmailVerified && exists:
+			return c, &SSORefusal{Reason: "email_unverified", Detail: "a contact with address " + email + " exists but the address is not verified; it is not linked until confirmed"}
+		case !id.EmailVerified:
+			return c, &SSORefusal{Reason: "email_unverified", Detail: "the address " + email + " is not verified; no contact is created until it is confirmed"}
+		case !exists:
+			name := strings.TrimSpace(id.Name)
+			if name == "" {
+				name = email
+			}
+			if len([]rune(name)) > 200 {
+				name = string([]rune(name)[:200])
+			}
+			// The organization claim names a company; only a provider the admin trusts for it
+			// may attach the new contact to one (an existing company by that name would
+			// otherwise show its tickets to anyone the IdP names so). Untrusted: no company.
+			var companyID *int64
+			if co := strings.TrimSpace(id.Company); co != "" && p.TrustOrganization {
+				cid, err := CompanyEnsure(ctx, tx, co)
+				if err != nil {
+					return c, err
+				}
+				companyID = &cid
+			}
+			if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id, language) VALUES ($1, $2, $3, $4) RETURNING id`,
+				email, name, companyID, ssoLocale(id.Locale)).Scan(&c.ID); err != nil {
+				return c, err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO contact_identities (provider_id, subject, contact_id, email) VALUES ($1, $2, $3, $4)`,
+			p.ID, id.Subject, c.ID, email); err != nil {
+			return c, err
+		}
+	}
+	var status string
+	err = tx.QueryRow(ctx, `SELECT status FROM portal_accounts WHERE contact_id = $1`, c.ID).Scan(&status)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return c, err
+	}
+	if status == "disabled" {
+		return c, &SSORefusal{Reason: "account_locked", Detail: "the contact's portal account is disabled"}
+	}
+	if p.Audience == AudienceGroups {
+		if err := ssoAudience(ctx, tx, p, id, c.ID); err != nil {
+			return c, err
+		}
+	}
+	_, err = tx.Exec(ctx, `UPDATE contact_identities SET last_sign_in_at = now() WHERE provider_id = $1 AND subject = $2`, p.ID, id.Subject)
+	return c, err
 }
 
 // ssoAudience checks audience "groups": the contact is a member of one of p.Groups, or the IdP
