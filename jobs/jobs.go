@@ -170,13 +170,14 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 	}
 	base := strings.TrimRight(w.cfg.BaseURL, "/")
 	v := mail.View{Lang: a.Lang, Portal: portal, Color: st.BrandColor,
-		Subject:  T(stem+"Subject", "Portal", portal),
+		Subject:  T(stem+"Subject", "Portal", portal, "Ticket", a.Ticket),
 		Greeting: T("MailGreeting", "Name", a.Name),
 		Footer:   T("MailFooter", "Portal", portal, "URL", base)}
 	if v.Lang == "" {
 		v.Lang = "en"
 	}
-	v.Paragraphs = []string{T(stem+"Body", "Portal", portal)}
+	v.Paragraphs = []string{T(stem+"Body", "Portal", portal, "Ticket", a.Ticket)}
+	v.Quote = mail.QuoteParagraphs(a.Quote)
 	if a.TokenID != 0 {
 		tok, err := w.cfg.Store.AccountTokenMint(ctx, a.TokenID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -194,7 +195,7 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 		v.Action, v.Link = T(stem+"Action"), base+"/login"
 		v.After = append(v.After, T("MailAlreadyRegisteredReset", "URL", base+"/password/forgot"))
 	}
-	if after := T(stem+"After", "Portal", portal); after != stem+"After" {
+	if after := T(stem+"After", "Portal", portal, "Ticket", a.Ticket); after != stem+"After" {
 		v.After = append(v.After, after) // optional
 	}
 	msg, err := w.cfg.Renderer.Render(a.To, a.Name, v)

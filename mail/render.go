@@ -18,6 +18,9 @@ type View struct {
 	Greeting string
 	// Paragraphs are the body before the action.
 	Paragraphs []string
+	// Quote is a message the mail carries (an agent's answer), paragraph by paragraph, shown
+	// after Paragraphs as a quotation (HTML blockquote, text lines starting "> ").
+	Quote []string
 	// Action is the button text and Link its absolute URL ("" = no button).
 	Action, Link string
 	// After are paragraphs after the action (validity, "if this was not you").
@@ -41,7 +44,7 @@ func NewRenderer(fsys fs.FS) (*Renderer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := texttemplate.ParseFS(fsys, "email/message.txt")
+	t, err := texttemplate.New("message.txt").Funcs(texttemplate.FuncMap{"quote": quoteText}).ParseFS(fsys, "email/message.txt")
 	if err != nil {
 		return nil, err
 	}
@@ -61,4 +64,22 @@ func (r *Renderer) Render(to, toName string, v View) (Message, error) {
 		return Message{}, err
 	}
 	return Message{To: to, ToName: toName, Subject: v.Subject, Text: tb.String(), HTML: hb.String()}, nil
+}
+
+// QuoteParagraphs splits a message body into paragraphs (at blank lines; line breaks inside a
+// paragraph kept as "\n"), dropping empty ones; "" gives none.
+func QuoteParagraphs(body string) []string {
+	body = strings.ReplaceAll(strings.TrimSpace(body), "\r\n", "\n")
+	var out []string
+	for _, p := range strings.Split(body, "\n\n") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// quoteText prefixes every line of a paragraph with "> " (text part of a mail).
+func quoteText(p string) string {
+	return "> " + strings.ReplaceAll(p, "\n", "\n> ")
 }

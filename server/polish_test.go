@@ -389,3 +389,45 @@ func ddOf(doc *goquery.Document, label string) string {
 	dt := doc.Find("dt").FilterFunction(func(_ int, s *goquery.Selection) bool { return strings.TrimSpace(s.Text()) == label }).First()
 	return strings.TrimSpace(dt.NextFiltered("dd").Text())
 }
+
+// TestAgentReplyMailNamesTicketInFiveLanguages: the "agent replied" mail names the ticket in its
+// subject and first sentence and carries the answer, in each language (the contact's).
+func TestAgentReplyMailNamesTicketInFiveLanguages(t *testing.T) {
+	smtpd := startSMTP(t)
+	ts := newMailServer(t, smtpd.addr)
+	std := storetest.MustStandard(t, ts.Pool)
+	mustStaff(t, ts.Pool, "agent@portico.test", "Agent Smith", "agent")
+	agent := ts.client()
+	agent.staffSignIn("agent@portico.test")
+	path := fmt.Sprintf("/admin/inbox/%d/messages", std.AliceOpen)
+	want := map[string][2]string{ // subject, first sentence (portal: the default name per language)
+		"en": {"New reply on your ticket “Printer on fire”", "Our support team has answered your ticket “Printer on fire” at Customer portal:"},
+		"nl": {"Nieuw antwoord op je ticket ‘Printer on fire’", "Ons supportteam heeft je ticket ‘Printer on fire’ bij Klantenportaal beantwoord:"},
+		"de": {"Neue Antwort auf Ihr Ticket „Printer on fire“", "Unser Support-Team hat Ihr Ticket „Printer on fire“ bei Kundenportal beantwortet:"},
+		"fr": {"Nouvelle réponse à votre ticket «\u00a0Printer on fire\u00a0»", "Notre équipe d'assistance a répondu à votre ticket «\u00a0Printer on fire\u00a0» sur Portail client\u00a0:"},
+		"es": {"Nueva respuesta a su ticket «Printer on fire»", "Nuestro equipo de soporte ha respondido a su ticket «Printer on fire» en Portal de clientes:"},
+	}
+	for _, lang := range []string{"en", "nl", "de", "fr", "es"} {
+		if _, err := ts.Pool.Exec(context.Background(), `UPDATE contacts SET language = $1 WHERE id = $2`, lang, std.Alice); err != nil {
+			t.Fatal(err)
+		}
+		answer := "Answer in " + lang + ".\n\nSecond paragraph."
+		if resp, _ := agent.post(path, url.Values{"body": {answer}}, true); resp.StatusCode != 200 {
+			t.Fatalf("%s: reply answered %d", lang, resp.StatusCode)
+		}
+		m := smtpd.next()
+		if m.Subject != want[lang][0] {
+			t.Errorf("%s: subject %q, want %q", lang, m.Subject, want[lang][0])
+		}
+		text := strings.ReplaceAll(m.Text, "\r\n", "\n")
+		if !strings.Contains(text, want[lang][1]) {
+			t.Errorf("%s: mail text lacks %q:\n%s", lang, want[lang][1], text)
+		}
+		if !strings.Contains(text, "> Answer in "+lang+".\n") || !strings.Contains(text, "> Second paragraph.") {
+			t.Errorf("%s: mail text does not quote the answer:\n%s", lang, text)
+		}
+		if !strings.Contains(m.HTML, "<blockquote") || !strings.Contains(m.HTML, "Second paragraph.") {
+			t.Errorf("%s: mail HTML does not quote the answer", lang)
+		}
+	}
+}

@@ -58,6 +58,10 @@ type MailJob struct {
 	TokenID int64 `json:"token_id,omitempty"`
 	// Path is the local path the link opens (the token is appended as ?token=).
 	Path string `json:"path,omitempty"`
+	// Ticket is the subject of the ticket the mail is about ("" = none), named in its sentences.
+	Ticket string `json:"ticket,omitempty"`
+	// Quote is a public message the mail carries (MailTicketReply: the agent's answer).
+	Quote string `json:"quote,omitempty"`
 }
 
 // Kind is River's job kind.

@@ -9,17 +9,18 @@ import (
 )
 
 // MailTicketReply is the mail that tells a customer an agent answered their ticket (issue 6,
-// timeline and notification): a link to the ticket, no message text (the customer reads it
-// behind sign-in, in the Viewer's scope).
+// timeline and notification): it names the ticket, carries the public answer (never a note) and
+// links to the ticket, which opens behind sign-in in the Viewer's scope (issue 15).
 const MailTicketReply = "ticket_reply"
 
 // enqueueReplyNotice enqueues MailTicketReply for the ticket's requester in tx, so the mail is
-// sent exactly when the reply commits. A ticket without a requester notifies nobody.
-func enqueueReplyNotice(ctx context.Context, tx pgx.Tx, ticketID int64) error {
-	var email, name, lang string
+// sent exactly when the reply commits; answer is the agent's public message. A ticket without a
+// requester notifies nobody.
+func enqueueReplyNotice(ctx context.Context, tx pgx.Tx, ticketID int64, answer string) error {
+	var email, name, lang, subject string
 	var contactID, companyID int64
-	err := tx.QueryRow(ctx, `SELECT c.id, coalesce(c.company_id, 0), c.email, c.name, coalesce(nullif(c.language, ''), t.language)
-		FROM tickets t JOIN contacts c ON c.id = t.requester_id WHERE t.id = $1`, ticketID).Scan(&contactID, &companyID, &email, &name, &lang)
+	err := tx.QueryRow(ctx, `SELECT c.id, coalesce(c.company_id, 0), c.email, c.name, coalesce(nullif(c.language, ''), t.language), t.subject
+		FROM tickets t JOIN contacts c ON c.id = t.requester_id WHERE t.id = $1`, ticketID).Scan(&contactID, &companyID, &email, &name, &lang, &subject)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -42,5 +43,5 @@ func enqueueReplyNotice(ctx context.Context, tx pgx.Tx, ticketID int64) error {
 		return nil
 	}
 	return EnqueueMail(ctx, tx, MailJob{Template: MailTicketReply, To: email, Name: name, Lang: lang,
-		Path: "/tickets/" + strconv.FormatInt(ticketID, 10)})
+		Path: "/tickets/" + strconv.FormatInt(ticketID, 10), Ticket: subject, Quote: answer})
 }

@@ -310,7 +310,7 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 			if mailed, err := enqueueEmailReply(ctx, tx, ticketID, m.ID); err != nil {
 				return err
 			} else if !mailed {
-				if err := enqueueReplyNotice(ctx, tx, ticketID); err != nil { // notes never notify
+				if err := enqueueReplyNotice(ctx, tx, ticketID, body); err != nil { // notes never notify
 					return err
 				}
 			}
