@@ -176,14 +176,16 @@ const DraftTTL = time.Hour
 
 // SaveDraft keeps the form fields a customer sent after their session had expired (a reply to
 // ticket ticketID, or the support form for ticketID 0), so that they are waiting in the form
-// after the customer signs in again. It returns a random single-use id.
-func (s *Sessions) SaveDraft(ctx context.Context, ticketID int64, fields map[string]string) (string, error) {
+// after the customer signs in again. owner is a secret the browser that sent them keeps (a
+// cookie, see handlers.DraftCookie): only that browser gets them back, so a link can never
+// plant text in someone else's form. It returns a random single-use id.
+func (s *Sessions) SaveDraft(ctx context.Context, ticketID int64, owner string, fields map[string]string) (string, error) {
 	for k, v := range fields {
 		if r := []rune(v); len(r) > maxDraftRunes {
 			fields[k] = string(r[:maxDraftRunes])
 		}
 	}
-	b, err := json.Marshal(draft{Ticket: ticketID, Fields: fields})
+	b, err := json.Marshal(draft{Ticket: ticketID, Owner: owner, Fields: fields})
 	if err != nil {
 		return "", err
 	}
@@ -193,22 +195,25 @@ func (s *Sessions) SaveDraft(ctx context.Context, ticketID int64, fields map[str
 
 type draft struct {
 	Ticket int64             `json:"ticket"`
+	Owner  string            `json:"owner"`
 	Fields map[string]string `json:"fields"`
 }
 
-// TakeDraft returns and deletes the fields kept under id for ticket ticketID (nil when unknown,
-// expired or kept for another form: a link can never plant text in another ticket's form).
-func (s *Sessions) TakeDraft(ctx context.Context, id string, ticketID int64) map[string]string {
-	if len(id) != 43 {
+// TakeDraft returns and deletes the fields kept under id for ticket ticketID, when owner is the
+// secret they were saved with (nil when unknown, expired, kept for another form, or asked for by
+// another browser: a link can never plant text in another ticket's form or another person's).
+func (s *Sessions) TakeDraft(ctx context.Context, id, owner string, ticketID int64) map[string]string {
+	if len(id) != 43 || len(owner) != 43 {
 		return nil
 	}
-	v, err := s.rdb.GetDel(ctx, s.prefix+"draft:"+id).Bytes()
+	v, err := s.rdb.Get(ctx, s.prefix+"draft:"+id).Bytes()
 	if err != nil {
 		return nil
 	}
 	var d draft
-	if json.Unmarshal(v, &d) != nil || d.Ticket != ticketID {
+	if json.Unmarshal(v, &d) != nil || d.Ticket != ticketID || subtle.ConstantTimeCompare([]byte(d.Owner), []byte(owner)) != 1 {
 		return nil
 	}
+	s.rdb.Del(ctx, s.prefix+"draft:"+id)
 	return d.Fields
 }

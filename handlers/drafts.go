@@ -56,10 +56,16 @@ func (h *Handlers) LoginRedirectKeepingDraft(c *fiber.Ctx, expired bool) error {
 		tid, _ = strconv.ParseInt(m[1], 10, 64)
 		back = "/tickets/" + m[1]
 	}
-	id, err := h.Sessions.SaveDraft(ctx, tid, fields)
+	owner := c.Cookies(h.draftCookieName())
+	if len(owner) != 43 {
+		owner = auth.NewToken()
+	}
+	id, err := h.Sessions.SaveDraft(ctx, tid, owner, fields)
 	if err != nil {
 		return err
 	}
+	c.Cookie(&fiber.Cookie{Name: h.draftCookieName(), Value: owner, Path: "/", HTTPOnly: true, MaxAge: int(auth.DraftTTL.Seconds()),
+		Secure: h.Config.SecureCookies(), SameSite: fiber.CookieSameSiteLaxMode})
 	q := url.Values{"return_to": {back + "?draft=" + id}}
 	if expired {
 		q.Set("expired", "1")
@@ -70,6 +76,24 @@ func (h *Handlers) LoginRedirectKeepingDraft(c *fiber.Ctx, expired bool) error {
 		return c.SendStatus(fiber.StatusUnauthorized)
 	}
 	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// draftCookieName is the cookie holding the secret that binds kept drafts to the browser that
+// typed them ("__Host-portico_draft" behind https).
+func (h *Handlers) draftCookieName() string {
+	if h.Config.SecureCookies() {
+		return "__Host-portico_draft"
+	}
+	return "portico_draft"
+}
+
+// takeDraft returns the draft ?draft= names when this browser kept it (see SaveDraft).
+func (h *Handlers) takeDraft(c *fiber.Ctx, ticketID int64) map[string]string {
+	id := c.Query("draft")
+	if id == "" {
+		return nil
+	}
+	return h.Sessions.TakeDraft(c.UserContext(), id, c.Cookies(h.draftCookieName()), ticketID)
 }
 
 // draftFields reads the text fields of a urlencoded or multipart form (never _csrf, never

@@ -129,7 +129,7 @@ func (h *Handlers) TicketNew(c *fiber.Ctx) error {
 	}
 	p := h.newPage(c, "", nil)
 	// ?draft= restores what was typed before a session expired (see LoginRedirectKeepingDraft).
-	values := h.Sessions.TakeDraft(c.UserContext(), c.Query("draft"), 0)
+	values := h.takeDraft(c, 0)
 	v := h.supportFormView(p, SettingsOf(c), form, values, nil, "")
 	if values != nil {
 		v.Error = p.T("DraftRestoredForm")

@@ -347,11 +347,9 @@ func (h *Handlers) TicketShow(c *fiber.Ctx) error {
 	if c.Query("closed") == "1" && d.Ticket.IsClosed {
 		tv.Notice = p.T("TicketClosedByYou")
 	}
-	if draft := c.Query("draft"); draft != "" {
-		if text := h.Sessions.TakeDraft(c.UserContext(), draft, id)["body"]; text != "" {
-			tv.Reply.Body = text
-			tv.Reply.Notice = p.T("DraftRestored")
-		}
+	if text := h.takeDraft(c, id)["body"]; text != "" {
+		tv.Reply.Body = text
+		tv.Reply.Notice = p.T("DraftRestored")
 	}
 	p.Data = tv
 	return h.renderPage(c, fiber.StatusOK, "pages/ticket", p)

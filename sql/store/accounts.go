@@ -337,7 +337,7 @@ func (s *Store) AccountVerify(ctx context.Context, token string) (Contact, error
 		case errors.Is(err, ErrNotFound):
 			c = Contact{Email: t.Email, Name: p.Name, Language: p.Lang}
 			if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, language) VALUES ($1, $2, $3) RETURNING id`,
-				c.Email, c.Name, c.Language).Scan(&c.ID); err != nil {
+				c.Email, CleanName(c.Name), c.Language).Scan(&c.ID); err != nil {
 				return err
 			}
 		case err != nil:
@@ -479,7 +479,7 @@ func (s *Store) AccountProfileUpdate(ctx context.Context, contactID int64, name,
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}
 	}
-	tag, err := s.Pool.Exec(ctx, `UPDATE contacts SET name = $2, language = $3 WHERE id = $1`, contactID, name, lang)
+	tag, err := s.Pool.Exec(ctx, `UPDATE contacts SET name = $2, language = $3 WHERE id = $1`, contactID, CleanName(name), lang)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}

@@ -75,7 +75,8 @@ const (
 )
 
 // SanitizeFileName returns a safe display/download name: the base name only (no directories,
-// so no path traversal), control and quote characters dropped, at most 150 characters, never
+// so no path traversal), invisible format characters (Unicode Cf: bidi overrides such as U+202E,
+// zero-width spaces) removed so a name shows what it is, control and quote characters replaced, at most 150 characters, never
 // empty or a dot name.
 func SanitizeFileName(name string) string {
 	name = strings.ReplaceAll(name, "\\", "/")
@@ -83,6 +84,7 @@ func SanitizeFileName(name string) string {
 	var b strings.Builder
 	for _, r := range name {
 		switch {
+		case unicode.Is(unicode.Cf, r): // bidi overrides, zero-width characters: dropped
 		case r == utf8.RuneError, unicode.IsControl(r), r == '"', r == '/', r == ':', r == '*', r == '?', r == '<', r == '>', r == '|':
 			b.WriteRune('_')
 		default:
@@ -102,6 +104,19 @@ func SanitizeFileName(name string) string {
 		name = "file"
 	}
 	return name
+}
+
+// CleanName returns a display name (a contact's or a staff user's) without control characters
+// and invisible format characters (Unicode Cf: bidi controls such as U+202E RIGHT-TO-LEFT
+// OVERRIDE, zero-width spaces and joiners), which could make a name show as something it is not;
+// surrounding space trimmed.
+func CleanName(s string) string {
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) || unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s))
 }
 
 // UploadLimits bound one message's attachments (from the portal settings).

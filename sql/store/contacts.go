@@ -68,7 +68,7 @@ func (s *Store) ContactAdd(ctx context.Context, email, name, company string) (Co
 			cid, c.CompanyID = &id, id
 		}
 		return tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id) VALUES ($1, $2, $3) RETURNING id`,
-			email, name, cid).Scan(&c.ID)
+			email, CleanName(name), cid).Scan(&c.ID)
 	})
 	if isUnique(err) {
 		return Contact{}, fmt.Errorf("contact %s: %w", email, ErrConflict)

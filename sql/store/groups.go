@@ -348,7 +348,7 @@ func (s *Store) GroupImportCSV(ctx context.Context, editor Staff, id int64, r io
 					comp = &c
 				}
 				if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id) VALUES ($1, $2, $3) RETURNING id`,
-					r.email, name, comp).Scan(&cid); err != nil {
+					r.email, CleanName(name), comp).Scan(&cid); err != nil {
 					return err
 				}
 				res.Created++

@@ -378,7 +378,7 @@ func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdent
 				companyID = &cid
 			}
 			if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id, language) VALUES ($1, $2, $3, $4) RETURNING id`,
-				email, name, companyID, ssoLocale(id.Locale)).Scan(&c.ID); err != nil {
+				email, CleanName(name), companyID, ssoLocale(id.Locale)).Scan(&c.ID); err != nil {
 				return c, err
 			}
 		}

@@ -516,7 +516,7 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			}
 			if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name) VALUES ($1, $2)
 				ON CONFLICT (lower(email)) DO UPDATE SET email = contacts.email RETURNING id, coalesce(company_id, 0)`,
-				addr, clip(d.FromName, 200)).Scan(&contactID, &companyID); err != nil {
+				addr, CleanName(clip(d.FromName, 200))).Scan(&contactID, &companyID); err != nil {
 				return err
 			}
 		}

@@ -65,7 +65,7 @@ func (s *Store) ContactUpdate(ctx context.Context, id int64, email, name, compan
 			}
 			comp = &c
 		}
-		tag, err := tx.Exec(ctx, `UPDATE contacts SET email = $2, name = $3, company_id = $4 WHERE id = $1`, id, email, name, comp)
+		tag, err := tx.Exec(ctx, `UPDATE contacts SET email = $2, name = $3, company_id = $4 WHERE id = $1`, id, email, CleanName(name), comp)
 		if err == nil && tag.RowsAffected() == 0 {
 			return ErrNotFound
 		}

@@ -42,7 +42,7 @@ func (s *Store) StaffAdd(ctx context.Context, email, name, role, hash string) (S
 	}
 	st := Staff{Email: email, Name: name, Role: role, Status: "active"}
 	err = s.Pool.QueryRow(ctx, `INSERT INTO staff_users (email, name, role, password_hash) VALUES ($1, $2, $3, $4) RETURNING id`,
-		email, name, role, hash).Scan(&st.ID)
+		email, CleanName(name), role, hash).Scan(&st.ID)
 	if isUnique(err) {
 		return Staff{}, fmt.Errorf("staff %s: %w", email, ErrConflict)
 	}
