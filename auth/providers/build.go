@@ -228,10 +228,10 @@ func (b *base) refuse(ctx context.Context, r *auth.Refusal) *auth.Refusal {
 
 // SettingKeys lists, per kind, the settings an admin or operator may set (secrets apart).
 var SettingKeys = map[string][]string{
-	store.KindGoogle:    {"client_id", "discovery_url", "authoritative_domains"},
-	store.KindMicrosoft: {"client_id", "tenant", "discovery_url", "authoritative_domains"},
-	store.KindOkta:      {"client_id", "org_url", "discovery_url", "authoritative_domains"},
-	store.KindOIDC:      {"client_id", "discovery_url", "authoritative_domains"},
+	store.KindGoogle:    {"client_id", "discovery_url", "clock_skew", "authoritative_domains"},
+	store.KindMicrosoft: {"client_id", "tenant", "discovery_url", "clock_skew", "authoritative_domains"},
+	store.KindOkta:      {"client_id", "org_url", "discovery_url", "clock_skew", "authoritative_domains"},
+	store.KindOIDC:      {"client_id", "discovery_url", "clock_skew", "authoritative_domains"},
 	store.KindSAML: {"idp_metadata_url", "idp_metadata_xml", "allow_idp_initiated", "clock_skew",
 		"attr_email", "attr_name", "attr_company", "attr_groups", "authoritative_domains"},
 	store.KindJWT: {"alg", "public_key", "jwks_url", "remote_login_url", "remote_logout_url", "clock_skew", "issuer", "token_audience",

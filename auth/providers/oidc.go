@@ -159,6 +159,9 @@ func (o *oidcProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 	if n, _ := idClaims["nonce"].(string); n == "" || n != f.Nonce {
 		return fail(auth.ReasonInvalid, "ID token nonce %q does not match the nonce sent", n)
 	}
+	if msg := o.checkTimes(idClaims); msg != "" {
+		return fail(auth.ReasonInvalid, "ID token: %s", msg)
+	}
 	claims := user.RawData
 	id := auth.Identity{Provider: o.row.Slug, Subject: user.UserID, Email: strings.TrimSpace(user.Email), Name: user.Name,
 		Locale: str(claims["locale"]), Claims: claims,
@@ -168,6 +171,24 @@ func (o *oidcProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 	}
 	id.EmailVerified = o.emailVerified(id.Email, mergeClaims(idClaims, claims))
 	return auth.Result{Identity: id, ReturnTo: f.ReturnTo, Test: f.Test}, nil
+}
+
+// checkTimes applies the provider's clock skew to the ID token's times, in both directions:
+// iat and nbf at most skew in the future, exp at most skew in the past. goth has already
+// refused a token expired more than 10 s ago (its fixed allowance, stricter only for tokens
+// that live less than the skew; ID tokens live minutes to hours).
+func (o *oidcProvider) checkTimes(claims jwt.MapClaims) string {
+	now, skew := o.deps.now(), o.skew()
+	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil && iat.Add(-skew).After(now) {
+		return fmt.Sprintf("iat %s is in the future (clock skew %s)", iat.UTC().Format(time.RFC3339), skew)
+	}
+	if nbf, err := claims.GetNotBefore(); err == nil && nbf != nil && nbf.Add(-skew).After(now) {
+		return fmt.Sprintf("nbf %s is in the future (clock skew %s)", nbf.UTC().Format(time.RFC3339), skew)
+	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil && !now.Before(exp.Add(skew)) {
+		return fmt.Sprintf("expired at %s (clock skew %s)", exp.UTC().Format(time.RFC3339), skew)
+	}
+	return ""
 }
 
 // fetchUser calls goth's FetchUser, turning a panic on a malformed token into an error.

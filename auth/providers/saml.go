@@ -47,9 +47,19 @@ var samlDefaultAttrs = map[string][]string{
 	"groups":  {"groups", "memberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", "http://schemas.xmlsoap.org/claims/Group"},
 }
 
+// samlMinIssueWindow is the least time a response stays acceptable after its IssueInstant,
+// whatever the skew: the browser's auto-post from the IdP takes a moment.
+const samlMinIssueWindow = 30 * time.Second
+
 func init() {
-	// Per-provider skews are checked by us, stricter; crewjam's process-wide bound is the maximum.
+	// crewjam/saml v0.6.3 has only process-wide time bounds (MaxClockSkew for NotBefore,
+	// NotOnOrAfter and future IssueInstants; MaxIssueDelay, 90 s by default, for how old an
+	// IssueInstant may be). They are set once, here, before any request, to the widest setting
+	// an admin may choose (MaxClockSkew), and never touched again (no race); each provider's own
+	// clock_skew is then applied by checkSkew, so that one setting governs every time check in
+	// both directions.
 	saml.MaxClockSkew = MaxClockSkew
+	saml.MaxIssueDelay = MaxClockSkew
 }
 
 // samlProvider is a SAML 2.0 service provider built on crewjam/saml: SP-initiated sign-in with
@@ -265,7 +275,7 @@ func (p *samlProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 		return fail(auth.ReasonInvalid, detail, nil)
 	}
 	id := p.identity(assertion)
-	if msg := p.checkSkew(assertion); msg != "" {
+	if msg := p.checkSkew(peekIssueInstant(decoded), assertion); msg != "" {
 		return fail(auth.ReasonInvalid, msg, &id)
 	}
 	returnTo := f.ReturnTo
@@ -275,9 +285,28 @@ func (p *samlProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 	return auth.Result{Identity: id, ReturnTo: returnTo, Test: f.Test}, nil
 }
 
-// checkSkew applies the provider's clock skew (crewjam allows MaxClockSkew process-wide).
-func (p *samlProvider) checkSkew(a *saml.Assertion) string {
+// checkSkew applies the provider's clock skew to every time of a validated response (crewjam
+// allows MaxClockSkew process-wide): the response's and the assertion's IssueInstant may be at
+// most skew in the future and at most skew in the past (samlMinIssueWindow at least: crewjam's
+// fixed 90 s window no longer decides), NotBefore at most skew in the future, NotOnOrAfter
+// (conditions and subject confirmation) at most skew in the past.
+func (p *samlProvider) checkSkew(responseIssued time.Time, a *saml.Assertion) string {
 	now, skew := p.deps.now(), p.skew()
+	window := max(skew, samlMinIssueWindow)
+	for _, it := range []struct {
+		what string
+		at   time.Time
+	}{{"response", responseIssued}, {"assertion", a.IssueInstant}} {
+		if it.at.IsZero() {
+			continue
+		}
+		if it.at.Add(-skew).After(now) {
+			return fmt.Sprintf("%s IssueInstant %s is in the future (clock skew %s)", it.what, it.at.UTC().Format(time.RFC3339), skew)
+		}
+		if it.at.Add(window).Before(now) {
+			return fmt.Sprintf("%s IssueInstant %s is older than %s (clock skew)", it.what, it.at.UTC().Format(time.RFC3339), window)
+		}
+	}
 	if c := a.Conditions; c != nil {
 		if !c.NotBefore.IsZero() && c.NotBefore.Add(-skew).After(now) {
 			return fmt.Sprintf("assertion is not valid before %s (clock skew %s)", c.NotBefore.UTC().Format(time.RFC3339), skew)
@@ -348,6 +377,20 @@ func (p *samlProvider) identity(a *saml.Assertion) auth.Identity {
 	id.Groups = get("groups")
 	id.EmailVerified = p.assertedEmailVerified(id.Email, id.Claims)
 	return id
+}
+
+// peekIssueInstant reads the Response's IssueInstant (zero when absent or malformed); it is
+// called only after crewjam validated the response.
+func peekIssueInstant(doc []byte) time.Time {
+	d := etree.NewDocument()
+	if err := d.ReadFromBytes(doc); err != nil || d.Root() == nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, d.Root().SelectAttrValue("IssueInstant", ""))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // peekInResponseTo reads the Response's InResponseTo attribute without trusting anything else.
