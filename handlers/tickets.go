@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"html/template"
 	"net/url"
 	"strconv"
 	"strings"
@@ -72,11 +73,13 @@ func listRows(p *Page, st store.Settings, rows []store.TicketRow, href string) [
 
 // listView is the listing's view model (tickets/list.html).
 type listView struct {
-	State              listState
-	CanSeeOrg          bool
-	ViewLabel          string
-	MineHref, OrgHref  string
-	Rows               []listRow
+	State             listState
+	CanSeeOrg         bool
+	ViewLabel         string
+	MineHref, OrgHref string
+	Rows              []listRow
+	// RowsHTML is Rows rendered once, in Go (listRowsHTML): the table body.
+	RowsHTML           template.HTML
 	NextHref, PrevHref string
 	Empty              string
 	// Notice is a one-line status above the list (e.g. a support ticket was received).
@@ -127,6 +130,7 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	p := h.newPage(c, "", nil)
 	p.Title = p.TicketsLabel
 	lv := listView{State: st, CanSeeOrg: v.CanSeeOrg(), Rows: listRows(p, SettingsOf(c), page.Rows, "/tickets/")}
+	lv.RowsHTML = listRowsHTML(lv.Rows)
 	if lv.CanSeeOrg {
 		lv.ViewLabel = p.T("OrganizationTickets")
 		if st.View == store.ViewMine {
