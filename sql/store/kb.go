@@ -312,11 +312,23 @@ func (s *Store) KBPublishedGet(ctx context.Context, a KBAudience, slug, want, la
 	return e, nil
 }
 
+// kbSearchConfigSQL is KBSearchConfigs as an SQL expression over a translation's t.lang, the
+// same mapping as the generated search column of migration 00005.
+var kbSearchConfigSQL = func() string {
+	var b strings.Builder
+	b.WriteString("(CASE t.lang")
+	for _, lang := range []string{"en", "nl", "de", "fr", "es"} {
+		b.WriteString(" WHEN '" + lang + "' THEN '" + KBSearchConfigs[lang] + "'")
+	}
+	b.WriteString(" ELSE 'simple' END)::regconfig")
+	return b.String()
+}()
+
 // KBSearch finds published articles a may read whose text matches q (websearch syntax: words,
-// "phrases", -excluded, or) with stemming in the reader's language: translations in lang are
-// searched with lang's configuration; articles without a published lang translation are
-// searched in their fallback (portal default) translation with that language's configuration.
-// Best matches first; at most limit.
+// "phrases", -excluded, or). Each article is searched in the translation the reader is shown in
+// the list (lang, else fallback, the portal default, else any published language), with that
+// translation's own language's stemming: a German-only article listed for an English reader is
+// found by its German words. Best matches first; at most limit.
 func (s *Store) KBSearch(ctx context.Context, a KBAudience, q, lang, fallback string, limit int) ([]KBEntry, error) {
 	q = strings.TrimSpace(q)
 	if q == "" {
@@ -325,14 +337,17 @@ func (s *Store) KBSearch(ctx context.Context, a KBAudience, q, lang, fallback st
 	if len([]rune(q)) > 200 {
 		q = string([]rune(q)[:200])
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+kbEntryColumns+`
-		FROM kb_articles a JOIN kb_translations t ON t.article_id = a.id AND t.published
-		WHERE a.visibility = ANY($1) AND (
-			(t.lang = $2 AND t.search @@ websearch_to_tsquery($4::regconfig, $6))
-			OR (t.lang = $3 AND $3 <> $2 AND t.search @@ websearch_to_tsquery($5::regconfig, $6)
-				AND NOT EXISTS (SELECT 1 FROM kb_translations o WHERE o.article_id = a.id AND o.lang = $2 AND o.published)))
-		ORDER BY ts_rank(t.search, websearch_to_tsquery(CASE WHEN t.lang = $2 THEN $4 ELSE $5 END::regconfig, $6)) DESC, a.id
-		LIMIT $7`, a.Visibilities(), lang, fallback, KBSearchConfig(lang), KBSearchConfig(fallback), q, limit)
+	rows, err := s.Pool.Query(ctx, `WITH shown AS (
+			SELECT DISTINCT ON (a.id) a.id AS article_id, t.lang
+			FROM kb_articles a JOIN kb_translations t ON t.article_id = a.id AND t.published
+			WHERE a.visibility = ANY($1)
+			ORDER BY a.id, `+kbPreference+`)
+		SELECT `+kbEntryColumns+`
+		FROM shown JOIN kb_translations t ON t.article_id = shown.article_id AND t.lang = shown.lang
+		JOIN kb_articles a ON a.id = t.article_id
+		WHERE t.search @@ websearch_to_tsquery(`+kbSearchConfigSQL+`, $4)
+		ORDER BY ts_rank(t.search, websearch_to_tsquery(`+kbSearchConfigSQL+`, $4)) DESC, a.id
+		LIMIT $5`, a.Visibilities(), lang, fallback, q, limit)
 	if err != nil {
 		return nil, fmt.Errorf("kb search: %w", err)
 	}
