@@ -13,6 +13,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"portico/sql/store"
 	"portico/sql/store/storetest"
 )
 
@@ -429,5 +430,39 @@ func TestAgentReplyMailNamesTicketInFiveLanguages(t *testing.T) {
 		if !strings.Contains(m.HTML, "<blockquote") || !strings.Contains(m.HTML, "Second paragraph.") {
 			t.Errorf("%s: mail HTML does not quote the answer", lang)
 		}
+	}
+}
+
+// TestKBSearchFindsListedArticleInItsOwnLanguage: an English reader is listed a German-only
+// article (no English or portal-default translation); searching its own German words finds it,
+// stemmed ("Kühlschränke" finds "Kühlschrank"); an article the reader sees in English is
+// searched in English, not in its German translation. Portal-only articles stay hidden from
+// visitors in search too.
+func TestKBSearchFindsListedArticleInItsOwnLanguage(t *testing.T) {
+	ts := newTestServer(t, nil)
+	mustArticle(t, ts, "kuehlschrank", store.KBPublic, map[string][2]string{"de": {"Den Kühlschrank entkalken", "So entkalken Sie Ihren Kühlschrank in drei Schritten."}})
+	mustArticle(t, ts, "invoices", store.KBPublic, map[string][2]string{"en": {"Understanding invoices", "How to read your invoice."},
+		"de": {"Rechnungen verstehen", "Wie Sie Ihre Rechnung lesen. Zebrastreifen."}})
+	mustArticle(t, ts, "secret-de", store.KBPortal, map[string][2]string{"de": {"Interne Kühlschränke", "Nur für Kunden: Kühlschrank."}})
+	reader := ts.client()
+	reader.lang = "en"
+	if _, titles := kbTitles(reader, "/kb"); !slices.Contains(titles, "Den Kühlschrank entkalken") {
+		t.Fatalf("the English reader's list %q lacks the German-only article", titles)
+	}
+	for _, q := range []string{"Kühlschrank", "entkalken", "Kühlschränke"} {
+		if _, titles := kbTitles(reader, "/kb/search?q="+url.QueryEscape(q)); !slices.Equal(titles, []string{"Den Kühlschrank entkalken"}) {
+			t.Errorf("English reader searching %q finds %q, want the German-only article", q, titles)
+		}
+	}
+	if _, titles := kbTitles(reader, "/kb/search?q=Zebrastreifen"); len(titles) != 0 {
+		t.Errorf("the German text of an article shown in English is searched: %q", titles)
+	}
+	if _, titles := kbTitles(reader, "/kb/search?q=invoices"); !slices.Equal(titles, []string{"Understanding invoices"}) {
+		t.Errorf("English search finds %q", titles)
+	}
+	german := ts.client()
+	german.lang = "de"
+	if _, titles := kbTitles(german, "/kb/search?q=Rechnungen"); !slices.Equal(titles, []string{"Rechnungen verstehen"}) {
+		t.Errorf("German search finds %q", titles)
 	}
 }
