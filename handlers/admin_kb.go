@@ -296,3 +296,80 @@ func (h *Handlers) kbSetPublished(c *fiber.Ctx, publish bool) error {
 	}
 	return Redirect(c, "/admin/kb/"+itoa(id)+"?lang="+lang+"&saved="+state)
 }
+
+// adminKBCategoryView is the view model of admin/kb_category.html: one name input per language.
+type adminKBCategoryView struct {
+	ID         int64
+	Slug, Name string
+	Action     string
+	Names      []adminKBCategoryName
+	Error      string
+	Saved      bool
+}
+
+// adminKBCategoryName is one language's name input.
+type adminKBCategoryName struct {
+	Lang, Language, Value, Error string
+}
+
+// AdminKBCategoryShow shows a category's names, one per language, for editing (GET
+// /admin/kb/categories/:id). Unknown: 404.
+func (h *Handlers) AdminKBCategoryShow(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	cat, err := h.Store.KBCategoryGet(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return h.adminKBCategoryPage(c, fiber.StatusOK, cat, cat.Names, nil)
+}
+
+// AdminKBCategoryUpdate saves a category's names (POST /admin/kb/categories/:id, fields
+// name_<lang> for each language the portal speaks; an empty one removes that language's name,
+// readers then see the portal default's). 303 back with saved=1, or the form with the errors
+// and what was typed (422). Unknown: 404.
+func (h *Handlers) AdminKBCategoryUpdate(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, code := range h.Catalogue.Languages() {
+		names[code] = c.FormValue("name_" + code)
+	}
+	err = h.Store.KBCategorySetNames(c.UserContext(), StaffOf(c).ID, id, names)
+	var ve *store.ValidationError
+	if errors.As(err, &ve) {
+		cat, gerr := h.Store.KBCategoryGet(c.UserContext(), id)
+		if gerr != nil {
+			return gerr
+		}
+		return h.adminKBCategoryPage(c, fiber.StatusUnprocessableEntity, cat, names, ve.Fields)
+	}
+	if err != nil {
+		return err
+	}
+	return Redirect(c, "/admin/kb/categories/"+itoa(id)+"?saved=1")
+}
+
+func (h *Handlers) adminKBCategoryPage(c *fiber.Ctx, status int, cat store.KBCategory, values, errs map[string]string) error {
+	p := h.newPage(c, "", nil)
+	def := SettingsOf(c).PortalLanguage
+	v := &adminKBCategoryView{ID: cat.ID, Slug: cat.Slug, Name: cat.Name(p.Locale.Lang, def), Action: "/admin/kb/categories/" + itoa(cat.ID),
+		Saved: c.Query("saved") == "1" && status == fiber.StatusOK}
+	if m := errs["names"]; m != "" {
+		v.Error = p.T(m)
+	}
+	for _, code := range h.Catalogue.Languages() {
+		n := adminKBCategoryName{Lang: code, Language: languageNames[code], Value: values[code]}
+		if m := errs["name_"+code]; m != "" {
+			n.Error = p.T(m)
+		}
+		v.Names = append(v.Names, n)
+	}
+	p.Title = p.T("KBCategoryHeading", "Name", v.Name)
+	p.Data = v
+	return h.renderAdmin(c, status, "admin/kb_category", p)
+}

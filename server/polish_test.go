@@ -466,3 +466,69 @@ func TestKBSearchFindsListedArticleInItsOwnLanguage(t *testing.T) {
 		t.Errorf("German search finds %q", titles)
 	}
 }
+
+// TestKBCategoryNamesPerLanguage: an admin gives an existing category a name in another language
+// through its edit page (the create form refuses the same slug); readers then see the category
+// in their language, others the portal default's. An agent cannot edit; no name at all and a
+// too-long name are refused with the typed values kept.
+func TestKBCategoryNamesPerLanguage(t *testing.T) {
+	ts := newTestServer(t, nil)
+	f := newStaffFixture(t, ts)
+	ctx := context.Background()
+	cat, err := ts.Store.KBCategoryCreate(ctx, 0, "billing", "en", "Billing", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Store.KBCategoryCreate(ctx, 0, "other", "en", "Other", 1); err != nil {
+		t.Fatal(err)
+	}
+	id := mustArticle(t, ts, "invoices", store.KBPublic, map[string][2]string{"en": {"Invoices", "Read them."}, "de": {"Rechnungen", "Lesen Sie sie."}})
+	if _, err := ts.Pool.Exec(ctx, `UPDATE kb_articles SET category_id = $1 WHERE id = $2`, cat.ID, id); err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/admin/kb/categories/%d", cat.ID)
+	_, list := f.admin.get("/admin/kb", false)
+	if attr(list, fmt.Sprintf("#kb-category-%d", cat.ID), "href") != path {
+		t.Fatal("the category list does not link to the category's edit page")
+	}
+	resp, page := f.admin.get(path, false)
+	if resp.StatusCode != http.StatusOK || page.Find("input#name_en").AttrOr("value", "") != "Billing" || page.Find("input#name_de").Length() != 1 ||
+		page.Find("fieldset > legend").Length() != 1 {
+		t.Fatalf("edit page: %d, name_en %q", resp.StatusCode, page.Find("input#name_en").AttrOr("value", ""))
+	}
+	if resp, _ := f.agent.post(path, url.Values{"name_en": {"Billing"}, "name_de": {"Abrechnung"}}, false); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an agent renames a category: %d, want 403", resp.StatusCode)
+	}
+	resp, _ = f.admin.post(path, url.Values{"name_en": {"Billing"}, "name_de": {"Abrechnung"}, "name_fr": {"Facturation"}}, false)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != path+"?saved=1" {
+		t.Fatalf("save: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	reader := ts.client()
+	for lang, want := range map[string]string{"de": "Abrechnung", "fr": "Facturation", "en": "Billing", "es": "Billing"} {
+		reader.lang = lang
+		_, doc := reader.get("/kb", false)
+		if got := texts(doc, ".kb-category h2"); !slices.Contains(got, want) {
+			t.Errorf("%s reader sees categories %q, want %q", lang, got, want)
+		}
+	}
+	// Removing the German name falls back; removing every name is refused.
+	f.admin.get(path, false)
+	resp, doc := f.admin.post(path, url.Values{"name_en": {""}, "name_de": {""}, "name_fr": {""}, "name_nl": {""}, "name_es": {""}}, false)
+	if resp.StatusCode != http.StatusUnprocessableEntity || strings.TrimSpace(doc.Find("#names-error").Text()) != "Give the category a name in at least one language." {
+		t.Errorf("no names: %d %q", resp.StatusCode, doc.Find("#names-error").Text())
+	}
+	resp, doc = f.admin.post(path, url.Values{"name_en": {"Billing"}, "name_de": {strings.Repeat("x", 101)}}, false)
+	if resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#name_de[aria-invalid=true]").Length() != 1 || doc.Find("#name_de").AttrOr("value", "") != strings.Repeat("x", 101) {
+		t.Errorf("too long: %d", resp.StatusCode)
+	}
+	c, _ := ts.Store.KBCategoryGet(ctx, cat.ID)
+	if c.Names["de"] != "Abrechnung" || c.Names["en"] != "Billing" {
+		t.Errorf("refused saves changed the names: %v", c.Names)
+	}
+	if n := countRows(t, ts, `SELECT count(*) FROM audit_log WHERE key LIKE 'kb.category.billing.%'`); n != 2 {
+		t.Errorf("%d audit entries for two changed names, want 2", n)
+	}
+	if resp, _ := f.admin.get("/admin/kb/categories/999999", false); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown category: %d", resp.StatusCode)
+	}
+}

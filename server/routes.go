@@ -141,6 +141,8 @@ func (s *Server) routes() {
 	admin.Post("/kb", h.AdminKBSave)
 	admin.Get("/kb/new", h.AdminKBNew)
 	admin.Post("/kb/categories", h.AdminKBCategoryCreate)
+	admin.Get("/kb/categories/:id", h.AdminKBCategoryShow)
+	admin.Post("/kb/categories/:id", h.AdminKBCategoryUpdate)
 	admin.Get("/kb/:id", h.AdminKBShow)
 	admin.Post("/kb/:id", h.AdminKBSave)
 	admin.Post("/kb/:id/publish", h.AdminKBPublish)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -256,6 +258,75 @@ func (s *Store) KBCategoryRename(ctx context.Context, staffID, id int64, lang, n
 			return err
 		}
 		return kbAudit(ctx, tx, staffID, "kb.category."+slug+"."+lang, before, name)
+	})
+}
+
+// KBCategoryGet returns one category. Errors: ErrNotFound.
+func (s *Store) KBCategoryGet(ctx context.Context, id int64) (KBCategory, error) {
+	var c KBCategory
+	var names []byte
+	err := s.Pool.QueryRow(ctx, `SELECT id, slug, names, position FROM kb_categories WHERE id = $1`, id).Scan(&c.ID, &c.Slug, &names, &c.Position)
+	if err != nil {
+		return c, fmt.Errorf("kb category %d: %w", id, notFound(err))
+	}
+	return c, json.Unmarshal(names, &c.Names)
+}
+
+// KBCategorySetNames sets the category's names, language code → name ("" removes that
+// language's name; languages not in names are left alone), in one transaction with one audit
+// entry per changed language. Errors: ErrNotFound, *ValidationError ("name_<lang>":
+// KBTitleInvalid for a name over 100 characters; "names": KBCategoryNeedsName when no name
+// would remain; "category_lang": a malformed language code).
+func (s *Store) KBCategorySetNames(ctx context.Context, staffID, id int64, names map[string]string) error {
+	clean := map[string]string{}
+	fields := map[string]string{}
+	for lang, name := range names {
+		if !kbLang.MatchString(lang) {
+			return Invalid("category_lang", "KBLangInvalid")
+		}
+		name = strings.TrimSpace(name)
+		if len([]rune(name)) > 100 {
+			fields["name_"+lang] = "KBTitleInvalid"
+		}
+		clean[lang] = name
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var slug string
+		var raw []byte
+		if err := tx.QueryRow(ctx, `SELECT slug, names FROM kb_categories WHERE id = $1 FOR UPDATE`, id).Scan(&slug, &raw); err != nil {
+			return fmt.Errorf("kb category %d: %w", id, notFound(err))
+		}
+		current := map[string]string{}
+		if err := json.Unmarshal(raw, &current); err != nil {
+			return err
+		}
+		next := maps.Clone(current)
+		for lang, name := range clean {
+			if name == "" {
+				delete(next, lang)
+			} else {
+				next[lang] = name
+			}
+		}
+		if len(next) == 0 {
+			return Invalid("names", "KBCategoryNeedsName")
+		}
+		b, _ := json.Marshal(next)
+		if _, err := tx.Exec(ctx, `UPDATE kb_categories SET names = $2 WHERE id = $1`, id, b); err != nil {
+			return err
+		}
+		langs := slices.Sorted(maps.Keys(clean))
+		for _, lang := range langs {
+			if current[lang] != next[lang] {
+				if err := kbAudit(ctx, tx, staffID, "kb.category."+slug+"."+lang, current[lang], next[lang]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 }
 
