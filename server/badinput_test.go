@@ -134,3 +134,18 @@ func TestCSRFTokenNotFromQueryString(t *testing.T) {
 		t.Fatalf("token in the form field: %d", resp.StatusCode)
 	}
 }
+
+// TestStreamedUploadRouteRule: the route rule streamedUpload matches exactly the named routes
+// (a ticket's replies, the support form, the agent inbox's messages) and nothing beside them.
+func TestStreamedUploadRouteRule(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for path, want := range map[string]bool{
+		"/tickets/new": true, "/tickets/12/replies": true, "/admin/inbox/7/messages": true,
+		"/tickets/12/close": false, "/tickets/12/replies/x": false, "/tickets//replies": false,
+		"/account": false, "/admin/branding/logo": false, "/tickets": false,
+	} {
+		if got := ts.uploads.match(path); got != want {
+			t.Errorf("%s: streamed upload %v, want %v", path, got, want)
+		}
+	}
+}

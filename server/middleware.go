@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -59,7 +58,7 @@ func (s *Server) plumbing() {
 	// in the customer's language). settings, session and locale read neither.
 	app.Use(s.bodyGuard)
 	app.Use(s.inputGuard)
-	app.Use(s.portalSwitch)
+	// The portal switch is a route rule: routes.go attaches it to the customer-facing routes.
 }
 
 // accessLog gives the request its logger (handlers.Log: every line carries request_id; the
@@ -118,7 +117,7 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 // the deadline, never a hang. Redis calls have their own per-call deadline too (RedisOptions).
 func (s *Server) deadline(c *fiber.Ctx) error {
 	d := s.requestBudget()
-	if isMultipart(c) && uploadPath.MatchString(c.Path()) {
+	if s.streamedUpload(c) {
 		d += s.Config.ReadTimeout
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), d)
@@ -253,7 +252,7 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		return s.Handlers.ErrorPage(c, fiber.StatusForbidden)
 	}
 	token := c.Get("X-CSRF-Token")
-	if token == "" && isMultipart(c) && uploadPath.MatchString(c.Path()) {
+	if token == "" && s.streamedUpload(c) {
 		// A plain-form attachment upload: reading the token from the body here would buffer
 		// the files. The streaming reader of these routes refuses any file before a valid
 		// _csrf part (handlers.readMessageForm). Other multipart forms are small (bodyGuard).
@@ -288,10 +287,49 @@ func formCSRF(c *fiber.Ctx) string {
 	return ""
 }
 
-// uploadPath matches the routes that take streamed multipart uploads: the portal's new ticket
-// and replies, and the agent inbox's replies and notes (its staff group runs requireStaff before
-// csrf, so an anonymous or customer upload is refused before a byte is read).
-var uploadPath = regexp.MustCompile(`^(/tickets/(new|[0-9]+/replies)|/admin/inbox/[0-9]+/messages)$`)
+// streamedUpload names the routes that take streamed multipart uploads (routes.go): the portal's
+// new ticket and replies, and the agent inbox's replies and notes (its staff group runs
+// requireStaff before csrf, so an anonymous or customer upload is refused before a byte is read).
+const streamedUpload = "streamed-upload"
+
+// uploadRoutes holds the path patterns of the routes named streamedUpload, split into segments
+// (":id" matches any one segment). The guards that run before routing (deadline, bodyGuard,
+// csrf) ask it through streamedUpload: the rule is written once, on the route.
+type uploadRoutes [][]string
+
+// streamedUploads collects the routes of app named streamedUpload.
+func streamedUploads(app *fiber.App) uploadRoutes {
+	var out uploadRoutes
+	for _, r := range app.GetRoutes(true) {
+		if r.Name == streamedUpload && r.Method == fiber.MethodPost {
+			out = append(out, strings.Split(strings.Trim(r.Path, "/"), "/"))
+		}
+	}
+	return out
+}
+
+// match reports whether path is one of the routes.
+func (u uploadRoutes) match(path string) bool {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+outer:
+	for _, pat := range u {
+		if len(pat) != len(segs) {
+			continue
+		}
+		for i, p := range pat {
+			if !(p == segs[i] || (strings.HasPrefix(p, ":") && segs[i] != "")) {
+				continue outer
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// streamedUpload reports whether the request is a multipart POST to a streamed-upload route.
+func (s *Server) streamedUpload(c *fiber.Ctx) bool {
+	return c.Method() == fiber.MethodPost && isMultipart(c) && s.uploads.match(c.Path())
+}
 
 func isMultipart(c *fiber.Ctx) bool {
 	return strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEMultipartForm)
@@ -323,7 +361,7 @@ func (s *Server) inputGuard(c *fiber.Ctx) error {
 // BodyLimit reaches handlers as a stream, and only upload routes read it as one (413 otherwise).
 func (s *Server) bodyGuard(c *fiber.Ctx) error {
 	n := c.Request().Header.ContentLength()
-	if (n > s.Config.BodyLimit || n == -1) && !(isMultipart(c) && uploadPath.MatchString(c.Path())) {
+	if (n > s.Config.BodyLimit || n == -1) && !s.streamedUpload(c) {
 		return fiber.ErrRequestEntityTooLarge
 	}
 	return c.Next()
@@ -373,17 +411,11 @@ type adminOnly struct {
 func (a adminOnly) Get(path string, h fiber.Handler)  { a.r.Get(path, a.guard, h) }
 func (a adminOnly) Post(path string, h fiber.Handler) { a.r.Post(path, a.guard, h) }
 
-// portalSwitch answers every customer-facing path with "portal unavailable" (503) while the
-// setting portal_enabled is off. Staff pages, health checks, static files and branding stay
-// reachable, and a signed-in staff member may preview the portal.
+// portalSwitch answers the customer-facing routes it is attached to (routes.go) with "portal
+// unavailable" (503) while the setting portal_enabled is off; a signed-in staff member may
+// preview the portal.
 func (s *Server) portalSwitch(c *fiber.Ctx) error {
 	if handlers.SettingsOf(c).PortalEnabled {
-		return c.Next()
-	}
-	p := c.Path()
-	if p == "/healthz" || p == "/admin" || strings.HasPrefix(p, "/admin/") || strings.HasPrefix(p, "/static/") ||
-		strings.HasPrefix(p, "/branding") ||
-		p == "/kb" || strings.HasPrefix(p, "/kb/") || p == "/language" { // the knowledge base is public on its own
 		return c.Next()
 	}
 	if sess := handlers.SessionOf(c); sess.Authenticated() && sess.Kind == auth.KindStaff {

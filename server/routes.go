@@ -6,23 +6,32 @@ func (s *Server) routes() {
 	app := s.App
 	s.plumbing()
 
+	// Route rules sit on the routes: the customer-facing ones carry the portal switch (closed
+	// while the setting portal_enabled is off; staff, the knowledge base, branding, the language
+	// switch and the probes stay open), and routes that take streamed multipart uploads are named
+	// streamedUpload (see streamedUploads: the body guard lets their large bodies through, CSRF
+	// is checked by their streaming reader, and their deadline includes the read time).
+	portal := s.portalSwitch
+
 	// Everyone (signed in or not).
-	app.Get("/", redirectTo("/tickets"))
+	app.Get("/", portal, redirectTo("/tickets"))
 	app.Get("/favicon.ico", redirectTo(s.Handlers.Assets("img/favicon.svg")))
-	app.Get("/login", h.LoginPage)
-	app.Post("/login", s.csrf, h.LoginCreate)
+	login := app.Group("/login", portal) // the sign-in page and its e-mailed links below
+	login.Get("", h.LoginPage)
+	login.Post("", s.csrf, h.LoginCreate)
 
 	// Single sign-on (issue 5). The SAML ACS and the JWT endpoint take cross-site POSTs from
 	// the IdP or the customer's app: no CSRF token, no session cookie needed; their own checks
 	// (signature, request id / jti in Redis, replay cache) stand in for it.
-	app.Get("/sso/:provider/start", h.SSOStart)
-	app.Get("/sso/:provider/callback", h.SSOCallback)
-	app.Post("/sso/:provider/acs", h.SSOAssertion)
-	app.Get("/sso/:provider/metadata", h.SSOMetadata)
-	app.Get("/sso/:provider/jwt", h.SSOToken)
-	app.Post("/sso/:provider/jwt", h.SSOToken)
-	app.Get("/sso/confirm", h.SSOConfirmPage)
-	app.Post("/sso/confirm", s.csrf, h.SSOConfirm)
+	sso := app.Group("/sso", portal)
+	sso.Get("/:provider/start", h.SSOStart)
+	sso.Get("/:provider/callback", h.SSOCallback)
+	sso.Post("/:provider/acs", h.SSOAssertion)
+	sso.Get("/:provider/metadata", h.SSOMetadata)
+	sso.Get("/:provider/jwt", h.SSOToken)
+	sso.Post("/:provider/jwt", h.SSOToken)
+	sso.Get("/confirm", h.SSOConfirmPage)
+	sso.Post("/confirm", s.csrf, h.SSOConfirm)
 	app.Post("/language", s.csrf, h.LanguageUpdate)
 
 	// Knowledge base (issue 7): public; portal-only and internal articles are filtered by the
@@ -33,42 +42,44 @@ func (s *Server) routes() {
 
 	// Getting in (issue 3): registration, one-time links, password reset. Links carry their
 	// token in the query string (never in the logged path); opening one only shows a form.
-	app.Get("/register", h.RegisterPage)
-	app.Post("/register", s.csrf, h.RegisterCreate)
-	app.Get("/register/sent", h.RegisterSent)
-	app.Get("/register/confirm", h.RegisterConfirmPage)
-	app.Post("/register/confirm", s.csrf, h.RegisterConfirm)
-	app.Get("/register/invite", h.InvitePage)
-	app.Post("/register/invite", s.csrf, h.InviteAccept)
-	app.Get("/password/forgot", h.PasswordForgotPage)
-	app.Post("/password/forgot", s.csrf, h.PasswordForgot)
-	app.Get("/password/forgot/sent", h.PasswordForgotSent)
-	app.Get("/password/reset", h.PasswordResetPage)
-	app.Post("/password/reset", s.csrf, h.PasswordReset)
-	app.Get("/login/link", h.MagicLinkPage)
-	app.Post("/login/link", s.csrf, h.MagicLinkCreate)
-	app.Get("/login/link/sent", h.MagicLinkSent)
-	app.Get("/login/link/confirm", h.MagicLinkConfirmPage)
-	app.Post("/login/link/confirm", s.csrf, h.MagicLinkConfirm)
+	register := app.Group("/register", portal)
+	register.Get("", h.RegisterPage)
+	register.Post("", s.csrf, h.RegisterCreate)
+	register.Get("/sent", h.RegisterSent)
+	register.Get("/confirm", h.RegisterConfirmPage)
+	register.Post("/confirm", s.csrf, h.RegisterConfirm)
+	register.Get("/invite", h.InvitePage)
+	register.Post("/invite", s.csrf, h.InviteAccept)
+	password := app.Group("/password", portal)
+	password.Get("/forgot", h.PasswordForgotPage)
+	password.Post("/forgot", s.csrf, h.PasswordForgot)
+	password.Get("/forgot/sent", h.PasswordForgotSent)
+	password.Get("/reset", h.PasswordResetPage)
+	password.Post("/reset", s.csrf, h.PasswordReset)
+	login.Get("/link", h.MagicLinkPage)
+	login.Post("/link", s.csrf, h.MagicLinkCreate)
+	login.Get("/link/sent", h.MagicLinkSent)
+	login.Get("/link/confirm", h.MagicLinkConfirmPage)
+	login.Post("/link/confirm", s.csrf, h.MagicLinkConfirm)
 
 	// Signed-in customers: the guard runs before CSRF so that an expired session on a POST
 	// leads to the sign-in page (HX-Redirect for htmx), never to a CSRF error.
-	app.Post("/logout", s.requireContact, s.csrf, h.Logout)
-	account := app.Group("/account", s.requireContact, s.csrf)
+	app.Post("/logout", portal, s.requireContact, s.csrf, h.Logout)
+	account := app.Group("/account", portal, s.requireContact, s.csrf)
 	account.Get("", h.AccountShow)
 	account.Post("", h.AccountUpdate)
 	account.Post("/password", h.AccountPasswordUpdate)
 	account.Post("/sign-out-everywhere", h.AccountSignOutEverywhere)
-	tickets := app.Group("/tickets", s.requireContact, s.csrf)
+	tickets := app.Group("/tickets", portal, s.requireContact, s.csrf)
 	tickets.Get("", h.TicketList)
 	tickets.Get("/new", h.TicketNew) // before /:id
-	tickets.Post("/new", h.TicketCreate)
+	tickets.Post("/new", h.TicketCreate).Name(streamedUpload)
 	tickets.Get("/:id", h.TicketShow)
-	tickets.Post("/:id/replies", h.TicketReplyCreate)
+	tickets.Post("/:id/replies", h.TicketReplyCreate).Name(streamedUpload)
 	tickets.Post("/:id/close", h.TicketClose)
 	tickets.Get("/:id/events", h.TicketEvents)
 	tickets.Get("/:id/messages", h.TicketMessagesAfter)
-	app.Get("/attachments/:id", s.requireContact, h.AttachmentDownload)
+	app.Get("/attachments/:id", portal, s.requireContact, h.AttachmentDownload)
 
 	// Branding (public: the login page is branded too).
 	app.Get("/branding.css", h.BrandingCSS)
@@ -89,7 +100,7 @@ func (s *Server) routes() {
 	staff.Get("/inbox/new", h.InboxTicketNew)
 	staff.Post("/inbox/new", h.InboxTicketCreate)
 	staff.Get("/inbox/:id", h.InboxTicketShow)
-	staff.Post("/inbox/:id/messages", h.InboxMessageCreate)
+	staff.Post("/inbox/:id/messages", h.InboxMessageCreate).Name(streamedUpload)
 	staff.Post("/inbox/:id/stage", h.InboxTicketStage)
 	staff.Post("/inbox/:id/owner", h.InboxTicketOwner)
 	// Any attachment, internal notes' too: staff only (customers use /attachments/:id, scoped).
@@ -158,4 +169,5 @@ func (s *Server) routes() {
 	admin.Post("/forms/:id/fields/:field/move", h.AdminFormFieldMove)
 
 	app.Use(s.notFound)
+	s.uploads = streamedUploads(app)
 }

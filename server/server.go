@@ -53,6 +53,8 @@ type Server struct {
 	stopSettingsSub context.CancelFunc
 	// stopProvidersSub ends the identity-provider pub/sub subscriber (server/providers.go).
 	stopProvidersSub context.CancelFunc
+	// uploads are the streamed-upload routes (route rule streamedUpload, see routes.go).
+	uploads uploadRoutes
 	// settingsChannel is the Redis pub/sub channel that announces settings changes.
 	settingsChannel string
 	// Jobs is the background job queue (outbound mail); StartJobs starts its workers.
