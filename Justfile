@@ -1,4 +1,5 @@
-# Portico task runner. `just` lists the recipes.
+# Portico task runner. `just` lists the recipes. Each recipe's doc comment is one line:
+# `just --list` shows only the comment line right above a recipe.
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 bench_db_url := "postgres://postgres@127.0.0.1:5432/portico_bench?sslmode=disable"
@@ -7,12 +8,12 @@ bench_db_url := "postgres://postgres@127.0.0.1:5432/portico_bench?sslmode=disabl
 default:
     @{{just_executable()}} --justfile {{justfile()}} --list
 
-# Make sure PostgreSQL and Redis run and the database exists (the one DATABASE_URL names, else
-# `portico`).
+# Start PostgreSQL and Redis and create the database (DATABASE_URL's, else portico).
 services:
     db="${DATABASE_URL:-portico}"; db="${db%%\?*}"; db="${db##*/}"; bash scripts/services.sh "$db"
 
-# Run the portal with demo data on PORTICO_ADDR (default :3000).
+# Run the portal with demo data on PORTICO_ADDR (default :3000); Ctrl-C stops it.
+[no-exit-message]
 run: services
     go run . serve --demo
 
@@ -20,7 +21,7 @@ run: services
 build:
     go build -o bin/portico .
 
-# Start the services (PostgreSQL, Redis, a test Dovecot), check Chromium, then vet and run all tests.
+# Start PostgreSQL, Redis and a test Dovecot, check Chromium, vet and run every test.
 test:
     bash scripts/services.sh portico
     bash scripts/mailserver.sh
@@ -30,17 +31,16 @@ test:
     export PORTICO_TEST_REDIS_URL="${PORTICO_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"; \
     go test -count=1 -p 1 -timeout 20m ./...
 
-# Seed portico_bench (1M tickets, about 1.5 min the first time, then a no-op) and run the
-# handler and store benchmarks in server/bench_test.go.
+# Seed portico_bench (1M tickets, once) and run the benchmarks in server/bench_test.go.
 bench:
     bash scripts/services.sh portico_bench
     DATABASE_URL='{{bench_db_url}}' go run . bench-seed
     PORTICO_BENCH_DATABASE_URL='{{bench_db_url}}' go test -run '^$' -bench . -benchmem -benchtime 2s -timeout 30m ./server/
 
-# gofmt -w every git-tracked Go file.
+# Format every tracked Go file with gofmt.
 fmt:
     git ls-files -z -- '*.go' | xargs -0 -r gofmt -w
 
-# go vet ./...
+# Run go vet on every package.
 vet:
     go vet ./...

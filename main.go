@@ -22,6 +22,10 @@ func main() {
 	if errors.Is(err, flag.ErrHelp) { // a sub-command's --help already printed its usage
 		return
 	}
+	if errors.Is(err, cli.ErrUsage) { // a bare `portico`: the usage went to stderr
+		stop()
+		os.Exit(2)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "portico:", err)
 		stop()

@@ -14,16 +14,32 @@ import (
 // cmdAccounts runs `portico accounts invite [--group NAME]` and `portico accounts resend
 // --email E`. The mails are enqueued (a running `portico serve` sends them).
 func cmdAccounts(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: portico accounts invite [--group NAME] | accounts resend --email E")
+	const use = `usage: portico accounts invite [--group NAME]    mail registration links to access-group members without an account
+       portico accounts resend --email E      void a member's pending registration link and mail a new one`
+	if err := group(args, use, stdout); err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("accounts "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	group := fs.String("group", "", "only this access group (default: every group in the access_groups setting)")
-	email := fs.String("email", "", "the member's email address")
+	var groupName, email *string
+	var fs *flag.FlagSet
+	switch args[0] {
+	case "invite":
+		fs = newFlags("accounts invite", "accounts invite [--group NAME]", stdout)
+		groupName = fs.String("group", "", "only this access group (default: every group in the access_groups setting)")
+		email = new(string)
+	case "resend":
+		fs = newFlags("accounts resend", "accounts resend --email E", stdout)
+		email = fs.String("email", "", "the member's email address (required)")
+		groupName = new(string)
+	default:
+		return fmt.Errorf("unknown accounts command %q (run `portico accounts --help`)", args[0])
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if args[0] == "resend" && *email == "" {
+		return errors.New("accounts resend: --email is required")
+	}
+	group := groupName
 	return withStore(ctx, cfg, func(s *store.Store) error {
 		st, err := s.SettingsGet(ctx)
 		if err != nil {
@@ -41,9 +57,6 @@ func cmdAccounts(ctx context.Context, cfg *config.Config, args []string, stdout,
 			fmt.Fprintf(stdout, "registration mails queued: %d\n", n)
 			return nil
 		case "resend":
-			if *email == "" {
-				return errors.New("accounts resend: --email is required")
-			}
 			a, err := s.AccountByEmail(ctx, *email)
 			var id int64
 			if err == nil {
@@ -67,6 +80,6 @@ func cmdAccounts(ctx context.Context, cfg *config.Config, args []string, stdout,
 			fmt.Fprintf(stdout, "registration mail queued for %s\n", *email)
 			return nil
 		}
-		return fmt.Errorf("unknown accounts command %q", args[0])
+		return nil
 	})
 }

@@ -36,6 +36,7 @@ commands:
   contact set-password --email E     (password read from standard input)
   staff add --email E --name N --role admin|agent
                                      (password read from standard input)
+  staff reset-totp --email E         turn off a staff user's two-step sign-in (they enrol again)
   group create NAME                  create an access group
   group add-member NAME EMAIL…       add contacts to an access group
   group remove-member NAME EMAIL…    remove contacts from an access group
@@ -48,35 +49,113 @@ commands:
   settings get                       print every portal setting
   settings set KEY=VALUE [KEY=VALUE…]
   secret                             print a fresh PORTICO_SECRET_KEY
+
+Run "portico COMMAND --help" for a command's flags.
 `
+
+// ErrUsage is returned when no command was given; the usage was printed to stderr (exit 2).
+var ErrUsage = errors.New("no command given")
+
+// isHelp reports whether arg asks for help (-h, -help, --help, help).
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// wantsHelp reports whether any argument asks for help: the command then prints its usage and
+// touches neither the configuration nor the database.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// group handles the first argument of a command with sub-commands: none is a usage error, a
+// help request prints use to stdout (flag.ErrHelp, exit 0).
+func group(args []string, use string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(strings.TrimSpace(use))
+	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(stdout, strings.TrimSpace(use))
+		return flag.ErrHelp
+	}
+	return nil
+}
+
+// newFlags returns a flag set for "portico NAME" whose --help prints the usage line and the
+// flags (only this sub-command's) to stdout.
+func newFlags(name, use string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "usage: portico %s\n", use)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(stdout, "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
 
 // Main runs the sub-command in args. It reads secrets only from stdin, prints results to
 // stdout and progress to stderr. Errors are one line for the operator.
+//
+// A bare `portico` prints the usage to stderr and returns ErrUsage; `--help` anywhere prints the
+// command's own usage and flags to stdout and returns flag.ErrHelp before any configuration is
+// read or any database touched.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		args = []string{"serve"}
+		fmt.Fprint(stderr, usage)
+		return ErrUsage
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "secret":
+		if err := newFlags("secret", "secret    (prints a fresh PORTICO_SECRET_KEY)", stdout).Parse(rest); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, config.NewSecretKey())
 		return nil
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
+	var cfg *config.Config
+	if !wantsHelp(rest) && (len(rest) == 0 || !isHelp(rest[0])) {
+		var err error
+		if cfg, err = config.Load(); err != nil {
+			return err
+		}
+		if strings.HasPrefix(cfg.SecretKeySource, "generated:") {
+			fmt.Fprintf(stderr, "portico: development secret key generated and kept in %s (set PORTICO_SECRET_KEY in production)\n",
+				strings.TrimPrefix(cfg.SecretKeySource, "generated:"))
+		}
 	}
-	if strings.HasPrefix(cfg.SecretKeySource, "generated:") {
-		fmt.Fprintf(stderr, "portico: development secret key generated and kept in %s (set PORTICO_SECRET_KEY in production)\n",
-			strings.TrimPrefix(cfg.SecretKeySource, "generated:"))
-	}
+	return dispatch(ctx, cfg, cmd, rest, stdin, stdout, stderr)
+}
+
+// dispatch runs cmd. cfg is nil when help was asked for: every command parses its flags (and
+// returns flag.ErrHelp) before it uses cfg.
+func dispatch(ctx context.Context, cfg *config.Config, cmd string, rest []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, cfg, rest, stdout, stderr)
 	case "migrate":
+		if err := newFlags("migrate", "migrate    (applies the database migrations)", stdout).Parse(rest); err != nil {
+			return err
+		}
 		return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
 			applied, err := migrations.Apply(ctx, pool)
 			if err == nil {
@@ -87,7 +166,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "import":
 		return cmdImport(ctx, cfg, rest, stdout, stderr)
 	case "seed":
-		if len(rest) != 1 || rest[0] != "demo" {
+		if err := group(rest, "usage: portico seed demo    (loads the bundled demo data set and demo sign-ins)", stdout); err != nil {
+			return err
+		}
+		if err := newFlags("seed demo", "seed demo", stdout).Parse(rest[1:]); err != nil {
+			return err
+		}
+		if rest[0] != "demo" || len(rest) != 1 {
 			return errors.New("usage: portico seed demo")
 		}
 		return withStore(ctx, cfg, func(s *store.Store) error { return seedDemo(ctx, s, stdout, stderr) })
@@ -129,8 +214,7 @@ func withStore(ctx context.Context, cfg *config.Config, fn func(*store.Store) er
 }
 
 func cmdServe(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("serve", "serve [--demo]    (migrates and serves on PORTICO_ADDR)", stdout)
 	demo := fs.Bool("demo", false, "seed the demo data when the database is empty")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -161,24 +245,26 @@ func cmdServe(ctx context.Context, cfg *config.Config, args []string, stdout, st
 	return s.Run(ctx)
 }
 
+const contactUsage = `usage: portico contact add --email E --name N [--company C]
+       portico contact set-password --email E    (password read from standard input)`
+
 func cmdContact(ctx context.Context, cfg *config.Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: portico contact add|set-password …")
-	}
-	fs := flag.NewFlagSet("contact "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	email := fs.String("email", "", "the contact's email address")
-	name := fs.String("name", "", "the contact's name")
-	company := fs.String("company", "", "the contact's primary company")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := group(args, contactUsage, stdout); err != nil {
 		return err
 	}
 	switch args[0] {
 	case "add":
+		fs := newFlags("contact add", "contact add --email E --name N [--company C]", stdout)
+		email := fs.String("email", "", "the contact's email address (required)")
+		name := fs.String("name", "", "the contact's name (required)")
+		company := fs.String("company", "", "the contact's primary company, created when new")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *email == "" || *name == "" {
+			return errors.New("contact add: --email and --name are required")
+		}
 		return withStore(ctx, cfg, func(s *store.Store) error {
-			if *email == "" || *name == "" {
-				return errors.New("contact add: --email and --name are required")
-			}
 			c, err := s.ContactAdd(ctx, *email, *name, *company)
 			if err != nil {
 				return describe("contact add", err)
@@ -187,6 +273,11 @@ func cmdContact(ctx context.Context, cfg *config.Config, args []string, stdin io
 			return nil
 		})
 	case "set-password":
+		fs := newFlags("contact set-password", "contact set-password --email E    (password read from standard input)", stdout)
+		email := fs.String("email", "", "the contact's email address (required)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
 		if *email == "" {
 			return errors.New("contact set-password: --email is required")
 		}
@@ -213,7 +304,7 @@ func cmdContact(ctx context.Context, cfg *config.Config, args []string, stdin io
 			return nil
 		})
 	}
-	return fmt.Errorf("unknown contact command %q", args[0])
+	return fmt.Errorf("unknown contact command %q (run `portico contact --help`)", args[0])
 }
 
 // readPassword reads one line from stdin; on a terminal without echo.
@@ -231,13 +322,19 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
+const settingsUsage = `usage: portico settings get              print every portal setting
+       portico settings set KEY=VALUE [KEY=VALUE…]`
+
 func cmdSettings(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: portico settings get | settings set KEY=VALUE")
+	if err := group(args, settingsUsage, stdout); err != nil {
+		return err
 	}
-	return withStore(ctx, cfg, func(s *store.Store) error {
-		switch args[0] {
-		case "get":
+	switch args[0] {
+	case "get":
+		if err := newFlags("settings get", "settings get    (prints every portal setting)", stdout).Parse(args[1:]); err != nil {
+			return err
+		}
+		return withStore(ctx, cfg, func(s *store.Store) error {
 			m, err := s.SettingsRaw(ctx)
 			if err != nil {
 				return err
@@ -251,11 +348,18 @@ func cmdSettings(ctx context.Context, cfg *config.Config, args []string, stdout 
 				fmt.Fprintf(stdout, "%s=%s\n", k, m[k])
 			}
 			return nil
-		case "set":
-			if len(args) < 2 {
-				return errors.New("usage: portico settings set KEY=VALUE [KEY=VALUE…]")
-			}
-			for _, kv := range args[1:] {
+		})
+	case "set":
+		fs := newFlags("settings set", "settings set KEY=VALUE [KEY=VALUE…]", stdout)
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		pairs := fs.Args()
+		if len(pairs) == 0 {
+			return errors.New("usage: portico settings set KEY=VALUE [KEY=VALUE…]")
+		}
+		return withStore(ctx, cfg, func(s *store.Store) error {
+			for _, kv := range pairs {
 				k, v, ok := strings.Cut(kv, "=")
 				if !ok {
 					return fmt.Errorf("settings set: %q is not KEY=VALUE", kv)
@@ -266,7 +370,7 @@ func cmdSettings(ctx context.Context, cfg *config.Config, args []string, stdout 
 				fmt.Fprintf(stdout, "%s set\n", strings.TrimSpace(k))
 			}
 			return nil
-		}
-		return fmt.Errorf("unknown settings command %q", args[0])
-	})
+		})
+	}
+	return fmt.Errorf("unknown settings command %q (run `portico settings --help`)", args[0])
 }

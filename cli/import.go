@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,11 +26,13 @@ func isTerminal(w io.Writer) bool {
 }
 
 func cmdImport(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "tickets" {
+	if err := group(args, "usage: portico import tickets --file F.csv [--demo-contacts N]    import tickets from a CSV file", stdout); err != nil {
+		return err
+	}
+	if args[0] != "tickets" {
 		return errors.New("usage: portico import tickets --file F.csv [--demo-contacts N]")
 	}
-	fs := flag.NewFlagSet("import tickets", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("import tickets", "import tickets --file F.csv [--demo-contacts N]", stdout)
 	file := fs.String("file", "", "the CSV file to import (header row required)")
 	demo := fs.Int("demo-contacts", 0, "spread rows without a requester over N deterministic demo contacts")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -120,7 +121,7 @@ func printSignIns(w io.Writer, signIns []seed.DemoSignIn, password string) {
 // cmdBenchSeed fills DATABASE_URL with benchmark data (default 1,000,000 tickets over 10,000
 // companies) for `just bench`.
 func cmdBenchSeed(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bench-seed", flag.ContinueOnError)
+	fs := newFlags("bench-seed", "bench-seed [--tickets N] [--companies N]    (fills DATABASE_URL with benchmark data)", stdout)
 	tickets := fs.Int("tickets", 1_000_000, "number of tickets")
 	companies := fs.Int("companies", 10_000, "number of companies")
 	if err := fs.Parse(args); err != nil {

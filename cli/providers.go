@@ -26,8 +26,19 @@ secrets are read from standard input (--secret-stdin) or a file (--secret-file F
 // cmdProvider runs `portico provider …` (issue 5): the admin console's provider management for
 // operators who configure by script. Validation and messages are the console's (English).
 func cmdProvider(ctx context.Context, cfg *config.Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New(providerUsage)
+	if err := group(args, providerUsage, stdout); err != nil {
+		return err
+	}
+	if args[0] != "add" && wantsHelp(args[1:]) {
+		fmt.Fprintln(stdout, providerUsage)
+		return flag.ErrHelp
+	}
+	if args[0] == "add" && (len(args) == 1 || isHelp(args[1])) {
+		fmt.Fprintln(stdout, providerUsage)
+		return flag.ErrHelp
+	}
+	if args[0] == "add" && wantsHelp(args[2:]) { // the kind's flags, before any key or database is read
+		return providerAdd(ctx, cfg, nil, args[1:], stdin, stdout, stderr)
 	}
 	sealer, err := providers.NewSealer(cfg.SecretKey)
 	if err != nil {
@@ -103,30 +114,56 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 	if _, ok := providers.SettingKeys[kind]; !ok {
 		return fmt.Errorf("unknown kind %q (google, microsoft, okta, oidc, saml, jwt)", kind)
 	}
-	fs := flag.NewFlagSet("provider add", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("provider add "+kind, "provider add "+kind+" --name N [flags]", stdout)
 	name := fs.String("name", "", "button label (required)")
 	slug := fs.String("slug", "", "short name in URLs (default: from --name)")
 	set := map[string]*string{}
-	for flagName, key := range map[string]string{"client-id": "client_id", "org-url": "org_url", "tenant": "tenant",
-		"discovery-url": "discovery_url", "metadata-url": "idp_metadata_url", "alg": "alg", "jwks-url": "jwks_url",
-		"remote-login-url": "remote_login_url", "remote-logout-url": "remote_logout_url", "clock-skew": "clock_skew",
-		"issuer": "issuer", "token-audience": "token_audience", "attr-email": "attr_email", "attr-name": "attr_name",
-		"attr-company": "attr_company", "attr-groups": "attr_groups", "authoritative-domains": "authoritative_domains"} {
-		set[key] = fs.String(flagName, "", key)
+	for _, f := range []struct{ flag, key, help string }{
+		{"client-id", "client_id", "the OAuth client ID the provider issued (google, microsoft, okta, oidc)"},
+		{"org-url", "org_url", "the Okta organization URL, e.g. https://example.okta.com"},
+		{"tenant", "tenant", "the Microsoft Entra tenant: its ID or domain, or common or organizations"},
+		{"discovery-url", "discovery_url", "the OpenID Connect discovery URL (…/.well-known/openid-configuration)"},
+		{"metadata-url", "idp_metadata_url", "the URL of the identity provider's SAML metadata"},
+		{"alg", "alg", "the JWT signing algorithm: HS256, RS256 or ES256"},
+		{"jwks-url", "jwks_url", "the URL of the JWT issuer's public keys (JWKS)"},
+		{"remote-login-url", "remote_login_url", "where customers sign in on your site (JWT)"},
+		{"remote-logout-url", "remote_logout_url", "where customers are sent after signing out (JWT)"},
+		{"clock-skew", "clock_skew", "allowed clock difference with the provider, e.g. 2m"},
+		{"issuer", "issuer", "the expected token issuer (iss)"},
+		{"token-audience", "token_audience", "the expected token audience (aud)"},
+		{"attr-email", "attr_email", "the SAML attribute holding the email address"},
+		{"attr-name", "attr_name", "the SAML attribute holding the name"},
+		{"attr-company", "attr_company", "the SAML attribute holding the company"},
+		{"attr-groups", "attr_groups", "the SAML attribute holding the groups"},
+		{"authoritative-domains", "authoritative_domains", "email domains this provider may vouch for, D1,D2"},
+	} {
+		if kindUses(kind, f.key) {
+			set[f.key] = fs.String(f.flag, "", f.help)
+		}
 	}
-	metadataFile := fs.String("metadata-file", "", "IdP metadata XML file (SAML)")
-	keyFile := fs.String("key-file", "", "public key PEM file (JWT RS256/ES256)")
-	secretFile := fs.String("secret-file", "", "file holding the client secret or JWT shared secret")
-	secretStdin := fs.Bool("secret-stdin", false, "read the client secret or JWT shared secret from standard input")
-	audience := fs.String("audience", store.AudienceAll, "all or groups")
+	metadataFile, keyFile, secretFile := new(string), new(string), new(string)
+	secretStdin, idpInit := new(bool), new(bool)
+	if kind == store.KindSAML {
+		fs.StringVar(metadataFile, "metadata-file", "", "a file holding the identity provider's SAML metadata XML")
+		fs.BoolVar(idpInit, "idp-initiated", false, "allow sign-in started at the identity provider")
+	}
+	if kind == store.KindJWT {
+		fs.StringVar(keyFile, "key-file", "", "a PEM file holding the public key (RS256, ES256)")
+	}
+	if len(providers.SecretKeys[kind]) > 0 {
+		fs.StringVar(secretFile, "secret-file", "", "a file holding the client secret or JWT shared secret")
+		fs.BoolVar(secretStdin, "secret-stdin", false, "read the client secret or JWT shared secret from standard input")
+	}
+	audience := fs.String("audience", store.AudienceAll, "who may use it: all or groups")
 	groups := fs.String("groups", "", "access groups G1,G2 (implies --audience groups)")
-	idpInit := fs.Bool("idp-initiated", false, "allow IdP-initiated SAML sign-in")
 	enable := fs.Bool("enable", false, "enable at once")
 	noCreate := fs.Bool("no-create", false, "never create contacts on first sign-in")
 	trustOrg := fs.Bool("trust-organization", false, "let a new contact join the existing company named by the IdP's organization claim")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if sealer == nil {
+		return flag.ErrHelp
 	}
 	row := store.IdentityProvider{Kind: kind, Name: *name, Enabled: *enable, Audience: *audience, AllowCreate: !*noCreate,
 		TrustOrganization: *trustOrg, Settings: map[string]string{}}
@@ -206,6 +243,17 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 		announceProviders(ctx, cfg, stderr)
 		return nil
 	})
+}
+
+// kindUses reports whether a provider of kind has the setting key (providers.SettingKeys), so
+// that `provider add KIND --help` lists only the flags that apply.
+func kindUses(kind, key string) bool {
+	for _, k := range providers.SettingKeys[kind] {
+		if k == key {
+			return true
+		}
+	}
+	return false
 }
 
 func splitCSV(s string) []string {

@@ -14,17 +14,21 @@ import (
 
 // cmdStaff runs `portico staff add --email E --name N --role admin|agent` (password from stdin).
 func cmdStaff(ctx context.Context, cfg *config.Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "reset-totp" {
+	const use = `usage: portico staff add --email E --name N --role admin|agent    (password read from standard input)
+       portico staff reset-totp --email E    turn off a staff user's two-step sign-in`
+	if err := group(args, use, stdout); err != nil {
+		return err
+	}
+	if args[0] == "reset-totp" {
 		return cmdStaffResetTOTP(ctx, cfg, args[1:], stdout, stderr)
 	}
-	if len(args) == 0 || args[0] != "add" {
-		return errors.New("usage: portico staff add --email E --name N --role admin|agent (password from standard input) | staff reset-totp --email E")
+	if args[0] != "add" {
+		return fmt.Errorf("unknown staff command %q (run `portico staff --help`)", args[0])
 	}
-	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	email := fs.String("email", "", "the staff user's email address")
-	name := fs.String("name", "", "the staff user's name")
-	role := fs.String("role", "", "admin or agent")
+	fs := newFlags("staff add", "staff add --email E --name N --role admin|agent    (password read from standard input)", stdout)
+	email := fs.String("email", "", "the staff user's email address (required)")
+	name := fs.String("name", "", "the staff user's name (required)")
+	role := fs.String("role", "", "admin or agent (required)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -54,9 +58,16 @@ func cmdStaff(ctx context.Context, cfg *config.Config, args []string, stdin io.R
 
 // cmdGroup runs `portico group create|add-member|remove-member|list`.
 func cmdGroup(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
-	const use = "usage: portico group create NAME | add-member NAME EMAIL… | remove-member NAME EMAIL… | list"
-	if len(args) == 0 {
-		return errors.New(use)
+	const use = `usage: portico group create NAME              create an access group
+       portico group add-member NAME EMAIL…    add contacts to an access group
+       portico group remove-member NAME EMAIL… remove contacts from an access group
+       portico group list                      list access groups with member counts`
+	if err := group(args, use, stdout); err != nil {
+		return err
+	}
+	if wantsHelp(args[1:]) {
+		fmt.Fprintln(stdout, use)
+		return flag.ErrHelp
 	}
 	return withStore(ctx, cfg, func(s *store.Store) error {
 		switch args[0] {
@@ -116,9 +127,8 @@ func cmdGroup(ctx context.Context, cfg *config.Config, args []string, stdout io.
 // cmdStaffResetTOTP turns off the second factor of a staff user who lost their authenticator
 // (`portico staff reset-totp --email E`), audited as done by "cli"; the user enrols again.
 func cmdStaffResetTOTP(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("staff reset-totp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	email := fs.String("email", "", "the staff user's email address")
+	fs := newFlags("staff reset-totp", "staff reset-totp --email E    (turns off two-step sign-in; the user enrols again)", stdout)
+	email := fs.String("email", "", "the staff user's email address (required)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

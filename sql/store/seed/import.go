@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -116,7 +117,7 @@ func parseImportHeader(rec []string) (importHeader, error) {
 	}
 	for _, req := range []string{"subject", "body"} {
 		if len(h.cols[req]) == 0 {
-			return h, fmt.Errorf("import: the header has no %q column (found: %s)", req, strings.Join(h.names, ", "))
+			return h, fmt.Errorf("the header has no %q column (found: %s)", req, strings.Join(h.names, ", "))
 		}
 	}
 	return h, nil
@@ -205,6 +206,9 @@ func parseImportRow(h importHeader, rec []string, line int, now time.Time) (impo
 	r.priority = strings.ToLower(strings.TrimSpace(h.get(rec, "priority")))
 	if n := utf8.RuneCountInString(r.priority); n > importMaxPriorityRunes {
 		return r, fmt.Sprintf("priority is %d characters long, at most %d allowed", n, importMaxPriorityRunes)
+	}
+	if r.priority != "" && !slices.Contains(store.Priorities, r.priority) {
+		return r, fmt.Sprintf("priority %q is not one of %s", h.get(rec, "priority"), strings.Join(store.Priorities, ", "))
 	}
 	r.category = strings.TrimSpace(h.get(rec, "category"))
 	r.channel = "email"
@@ -326,10 +330,10 @@ func (s *Seeder) TicketImport(ctx context.Context, r io.Reader, opt ImportOption
 	cr.ReuseRecord = false
 	head, err := cr.Read()
 	if err == io.EOF {
-		return sum, errors.New("import: the file is empty (no header row)")
+		return sum, errors.New("the file is empty (no header row)")
 	}
 	if err != nil {
-		return sum, fmt.Errorf("import: header row: %w", err)
+		return sum, fmt.Errorf("header row: %w", err)
 	}
 	h, err := parseImportHeader(head)
 	if err != nil {
@@ -344,7 +348,7 @@ func (s *Seeder) TicketImport(ctx context.Context, r io.Reader, opt ImportOption
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = store.ErrNotFound
 		}
-		return sum, fmt.Errorf("import: default inbox: %w", err)
+		return sum, fmt.Errorf("default inbox: %w", err)
 	}
 	now := time.Now()
 	for {
@@ -355,7 +359,7 @@ func (s *Seeder) TicketImport(ctx context.Context, r io.Reader, opt ImportOption
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
-				return sum, fmt.Errorf("import: read: %w", err)
+				return sum, fmt.Errorf("read: %w", err)
 			}
 			sum.Rows++
 			if errors.Is(pe.Err, csv.ErrFieldCount) {
@@ -373,7 +377,7 @@ func (s *Seeder) TicketImport(ctx context.Context, r io.Reader, opt ImportOption
 			continue
 		}
 		if err := im.resolve(ctx, &row); err != nil {
-			return sum, fmt.Errorf("import: line %d: %w", line, err)
+			return sum, fmt.Errorf("line %d: %w", line, err)
 		}
 		im.pending = append(im.pending, row)
 		if len(im.pending) >= importBatch {
@@ -636,7 +640,7 @@ func (im *importer) flush(ctx context.Context) error {
 			im.sum.Duplicates++
 		case err != nil:
 			res.Close()
-			return fmt.Errorf("import: line %d: %w", im.pending[i].line, err)
+			return fmt.Errorf("line %d: %w", im.pending[i].line, err)
 		default:
 			im.sum.Imported++
 		}
