@@ -23,6 +23,7 @@ type providerForm struct {
 	Errors   map[string]string
 	HasKey   map[string]bool // which secrets are stored (shown as "stored; leave empty to keep")
 	Metadata string          // the SP metadata URL (SAML)
+	Rollover bool            // a next SP certificate is published, waiting to be activated (SAML)
 	Kinds    []string
 	Algs     []string
 }
@@ -58,6 +59,8 @@ func flashText(p *Page, code string) string {
 		return p.T("SSODeleted")
 	case "rotated":
 		return p.T("SSOCertRotated")
+	case "rollover":
+		return p.T("SSOCertRollover")
 	}
 	return ""
 }
@@ -95,7 +98,7 @@ func readProviderForm(c *fiber.Ctx, row *store.IdentityProvider, f *providerForm
 	f.Values["trust_organization"] = strconv.FormatBool(row.TrustOrganization)
 	keep := map[string]string{}
 	if row.Settings != nil {
-		for _, k := range []string{"sp_cert"} {
+		for _, k := range []string{"sp_cert", "sp_cert_next"} {
 			if v, ok := row.Settings[k]; ok {
 				keep[k] = v
 			}
@@ -200,6 +203,7 @@ func (h *Handlers) formFor(row store.IdentityProvider) providerForm {
 	}
 	if row.Kind == store.KindSAML {
 		f.Metadata = h.Config.BaseURL + "/sso/" + row.Slug + "/metadata"
+		f.Rollover = row.Settings["sp_cert_next"] != ""
 	}
 	return f
 }
@@ -268,8 +272,10 @@ func (h *Handlers) AdminProviderDelete(c *fiber.Ctx) error {
 	})
 }
 
-// AdminProviderRotate replaces a SAML provider's SP key and certificate (POST
-// /admin/providers/{id}/rotate); the IdP must then load the new SP metadata.
+// AdminProviderRotate advances a SAML provider's SP key rollover (POST
+// /admin/providers/{id}/rotate, providers.RotateSPKey): the first press adds a next
+// certificate to the SP metadata beside the current one, the second (once the IdP has loaded
+// the metadata) makes it the current one.
 func (h *Handlers) AdminProviderRotate(c *fiber.Ctx) error {
 	row, err := h.providerByParam(c)
 	if err != nil {
@@ -278,14 +284,19 @@ func (h *Handlers) AdminProviderRotate(c *fiber.Ctx) error {
 	if row.Kind != store.KindSAML {
 		return store.ErrNotFound
 	}
-	if _, err := providers.EnsureSPKey(&row, h.SSODeps.Sealer, true); err != nil {
+	step, err := providers.RotateSPKey(&row, h.SSODeps.Sealer)
+	if err != nil {
 		return err
 	}
 	if err := h.Store.IdentityProviderUpdate(c.UserContext(), *StaffOf(c), row); err != nil {
 		return err
 	}
 	h.providersChanged(c)
-	return Redirect(c, "/admin/providers/"+c.Params("id")+"?flash=rotated")
+	flash := "rotated"
+	if step == "prepared" {
+		flash = "rollover"
+	}
+	return Redirect(c, "/admin/providers/"+c.Params("id")+"?flash="+flash)
 }
 
 // AdminProviderTest runs the provider's sign-in as a test (GET /admin/providers/{id}/test):

@@ -72,6 +72,9 @@ type samlProvider struct {
 	base
 	key  *rsa.PrivateKey
 	cert *x509.Certificate
+	// next is the certificate of a key rollover in progress (RotateSPKey): published in the
+	// metadata as a second signing key until it is activated; nil otherwise.
+	next *x509.Certificate
 	// entityID and acsURL are the SP's entity id (= its metadata URL) and ACS, derived from
 	// the portal's base URL and the slug when the provider is built.
 	entityID, acsURL string
@@ -89,6 +92,11 @@ func newSAML(b base, secrets map[string]string) (*samlProvider, error) {
 		return nil, err
 	}
 	p.key, p.cert = key, cert
+	if secrets["sp_key_next"] != "" {
+		if _, next, err := parseSPKey(secrets["sp_key_next"], b.setting("sp_cert_next")); err == nil {
+			p.next = next
+		}
+	}
 	if x := b.setting("idp_metadata_xml"); x != "" {
 		md, err := newSAMLMetadata(x, b.deps.AllowInsecureURLs)
 		if err != nil {
@@ -176,6 +184,12 @@ func (p *samlProvider) serviceProvider(idp *saml.EntityDescriptor) *saml.Service
 		HTTPClient:        p.deps.client(),
 		ReplayCache:       replayCache{flows: p.deps.Flows, slug: p.row.Slug},
 		LogoutBindings:    []string{},
+		// Only the binding Portico implements: the IdP posts the response (no HTTP-Artifact).
+		AssertionConsumerServiceBindings: []string{saml.HTTPPostBinding},
+		// AuthnRequests are always signed (RSA-SHA256, the query-string signature of the
+		// Redirect binding): an IdP whose metadata sets WantAuthnRequestsSigned gets what it
+		// asks for, and the metadata says AuthnRequestsSigned="true" with the signing key.
+		SignatureMethod: dsig.RSASHA256SignatureMethod,
 	}
 	if p.deps.Now != nil {
 		sp.Clock = dsig.NewFakeClockAt(p.deps.now())
@@ -183,9 +197,20 @@ func (p *samlProvider) serviceProvider(idp *saml.EntityDescriptor) *saml.Service
 	return sp
 }
 
-// Metadata returns the SP metadata XML (entity id, ACS, signing certificate).
+// Metadata returns the SP metadata XML (SAML 2.0 metadata, saml-metadata-2.0-os): the entity
+// id, the one ACS (HTTP-POST), the certificate for signing (use="signing": AuthnRequests are
+// signed) and for encryption, and during a key rollover the next certificate as a second
+// signing key, so that an IdP that loads the metadata trusts both until the new one is
+// activated.
 func (p *samlProvider) Metadata() ([]byte, error) {
 	md := p.serviceProvider(nil).Metadata()
+	if p.next != nil {
+		for i := range md.SPSSODescriptors {
+			d := &md.SPSSODescriptors[i]
+			d.KeyDescriptors = append(d.KeyDescriptors, saml.KeyDescriptor{Use: "signing", KeyInfo: saml.KeyInfo{
+				X509Data: saml.X509Data{X509Certificates: []saml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(p.next.Raw)}}}}})
+		}
+	}
 	b, err := xml.MarshalIndent(md, "", "  ")
 	if err != nil {
 		return nil, err
@@ -472,6 +497,40 @@ func EnsureSPKey(row *store.IdentityProvider, sealer *Sealer, rotate bool) (bool
 	row.Settings["sp_cert"] = c
 	row.Secrets, err = sealer.Seal(row.Slug, secrets)
 	return true, err
+}
+
+// RotateSPKey advances a SAML row's SP key rollover by one step and reports which:
+// "prepared" when it generated the next key and certificate (settings sp_cert_next, sealed
+// secret sp_key_next; the metadata then publishes both certificates for signing while the
+// current key still signs and decrypts), "activated" when it made the prepared key the current
+// one (the old key is dropped). The caller stores the row.
+func RotateSPKey(row *store.IdentityProvider, sealer *Sealer) (string, error) {
+	if row.Kind != store.KindSAML {
+		return "", errors.New("only SAML providers have an SP key")
+	}
+	secrets, err := sealer.Open(row.Slug, row.Secrets)
+	if err != nil {
+		return "", err
+	}
+	if row.Settings == nil {
+		row.Settings = map[string]string{}
+	}
+	step := "activated"
+	if secrets["sp_key_next"] != "" && row.Settings["sp_cert_next"] != "" {
+		secrets["sp_key"], row.Settings["sp_cert"] = secrets["sp_key_next"], row.Settings["sp_cert_next"]
+		delete(secrets, "sp_key_next")
+		delete(row.Settings, "sp_cert_next")
+	} else {
+		k, c, err := NewSPKey(row.Slug)
+		if err != nil {
+			return "", err
+		}
+		secrets["sp_key_next"], row.Settings["sp_cert_next"] = k, c
+		step = "prepared"
+	}
+	row.SecretsChanged = true
+	row.Secrets, err = sealer.Seal(row.Slug, secrets)
+	return step, err
 }
 
 func parseSPKey(keyPEM, certPEM string) (*rsa.PrivateKey, *x509.Certificate, error) {
