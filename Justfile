@@ -37,6 +37,12 @@ bench:
     DATABASE_URL='{{bench_db_url}}' go run . bench-seed
     PORTICO_BENCH_DATABASE_URL='{{bench_db_url}}' go test -run '^$' -bench . -benchmem -benchtime 2s -timeout 30m ./server/
 
+# Portico against the naive stack (../shared/bench/ceiling) on the bench data, interleaved wrk rounds.
+load:
+    bash scripts/services.sh portico_bench
+    DATABASE_URL='{{bench_db_url}}' go run . bench-seed
+    bash scripts/load.sh
+
 # Format every tracked Go file with gofmt.
 fmt:
     git ls-files -z -- '*.go' | xargs -0 -r gofmt -w

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,7 +180,7 @@ func (s *Server) session(c *fiber.Ctx) error {
 		}
 	}
 	if sess != nil && sess.Kind == auth.KindContact {
-		ct, err := s.Store.ContactGet(ctx, sess.PrincipalID)
+		ct, err := s.contactGet(ctx, sess.PrincipalID) // in-process, coherent (contactcache.go)
 		switch {
 		case errors.Is(err, store.ErrNotFound): // contact deleted: the session ends with it
 			_ = s.Sessions.Destroy(ctx, sess)
@@ -201,7 +202,13 @@ func (s *Server) session(c *fiber.Ctx) error {
 		}
 	}
 	handlers.SetSession(c, sess)
-	return c.Next()
+	err := c.Next()
+	if ct := handlers.ContactOf(c); ct != nil && c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		// A change the contact just made to itself (name, language, …) is seen by its next
+		// request here at once, without waiting for the NOTIFY (contactcache.go).
+		s.contacts.invalidate(strconv.FormatInt(ct.ID, 10))
+	}
+	return err
 }
 
 // sessionUnavailable returns the outage that kept this request's session or principal from

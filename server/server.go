@@ -51,6 +51,10 @@ type Server struct {
 	stopLive context.CancelFunc
 	// stopSettingsSub ends the settings pub/sub subscriber.
 	stopSettingsSub context.CancelFunc
+	// contacts caches signed-in contacts, kept coherent by LISTEN (contactcache.go);
+	// stopContacts ends its listener.
+	contacts     contactCache
+	stopContacts func()
 	// stopProvidersSub ends the identity-provider pub/sub subscriber (server/providers.go).
 	stopProvidersSub context.CancelFunc
 	// uploads are the streamed-upload routes (route rule streamedUpload, see routes.go).
@@ -177,6 +181,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		prefix = "portico:"
 	}
 	s.Store = store.New(s.Pool)
+	s.contacts.m = map[int64]store.Contact{}
+	contactsCtx, stopContacts := context.WithCancel(context.Background())
+	contactsDone := make(chan struct{})
+	s.stopContacts = func() { stopContacts(); <-contactsDone }
+	go func() { defer close(contactsDone); s.listenContacts(contactsCtx) }()
 	if s.Store.Blobs, err = blob.OpenBucket(ctx, cfg.BlobURL); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("PORTICO_BLOB_URL: %w", err)
@@ -280,6 +289,10 @@ func (s *Server) Close() {
 	s.StopJobs(5 * time.Second)
 	if s.stopSettingsSub != nil {
 		s.stopSettingsSub()
+	}
+	if s.stopContacts != nil {
+		s.stopContacts() // waits for the listener's connection to close
+		s.stopContacts = nil
 	}
 	if s.stopProvidersSub != nil {
 		s.stopProvidersSub()
