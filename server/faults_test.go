@@ -225,6 +225,7 @@ func TestDependencyFaults(t *testing.T) {
 				t.Fatalf("session key after the fault: %d %v", n, err)
 			}
 			var status int
+			back := time.Now()
 			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
 				resp, _ := c.get("/tickets", false)
 				if status = resp.StatusCode; status == http.StatusOK {
@@ -237,6 +238,7 @@ func TestDependencyFaults(t *testing.T) {
 			if status != http.StatusOK {
 				t.Fatalf("not back 20 s after the fault ended: %d", status)
 			}
+			t.Logf("%s: service back %v after the fault ended, same session", f.name, time.Since(back).Round(time.Millisecond))
 			// Nothing typed during the outage was stored (and none was shown as sent).
 			var after int
 			if err := r.direct.QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE ticket_id = $1`, r.std.AliceOpen).Scan(&after); err != nil {
