@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -24,9 +23,6 @@ const LocalCSRFPending = "portico.csrf_pending"
 
 // errCSRF is returned when a streamed form carries no valid CSRF token before its files.
 var errCSRF = fiber.NewError(fiber.StatusForbidden, "csrf")
-
-// errBadText is returned when a streamed form field holds text PostgreSQL cannot store.
-var errBadText = fiber.NewError(fiber.StatusBadRequest, "text")
 
 // ErrBadForm is returned when a multipart body cannot be parsed: no boundary, truncated, a
 // malformed part header (RFC 7578). The client's fault: 400, never a 500 or a 503.
@@ -45,11 +41,6 @@ func (p *partReader) Read(b []byte) (int, error) {
 		p.err = err
 	}
 	return n, err
-}
-
-// CleanText reports whether s can be stored as text: valid UTF-8 without NUL bytes.
-func CleanText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // messageForm is a parsed message POST: text fields and the streamed files.

@@ -71,11 +71,7 @@ func (h *Handlers) LoginRedirectKeepingDraft(c *fiber.Ctx, expired bool) error {
 		q.Set("expired", "1")
 	}
 	target := "/login?" + q.Encode()
-	if HTMXRequest(c) {
-		c.Set("HX-Redirect", target)
-		return c.SendStatus(fiber.StatusUnauthorized)
-	}
-	return c.Redirect(target, fiber.StatusSeeOther)
+	return Navigate(c, target, fiber.StatusUnauthorized)
 }
 
 // draftCookieName is the cookie holding the secret that binds kept drafts to the browser that

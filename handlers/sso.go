@@ -293,7 +293,7 @@ func (h *Handlers) remoteLogoutURL(sess *auth.Session) (string, string) {
 // sends it on with a Refresh header and shows a link; htmx gets HX-Redirect.
 func (h *Handlers) ssoRemoteLogout(c *fiber.Ctx, target, name string) error {
 	if HTMXRequest(c) {
-		c.Set("HX-Redirect", target)
+		HTMXResponse{Redirect: target}.Apply(c)
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	p := h.newPage(c, "", nil)

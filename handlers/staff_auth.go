@@ -143,11 +143,7 @@ func StaffLoginRedirect(c *fiber.Ctx, expired bool) error {
 	if len(q) > 0 {
 		target += "?" + strings.Join(q, "&")
 	}
-	if HTMXRequest(c) {
-		c.Set("HX-Redirect", target)
-		return c.SendStatus(fiber.StatusUnauthorized)
-	}
-	return c.Redirect(target, fiber.StatusSeeOther)
+	return Navigate(c, target, fiber.StatusUnauthorized)
 }
 
 // AdminForbidden renders the "admins only" page (403) for an agent on an admin route.
