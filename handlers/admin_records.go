@@ -55,13 +55,7 @@ func (h *Handlers) ticketRows(p *Page, rows []store.InboxRow) []inboxRowView {
 	return out
 }
 
-// fieldData is admin/field.html's view model: one text input of a recordForm.
-type fieldData struct {
-	Form              recordForm
-	Name, Label, Type string
-}
-
-// Field returns a page for admin/field.html: the input name of form (a recordForm or a pointer
+// Field returns a page for shared/field.html: the input name of form (a recordForm or a pointer
 // to one) with its label, input type, typed value and error.
 func (p *Page) Field(form any, name, label, typ string) *Page {
 	var f recordForm
@@ -71,5 +65,5 @@ func (p *Page) Field(form any, name, label, typ string) *Page {
 	case *recordForm:
 		f = *x
 	}
-	return p.With(fieldData{Form: f, Name: name, Label: label, Type: typ})
+	return p.Input(name, label, typ, f.Values[name], f.Errors[name])
 }

@@ -229,6 +229,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		s.Close()
 		return nil, fmt.Errorf("templates: %w", err)
 	}
+	if err := partials.Check(engine.Templates); err != nil { // a missing partial fails the boot
+		s.Close()
+		return nil, err
+	}
 	s.App = fiber.New(fiber.Config{
 		Views:        engine,
 		ErrorHandler: errorHandler(s.Handlers, s.Log),
