@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,53 +39,36 @@ func (s *Store) InboxTicketList(ctx context.Context, f InboxFilter) (TicketPage,
 	if f.Limit <= 0 || f.Limit > 100 {
 		f.Limit = 25
 	}
-	args := []any{}
-	where := []string{"true"}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var q listQuery
 	if f.InboxID != 0 {
-		where = append(where, "EXISTS (SELECT 1 FROM conversations cv WHERE cv.ticket_id = t.id AND cv.inbox_id = "+arg(f.InboxID)+")")
+		q.and("EXISTS (SELECT 1 FROM conversations cv WHERE cv.ticket_id = t.id AND cv.inbox_id = " + q.arg(f.InboxID) + ")")
 	}
 	if f.PipelineID != 0 {
-		where = append(where, "t.pipeline_id = "+arg(f.PipelineID))
+		q.and("t.pipeline_id = " + q.arg(f.PipelineID))
 	}
 	if f.StageID != 0 {
-		where = append(where, "t.stage_id = "+arg(f.StageID))
+		q.and("t.stage_id = " + q.arg(f.StageID))
 	}
 	switch {
 	case f.OwnerID == -1:
-		where = append(where, "t.owner_id IS NULL")
+		q.and("t.owner_id IS NULL")
 	case f.OwnerID > 0:
-		where = append(where, "t.owner_id = "+arg(f.OwnerID))
+		q.and("t.owner_id = " + q.arg(f.OwnerID))
 	}
-	if q := strings.TrimSpace(f.Q); q != "" {
-		n := arg(likePattern(q))
-		where = append(where, "(t.subject ILIKE "+n+" OR rc.name ILIKE "+n+" OR rc.email ILIKE "+n+
-			" OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.body ILIKE "+n+"))")
+	if text := strings.TrimSpace(f.Q); text != "" {
+		n := q.arg(likePattern(text))
+		q.and("(t.subject ILIKE " + n + " OR rc.name ILIKE " + n + " OR rc.email ILIKE " + n +
+			" OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.body ILIKE " + n + "))")
 	}
 	cur, hasCur := parseCursor(f.Cursor, inboxSort)
-	order := "DESC"
-	if hasCur {
-		a, b := arg(cur.key), arg(cur.id)
-		if cur.before {
-			where = append(where, "(t.last_activity_at, t.id) > ("+a+"::timestamptz, "+b+")")
-			order = "ASC"
-		} else {
-			where = append(where, "(t.last_activity_at, t.id) < ("+a+"::timestamptz, "+b+")")
-		}
-	}
-	lim := arg(f.Limit + 1)
-	rows, err := s.Pool.Query(ctx, `SELECT t.id, t.subject, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(su.name, ''),
+	orderBy := q.keyset("t.last_activity_at", "timestamptz", true, cur, hasCur)
+	rows, err := s.Pool.Query(ctx, q.sql(`SELECT t.id, t.subject, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(su.name, ''),
 			t.created_at, t.last_activity_at, st.name, t.is_closed, p.name, t.channel
 		FROM tickets t
 		JOIN stages st ON st.id = t.stage_id
 		JOIN pipelines p ON p.id = t.pipeline_id
 		LEFT JOIN contacts rc ON rc.id = t.requester_id
-		LEFT JOIN staff_users su ON su.id = t.owner_id
-		WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY t.last_activity_at `+order+`, t.id `+order+` LIMIT `+lim, args...)
+		LEFT JOIN staff_users su ON su.id = t.owner_id`, orderBy, f.Limit), q.args...)
 	if err != nil {
 		return TicketPage{}, nil, fmt.Errorf("inbox list: %w", err)
 	}
@@ -98,26 +80,10 @@ func (s *Store) InboxTicketList(ctx context.Context, f InboxFilter) (TicketPage,
 	if err != nil {
 		return TicketPage{}, nil, fmt.Errorf("inbox list: %w", err)
 	}
-	more := len(out) > f.Limit
-	if more {
-		out = out[:f.Limit]
-	}
-	if hasCur && cur.before {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
-	}
-	var page TicketPage
-	if len(out) > 0 {
-		first, last := out[0], out[len(out)-1]
-		if more || (hasCur && cur.before) {
-			page.NextCursor = cursor{sort: inboxSort, key: last.LastActivityAt.Format(time.RFC3339Nano), id: last.ID}.String()
-		}
-		if hasCur && (!cur.before || more) {
-			page.PrevCursor = cursor{before: true, sort: inboxSort, key: first.LastActivityAt.Format(time.RFC3339Nano), id: first.ID}.String()
-		}
-	}
-	return page, out, nil
+	out, next, prev := keysetPage(out, f.Limit, inboxSort, cur, hasCur, func(r InboxRow) (string, int64) {
+		return r.LastActivityAt.Format(time.RFC3339Nano), r.ID
+	})
+	return TicketPage{NextCursor: next, PrevCursor: prev}, out, nil
 }
 
 // inboxSort names the inbox's one order (newest activity first) in its cursors.

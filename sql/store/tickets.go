@@ -191,96 +191,59 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		p.Sort = strings.Replace(p.Sort, "status", "stage", 1) // cursors then carry the stage sort
 	}
 	spec := ticketSorts[strings.TrimPrefix(p.Sort, "-")]
-	desc := strings.HasPrefix(p.Sort, "-")
-	args := []any{}
-	where := []string{v.scope(&args)}
+	var q listQuery
+	q.scope(v)
 	switch p.Status {
 	case StatusOpen:
-		where = append(where, "NOT t.is_closed")
+		q.and("NOT t.is_closed")
 	case StatusClosed:
-		where = append(where, "t.is_closed")
+		q.and("t.is_closed")
 	}
-	if q := strings.TrimSpace(p.Q); q != "" {
+	if text := strings.TrimSpace(p.Q); text != "" {
 		// Three plans keep every search bounded, whatever the size of the scope and however
 		// common the term: a small scope is simply walked in list order; in a large one a rare
 		// term is found through the (scope, trigram) indexes and its few tickets sorted, while
 		// a common term is found fastest by walking in list order until a page is full.
-		pat := likePattern(q)
+		pat := likePattern(text)
 		direct, ids, err := s.searchPlan(ctx, v, pat)
 		if err != nil {
 			return TicketPage{}, err
 		}
 		if direct {
-			args = append(args, ids)
-			where = append(where, "t.id = ANY($"+strconv.Itoa(len(args))+")")
+			q.and("t.id = ANY(" + q.arg(ids) + ")")
 		} else {
-			args = append(args, pat)
-			n := strconv.Itoa(len(args))
-			where = append(where, "(t.subject ILIKE $"+n+" OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.kind = 'public' AND m.body ILIKE $"+n+"))")
+			n := q.arg(pat)
+			q.and("(t.subject ILIKE " + n + " OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.kind = 'public' AND m.body ILIKE " + n + "))")
 		}
 	}
 	cur, hasCur := parseCursor(p.Cursor, p.Sort)
-	// Reading forward in a descending sort, or backward in an ascending one, walks down the keys.
-	down := desc != (hasCur && cur.before)
-	order, cmp := "ASC", ">"
-	if down {
-		order, cmp = "DESC", "<"
-	}
-	if hasCur {
-		args = append(args, cur.key, cur.id)
-		a, b := strconv.Itoa(len(args)-1), strconv.Itoa(len(args))
-		where = append(where, "("+spec.expr+", t.id) "+cmp+" ($"+a+"::"+spec.typ+", $"+b+")")
-	}
-	args = append(args, p.Limit+1)
-	sql := `SELECT t.id, t.subject, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(su.name, ''),
-			t.created_at, t.last_activity_at, st.name, t.is_closed, (` + spec.expr + `)::text
+	orderBy := q.keyset(spec.expr, spec.typ, strings.HasPrefix(p.Sort, "-"), cur, hasCur)
+	sql := q.sql(`SELECT t.id, t.subject, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(su.name, ''),
+			t.created_at, t.last_activity_at, st.name, t.is_closed, (`+spec.expr+`)::text
 		FROM tickets t
 		JOIN stages st ON st.id = t.stage_id
 		LEFT JOIN contacts rc ON rc.id = t.requester_id
-		LEFT JOIN staff_users su ON su.id = t.owner_id
-		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY ` + spec.expr + ` ` + order + `, t.id ` + order + `
-		LIMIT $` + strconv.Itoa(len(args))
-	rows, err := s.Pool.Query(ctx, sql, args...)
+		LEFT JOIN staff_users su ON su.id = t.owner_id`, orderBy, p.Limit)
+	rows, err := s.Pool.Query(ctx, sql, q.args...)
 	if err != nil {
 		return TicketPage{}, fmt.Errorf("ticket list: %w", err)
 	}
-	out := make([]TicketRow, 0, p.Limit+1)
-	keys := make([]string, 0, p.Limit+1)
-	for rows.Next() {
-		var r TicketRow
-		var key string
-		if err := rows.Scan(&r.ID, &r.Subject, &r.RequesterName, &r.OwnerName, &r.CreatedAt, &r.LastActivityAt, &r.StageName, &r.IsClosed, &key); err != nil {
-			rows.Close()
-			return TicketPage{}, err
-		}
-		out, keys = append(out, r), append(keys, key)
+	type keyed struct {
+		row TicketRow
+		key string
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (keyed, error) {
+		var k keyed
+		err := r.Scan(&k.row.ID, &k.row.Subject, &k.row.RequesterName, &k.row.OwnerName, &k.row.CreatedAt, &k.row.LastActivityAt, &k.row.StageName, &k.row.IsClosed, &k.key)
+		return k, err
+	})
+	if err != nil {
 		return TicketPage{}, fmt.Errorf("ticket list: %w", err)
 	}
-	more := len(out) > p.Limit
-	if more {
-		out, keys = out[:p.Limit], keys[:p.Limit]
-	}
-	if hasCur && cur.before { // read backwards: restore the page's order
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-			keys[i], keys[j] = keys[j], keys[i]
-		}
-	}
-	page := TicketPage{Rows: out}
-	if len(out) > 0 {
-		last := len(out) - 1
-		hasNext := more || (hasCur && cur.before)
-		hasPrev := hasCur && (!cur.before || more)
-		if hasNext {
-			page.NextCursor = cursor{sort: p.Sort, key: keys[last], id: out[last].ID}.String()
-		}
-		if hasPrev {
-			page.PrevCursor = cursor{before: true, sort: p.Sort, key: keys[0], id: out[0].ID}.String()
-		}
+	out, next, prev := keysetPage(out, p.Limit, p.Sort, cur, hasCur, func(k keyed) (string, int64) { return k.key, k.row.ID })
+	page := TicketPage{Rows: make([]TicketRow, len(out)), NextCursor: next, PrevCursor: prev}
+	for i, k := range out {
+		page.Rows[i] = k.row
 	}
 	return page, nil
 }
