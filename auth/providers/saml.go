@@ -134,15 +134,64 @@ func checkIdPMetadata(md *saml.EntityDescriptor, insecure bool) string {
 	return ""
 }
 
+// metadataRefreshEvery bounds the refetches of a provider's IdP metadata after a signature
+// failure: at most one per this period across all instances (a Redis SET NX), so forged or
+// broken responses cannot make Portico hammer the IdP.
+const metadataRefreshEvery = time.Minute
+
 // metadata returns the IdP metadata, fetching it on first use and every metadataTTL.
 func (p *samlProvider) metadata(ctx context.Context) (*saml.EntityDescriptor, error) {
+	return p.fetchMetadata(ctx, false)
+}
+
+// refreshAfterSignatureFailure refetches the IdP metadata from its URL after a response
+// failed signature validation, so that an IdP's key rollover heals itself: at most once per
+// metadataRefreshEvery for the provider (rate limit shared by the instances in Redis). It
+// returns the new metadata when its signing keys changed, else nil.
+func (p *samlProvider) refreshAfterSignatureFailure(ctx context.Context, old *saml.EntityDescriptor) *saml.EntityDescriptor {
+	if p.setting("idp_metadata_url") == "" {
+		return nil
+	}
+	fresh, err := p.deps.Flows.Once(ctx, "mdrefresh:"+p.row.Slug, p.deps.now().Add(metadataRefreshEvery))
+	if err != nil || !fresh {
+		return nil
+	}
+	md, err := p.fetchMetadata(ctx, true)
+	if err != nil || md == old || idpKeys(md) == idpKeys(old) {
+		return nil
+	}
+	if p.deps.Log != nil {
+		p.deps.Log.InfoContext(ctx, "sso IdP metadata refreshed after a signature failure", "provider", p.row.Slug)
+	}
+	return md
+}
+
+// idpKeys is the IdP's signing certificates, for comparing two metadata documents.
+func idpKeys(md *saml.EntityDescriptor) string {
+	if md == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, d := range md.IDPSSODescriptors {
+		for _, kd := range d.KeyDescriptors {
+			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
+				b.WriteString(kd.Use + ":" + strings.Join(strings.Fields(c.Data), "") + ";")
+			}
+		}
+	}
+	return b.String()
+}
+
+// fetchMetadata returns the cached IdP metadata or, when it is older than metadataTTL (or
+// force is set and a URL is configured), fetches it again; a failed fetch keeps the old copy.
+func (p *samlProvider) fetchMetadata(ctx context.Context, force bool) (*saml.EntityDescriptor, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	mdURL := p.setting("idp_metadata_url")
-	if p.idp != nil && (mdURL == "" || time.Since(p.idpAt) < metadataTTL) {
+	if p.idp != nil && (mdURL == "" || (!force && time.Since(p.idpAt) < metadataTTL)) {
 		return p.idp, nil
 	}
-	if time.Since(p.idpFail) < 10*time.Second {
+	if !force && time.Since(p.idpFail) < 10*time.Second {
 		if p.idp != nil {
 			return p.idp, nil
 		}
@@ -287,6 +336,15 @@ func (p *samlProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 	sp := p.serviceProvider(idp)
 	sp.AllowIDPInitiated = idpInitiated
 	assertion, err := sp.ParseXMLResponse(decoded, possible, sp.AcsURL)
+	if err != nil && (errors.Is(err, saml.ErrInvalidSignature) || errors.Is(err, saml.ErrUntrustedCertificate)) {
+		// The IdP may have rolled its signing key: refetch its metadata once (rate-limited)
+		// and validate again with the new keys.
+		if md := p.refreshAfterSignatureFailure(ctx, idp); md != nil {
+			sp = p.serviceProvider(md)
+			sp.AllowIDPInitiated = idpInitiated
+			assertion, err = sp.ParseXMLResponse(decoded, possible, sp.AcsURL)
+		}
+	}
 	if err != nil {
 		detail := err.Error()
 		var ire *saml.InvalidResponseError

@@ -21,6 +21,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,6 +79,8 @@ type SAMLIdP struct {
 	IdP *saml.IdentityProvider
 	// Server serves the IdP: /metadata, /sso (SP-initiated) and /idp-init?sp=&relay=.
 	Server *httptest.Server
+	// MetadataFetches counts the requests for /metadata.
+	MetadataFetches atomic.Int64
 
 	t    testing.TB
 	mu   sync.Mutex
@@ -100,6 +103,9 @@ func NewSAMLIdPOn(t testing.TB, host string) *SAMLIdP {
 	s := &SAMLIdP{t: t, sps: map[string]*saml.EntityDescriptor{}, user: DefaultSAMLUser}
 	key, cert := SelfSigned(t, "test-idp")
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metadata" {
+			s.MetadataFetches.Add(1)
+		}
 		if r.URL.Path == "/idp-init" {
 			s.IdP.ServeIDPInitiated(w, r, r.URL.Query().Get("sp"), r.URL.Query().Get("relay"))
 			return
@@ -113,6 +119,15 @@ func NewSAMLIdPOn(t testing.TB, host string) *SAMLIdP {
 	s.IdP = &saml.IdentityProvider{Key: key, Certificate: cert, MetadataURL: *mdURL, SSOURL: *ssoURL,
 		SessionProvider: s, ServiceProviderProvider: s}
 	return s
+}
+
+// RollKey gives the IdP a new signing key and certificate (as after an IdP key rollover):
+// its metadata and its responses use them from now on.
+func (s *SAMLIdP) RollKey() {
+	key, cert := SelfSigned(s.t, "test-idp-rolled")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.IdP.Key, s.IdP.Certificate = key, cert
 }
 
 // SetUser changes the user the IdP signs in (ID, times and index are filled per response).
