@@ -29,6 +29,10 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "portico:", err)
 		stop()
-		os.Exit(1)
+		code := 1
+		if ee := (*cli.ExitError)(nil); errors.As(err, &ee) {
+			code = ee.Code // sysexits for an MTA (portico mail-in)
+		}
+		os.Exit(code)
 	}
 }

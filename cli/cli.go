@@ -49,6 +49,10 @@ commands:
   settings get                       print every portal setting
   settings set KEY=VALUE [KEY=VALUE…]
   secret                             print a fresh PORTICO_SECRET_KEY
+  mail-in [--recipient ADDR]         store one mail read from standard input (an MTA's pipe);
+                                     exit 67 no such inbox, 65 too large, 75 try again
+  inbox mail list|set|test|held|retry|discard
+                                     an inbox's email address and IMAP mailbox, held mail
 
 Run "portico COMMAND --help" for a command's flags.
 `
@@ -188,6 +192,10 @@ func dispatch(ctx context.Context, cfg *config.Config, cmd string, rest []string
 		return cmdGroup(ctx, cfg, rest, stdout)
 	case "provider":
 		return cmdProvider(ctx, cfg, rest, stdin, stdout, stderr)
+	case "mail-in":
+		return cmdMailIn(ctx, cfg, rest, stdin, stdout, stderr)
+	case "inbox":
+		return cmdInbox(ctx, cfg, rest, stdin, stdout, stderr)
 	case "bench-seed":
 		return cmdBenchSeed(ctx, cfg, rest, stdout)
 	}

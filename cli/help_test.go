@@ -66,6 +66,12 @@ func TestHelpTouchesNothing(t *testing.T) {
 		{[]string{"provider", "add", "saml", "--help"}, "portico provider add saml", []string{"-client-id", "-secret-stdin"}, []string{"-metadata-url", "-metadata-file"}},
 		{[]string{"provider", "list", "--help"}, "portico provider list", nil, nil},
 		{[]string{"bench-seed", "--help"}, "portico bench-seed", nil, []string{"-tickets"}},
+		{[]string{"mail-in", "--help"}, "portico mail-in", nil, []string{"-recipient"}},
+		{[]string{"inbox", "--help"}, "portico inbox mail set", nil, nil},
+		{[]string{"inbox", "mail", "--help"}, "portico inbox mail test", nil, nil},
+		{[]string{"inbox", "mail", "set", "--help"}, "portico inbox mail set", []string{"-recipient"}, []string{"-address", "-imap-host", "-imap-password-stdin"}},
+		{[]string{"inbox", "mail", "test", "--help"}, "portico inbox mail test", []string{"-address"}, []string{"-inbox"}},
+		{[]string{"inbox", "mail", "held", "--help"}, "portico inbox mail held", nil, nil},
 	}
 	// A flag's help names what it is, never repeats the flag: "-client-id string\n\tclient_id".
 	echo := regexp.MustCompile(`(?m)^\s+-([a-z-]+) \S+\n\s+(\S+)\s*$`)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -74,6 +75,15 @@ type Config struct {
 	// RedisTimeout is the deadline of each Redis call: dial, read, write and the wait for a
 	// pooled connection (PORTICO_REDIS_TIMEOUT, default 1s).
 	RedisTimeout time.Duration
+	// MailListen is where `portico serve` receives inbound mail from the site's MTA
+	// (PORTICO_MAIL_LISTEN, "" = off): lmtp://host:port for LMTP, smtp://host:port (or a bare
+	// host:port) for SMTP.
+	MailListen string
+	// MailMaxBytes is the largest inbound mail accepted (PORTICO_MAIL_MAX_BYTES, default 25 MiB);
+	// a larger one is refused with 552 by the receiver and by `portico mail-in`.
+	MailMaxBytes int64
+	// IMAPPoll is how often a mailbox without IDLE is polled (PORTICO_IMAP_POLL, default 1m).
+	IMAPPoll time.Duration
 }
 
 // Defaults used when a variable is unset.
@@ -108,6 +118,8 @@ func LoadFrom(getenv Getenv) (*Config, error) {
 		BodyLimit:       1 << 20,
 		SessionLifetime: DefaultSessionLifetime,
 		MailRetryBase:   time.Second,
+		MailMaxBytes:    25 << 20,
+		IMAPPoll:        time.Minute,
 		DBTimeout:       DefaultDBTimeout,
 		RedisTimeout:    DefaultRedisTimeout,
 	}
@@ -273,6 +285,39 @@ var options = []option{
 	{"PORTICO_MAIL_RETRY_BASE", nil, func(c *Config, v string) error {
 		return duration(&c.MailRetryBase, "PORTICO_MAIL_RETRY_BASE", v, time.Millisecond, time.Hour, "1ms", "1h")
 	}},
+	{"PORTICO_MAIL_LISTEN", nil, func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		hp := v
+		if scheme, rest, ok := strings.Cut(v, "://"); ok {
+			if scheme != "lmtp" && scheme != "smtp" {
+				return fmt.Errorf("PORTICO_MAIL_LISTEN must be lmtp://host:port or smtp://host:port, got %q", v)
+			}
+			hp = rest
+		} else {
+			v = "smtp://" + v
+		}
+		if _, _, err := net.SplitHostPort(hp); err != nil {
+			return fmt.Errorf("PORTICO_MAIL_LISTEN must be lmtp://host:port or smtp://host:port, got %q", v)
+		}
+		c.MailListen = v
+		return nil
+	}},
+	{"PORTICO_MAIL_MAX_BYTES", nil, func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 64<<10 || n > 1<<30 {
+			return fmt.Errorf("PORTICO_MAIL_MAX_BYTES must be a number of bytes between 65536 and 1073741824, got %q", v)
+		}
+		c.MailMaxBytes = n
+		return nil
+	}},
+	{"PORTICO_IMAP_POLL", nil, func(c *Config, v string) error {
+		return duration(&c.IMAPPoll, "PORTICO_IMAP_POLL", v, time.Second, time.Hour, "1s", "1h")
+	}},
 	{"PORTICO_DB_TIMEOUT", nil, func(c *Config, v string) error {
 		return duration(&c.DBTimeout, "PORTICO_DB_TIMEOUT", v, 100*time.Millisecond, time.Minute, "100ms", "1m")
 	}},
@@ -373,6 +418,9 @@ func (c *Config) Dump() map[string]string {
 		"mail_from":        c.MailFrom,
 		"db_timeout":       c.DBTimeout.String(),
 		"redis_timeout":    c.RedisTimeout.String(),
+		"mail_listen":      c.MailListen,
+		"mail_max_bytes":   strconv.FormatInt(c.MailMaxBytes, 10),
+		"imap_poll":        c.IMAPPoll.String(),
 	}
 }
 

@@ -31,6 +31,8 @@ type Handlers struct {
 	// TOTPSealer seals TOTP secrets at rest (its own HKDF key, providers.TOTPSealerInfo).
 	TOTP       *auth.SecondFactor
 	TOTPSealer *providers.Sealer
+	// MailSealer seals inboxes' IMAP passwords (its own HKDF key, server.MailSealerInfo).
+	MailSealer *providers.Sealer
 	// SSO is the identity-provider registry (issue 5); SSODeps builds providers for the admin
 	// console; ProvidersChanged reloads the registry on every instance (Redis pub/sub).
 	SSO              *auth.Registry

@@ -150,6 +150,8 @@ type staffMessageView struct {
 	FromCustomer, Internal bool
 	// Attachments link to the staff download route (/admin/attachments/:id).
 	Attachments []attachmentView
+	// EmailFrom is the address an emailed message came from; Original links its full mail.
+	EmailFrom, Original string
 }
 
 type conversationView struct {
@@ -172,21 +174,23 @@ type composeForm struct {
 type inboxTicketView struct {
 	ID                                          int64
 	Subject, Requester, RequesterEmail, Company string
-	Pipeline, Stage, Owner, Priority, Channel   string
-	Status, StatusClass                         string
-	Created, CreatedISO, Activity, ActivityISO  string
-	Description                                 string
-	Conversations                               []conversationView
-	Stages, Owners                              []option
-	Compose                                     composeForm
-	Flash                                       string
-	Tags                                        []string
-	Properties                                  []store.TicketProperty
+	// Undeliverable marks a requester address that bounces.
+	Undeliverable                              bool
+	Pipeline, Stage, Owner, Priority, Channel  string
+	Status, StatusClass                        string
+	Created, CreatedISO, Activity, ActivityISO string
+	Description                                string
+	Conversations                              []conversationView
+	Stages, Owners                             []option
+	Compose                                    composeForm
+	Flash                                      string
+	Tags                                       []string
+	Properties                                 []store.TicketProperty
 }
 
 func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (*inboxTicketView, error) {
 	t := d.Ticket
-	v := &inboxTicketView{ID: t.ID, Subject: t.Subject, Requester: t.RequesterName, RequesterEmail: d.RequesterEmail, Company: t.CompanyName,
+	v := &inboxTicketView{ID: t.ID, Subject: t.Subject, Requester: t.RequesterName, RequesterEmail: d.RequesterEmail, Undeliverable: d.RequesterUndeliverable, Company: t.CompanyName,
 		Pipeline: t.PipelineName, Stage: t.StageName, Owner: t.OwnerName, Priority: priorityLabel(p, t.Priority), Channel: channelLabel(p, t.Channel),
 		Description: t.Description, Status: p.T("Open"), StatusClass: "open", Tags: d.Tags, Properties: d.Properties}
 	if t.IsClosed {
@@ -254,6 +258,10 @@ func (h *Handlers) staffMessage(p *Page, m store.StaffMessage) staffMessageView 
 	}
 	v.Time, v.TimeISO = p.Locale.Times(m.CreatedAt)
 	v.Attachments = staffAttachmentViews(p, m.Attachments)
+	v.EmailFrom = m.EmailFrom
+	if m.HasOriginal {
+		v.Original = "/admin/messages/" + strconv.FormatInt(m.ID, 10) + "/original"
+	}
 	return v
 }
 

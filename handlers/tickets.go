@@ -192,6 +192,8 @@ type messageView struct {
 	Attachments         []attachmentView
 	// ThreadLabel heads the first message of each conversation when all threads are shown.
 	ThreadLabel string
+	// Via names the channel of a message that travelled by email ("Email"; "" otherwise).
+	Via string
 }
 
 // ticketView is the ticket page's view model.
@@ -248,6 +250,9 @@ func (h *Handlers) messageView(p *Page, m store.Message) messageView {
 	}
 	mv.Time, mv.TimeISO = p.Locale.Times(m.CreatedAt)
 	mv.Attachments = attachmentViews(p, m.Attachments)
+	if m.Channel == "email" {
+		mv.Via = p.T("Channel_email")
+	}
 	return mv
 }
 

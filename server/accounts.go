@@ -14,6 +14,9 @@ import (
 	"portico/partials"
 )
 
+// MailSealerInfo is the HKDF info of the key that seals inboxes' IMAP passwords.
+const MailSealerInfo = "portico inbox mail secrets v1"
+
 // wireAccounts builds what issue 3 adds (mail sender and renderer, the job queue, the rate
 // limiter) and, in production, stores "portal off" at the first start of a new install.
 func (s *Server) wireAccounts(ctx context.Context, cat *handlers.Catalogue, prefix string, opt Options) error {
@@ -30,6 +33,10 @@ func (s *Server) wireAccounts(ctx context.Context, cat *handlers.Catalogue, pref
 	if s.MailTokens, err = inbound.NewTokens(cfg.SecretKey); err != nil {
 		return err
 	}
+	if s.mailSealer, err = providers.NewSealerFor(cfg.SecretKey, MailSealerInfo); err != nil {
+		return err
+	}
+	s.Handlers.MailSealer = s.mailSealer
 	proc := &inbound.Processor{Store: s.Store, Tokens: s.MailTokens, Settings: s.Settings.Get, Log: s.Log.With("component", "mail-in")}
 	s.Jobs, err = jobs.New(jobs.Config{Pool: s.Pool, Store: s.Store, Settings: s.Settings.Get, Sender: sender, Renderer: renderer,
 		Translate: func(lang string) func(string, ...any) string { return cat.Match(lang).T },

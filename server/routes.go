@@ -105,6 +105,12 @@ func (s *Server) routes() {
 	staff.Post("/inbox/:id/owner", h.InboxTicketOwner)
 	// Any attachment, internal notes' too: staff only (customers use /attachments/:id, scoped).
 	staff.Get("/attachments/:id", h.StaffAttachmentDownload)
+	// Inbound mail (issue 13): held and failed mail, and the full originals, staff only.
+	staff.Get("/mail", h.AdminMailList)
+	staff.Get("/mail/:id/raw", h.AdminMailRaw)
+	staff.Post("/mail/:id/retry", h.AdminMailRetry)
+	staff.Post("/mail/:id/discard", h.AdminMailDiscard)
+	staff.Get("/messages/:id/original", h.AdminMessageOriginal)
 	staff.Get("/contacts", h.AdminContactList)
 	staff.Get("/contacts/:id", h.AdminContactShow)
 	staff.Post("/contacts/:id", h.AdminContactUpdate)
@@ -136,6 +142,9 @@ func (s *Server) routes() {
 	admin.Get("/inboxes", h.AdminInboxList)
 	admin.Post("/inboxes", h.AdminInboxCreate)
 	admin.Post("/inboxes/:id/default", h.AdminInboxDefault)
+	admin.Get("/inboxes/:id/mail", h.AdminInboxMailShow)
+	admin.Post("/inboxes/:id/mail", h.AdminInboxMailUpdate)
+	admin.Post("/inboxes/:id/mail/test", h.AdminInboxMailTest)
 	admin.Get("/preview", h.AdminPreview)
 	admin.Get("/providers", h.AdminProviderList)
 	admin.Get("/providers/new", h.AdminProviderNew)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/emersion/go-smtp"
 	"log/slog"
 	"net/http"
 	"os"
@@ -68,6 +69,12 @@ type Server struct {
 	draining atomic.Bool
 	// MailTokens signs and checks the reply addresses of email tickets (issue 13).
 	MailTokens *inbound.Tokens
+	// mailSealer seals inboxes' IMAP passwords (its own HKDF key, MailSealerInfo).
+	mailSealer *providers.Sealer
+	// mailServers are the running LMTP/SMTP receivers, fetchers the IMAP fetchers (StartMail).
+	mailServers []*smtp.Server
+	fetchers    *inbound.Fetchers
+	redisPrefix string
 }
 
 // Options tune New for tests: existing pools to reuse and a Redis key prefix.
@@ -180,6 +187,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	if prefix == "" {
 		prefix = "portico:"
 	}
+	s.redisPrefix = prefix
 	s.Store = store.New(s.Pool)
 	s.contacts.m = map[int64]store.Contact{}
 	contactsCtx, stopContacts := context.WithCancel(context.Background())
@@ -268,6 +276,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.StartJobs(ctx); err != nil {
 		return err
 	}
+	if err := s.StartMail(ctx); err != nil {
+		return err
+	}
 	go func() { errc <- s.App.Listen(s.Config.Addr) }()
 	select {
 	case err := <-errc:
@@ -285,11 +296,13 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 		s.stopLive()
 	}
 	defer s.StopJobs(timeout)
+	defer s.StopMail(timeout)
 	return s.App.ShutdownWithTimeout(timeout)
 }
 
 // Close stops the settings subscriber and releases the pools New opened.
 func (s *Server) Close() {
+	s.StopMail(5 * time.Second)
 	s.StopJobs(5 * time.Second)
 	if s.stopSettingsSub != nil {
 		s.stopSettingsSub()

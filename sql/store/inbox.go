@@ -99,6 +99,10 @@ type StaffMessage struct {
 	CreatedAt    time.Time
 	// Attachments are the message's files, oldest first (notes' files included: staff see all).
 	Attachments []Attachment
+	// EmailFrom is the sender address of a message that came in by email ("" otherwise);
+	// HasOriginal tells that its full original mail can be downloaded.
+	EmailFrom   string
+	HasOriginal bool
 }
 
 // StaffConversation is one thread of a ticket with every message, oldest first.
@@ -115,7 +119,9 @@ type InboxTicket struct {
 	Ticket
 	PipelineID, StageID, OwnerID, RequesterID, CompanyID int64
 	RequesterEmail                                       string
-	Conversations                                        []StaffConversation
+	// RequesterUndeliverable: mail to the requester bounced HardBounceLimit times (issue 13).
+	RequesterUndeliverable bool
+	Conversations          []StaffConversation
 	// Tags are the ticket's tags; Properties its custom properties (tickets.properties), by key.
 	Tags       []string
 	Properties []TicketProperty
@@ -159,7 +165,7 @@ func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, erro
 			t.priority, t.category, t.channel, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(rc.email, ''),
 			coalesce(co.name, ''), coalesce(su.name, ''), t.created_at, t.last_activity_at, t.closed_at,
 			t.pipeline_id, t.stage_id, coalesce(t.owner_id, 0), coalesce(t.requester_id, 0), coalesce(t.company_id, 0),
-			t.tags, t.properties
+			t.tags, t.properties, coalesce(rc.undeliverable, false)
 		FROM tickets t
 		JOIN pipelines p ON p.id = t.pipeline_id
 		JOIN stages st ON st.id = t.stage_id
@@ -169,7 +175,7 @@ func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, erro
 		WHERE t.id = $1`, id).Scan(&t.ID, &t.Subject, &t.Description, &t.PipelineName, &t.StageName, &t.IsClosed,
 		&t.Priority, &t.Category, &t.Channel, &t.RequesterName, &d.RequesterEmail, &t.CompanyName, &t.OwnerName,
 		&t.CreatedAt, &t.LastActivityAt, &t.ClosedAt, &d.PipelineID, &d.StageID, &d.OwnerID, &d.RequesterID, &d.CompanyID,
-		&d.Tags, &props)
+		&d.Tags, &props, &d.RequesterUndeliverable)
 	if err != nil {
 		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
 	}
@@ -192,7 +198,8 @@ func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, erro
 		idx[c.ID] = i
 	}
 	rows, err = s.Pool.Query(ctx, `SELECT m.id, m.conversation_id, coalesce(nullif(c.name, ''), c.email, su.name, ''),
-			m.author_contact_id IS NOT NULL, m.kind = 'internal_note', m.body, m.created_at
+			m.author_contact_id IS NOT NULL, m.kind = 'internal_note', m.body, m.created_at,
+			coalesce(m.email_from, ''), m.inbound_mail_id IS NOT NULL
 		FROM messages m
 		LEFT JOIN contacts c ON c.id = m.author_contact_id
 		LEFT JOIN staff_users su ON su.id = m.author_staff_id
@@ -205,7 +212,7 @@ func (s *Store) InboxTicketGet(ctx context.Context, id int64) (InboxTicket, erro
 	for rows.Next() {
 		var m StaffMessage
 		var conv int64
-		if err := rows.Scan(&m.ID, &conv, &m.AuthorName, &m.FromCustomer, &m.Internal, &m.Body, &m.CreatedAt); err != nil {
+		if err := rows.Scan(&m.ID, &conv, &m.AuthorName, &m.FromCustomer, &m.Internal, &m.Body, &m.CreatedAt, &m.EmailFrom, &m.HasOriginal); err != nil {
 			return d, err
 		}
 		if i, ok := idx[conv]; ok {
