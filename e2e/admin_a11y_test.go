@@ -32,6 +32,11 @@ func TestAdminAccessibility(t *testing.T) {
 		fmt.Sprintf("/admin/companies/%d", p.Std.Acme), "/admin/settings/tickets", "/admin/settings/portal",
 		"/admin/audit", "/admin/groups", "/admin/pipelines", "/admin/inboxes", "/admin/forms", "/admin/kb",
 		"/admin/providers", "/admin/preview", fmt.Sprintf("/admin/preview?contact=%d", p.Std.Alice), "/admin/account/totp"}
+	var catID int64
+	if err := p.Pool.QueryRow(ctx, `SELECT id FROM kb_categories WHERE slug = 'billing'`).Scan(&catID); err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, fmt.Sprintf("/admin/kb/categories/%d", catID))
 	for _, lang := range []string{"en", "nl"} {
 		t.Run(lang, func(t *testing.T) {
 			b := newBrowser(t, p.URL, browserOptions{})
