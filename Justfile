@@ -4,6 +4,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 bench_db_url := "postgres://postgres@127.0.0.1:5432/portico_bench?sslmode=disable"
 
+# sqlc, pinned; `go run` builds it (cgo: a C compiler is needed, as for the race detector).
+sqlc := "go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1"
+
 # List the recipes.
 default:
     @{{just_executable()}} --justfile {{justfile()}} --list
@@ -21,11 +24,12 @@ run: services
 build:
     go build -o bin/portico .
 
-# Start PostgreSQL, Redis and a test Dovecot, check Chromium, vet and run every test.
+# Start PostgreSQL, Redis and a test Dovecot, check Chromium, check sql/db is current (sqlc diff), vet and run every test.
 test:
     bash scripts/services.sh portico
     bash scripts/mailserver.sh
     bash scripts/browser.sh
+    {{sqlc}} diff
     go vet ./...
     export PORTICO_TEST_DATABASE_URL="${PORTICO_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"; \
     export PORTICO_TEST_REDIS_URL="${PORTICO_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"; \
@@ -42,6 +46,10 @@ load:
     bash scripts/services.sh portico_bench
     DATABASE_URL='{{bench_db_url}}' go run . bench-seed
     bash scripts/load.sh
+
+# Regenerate sql/db from sql/migrations and sql/queries (sqlc.yaml); commit the result.
+sqlc:
+    {{sqlc}} generate
 
 # Format every tracked Go file with gofmt.
 fmt:

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/sql/db"
 )
 
 // SettingChange is one setting changed by SettingsSetAudited.
@@ -51,11 +53,9 @@ func (s *Store) SettingsSetAudited(ctx context.Context, staffID int64, values ma
 	sort.Strings(keys)
 	var changes []SettingChange
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var name string
-		if staffID != 0 {
-			if err := tx.QueryRow(ctx, `SELECT name FROM staff_users WHERE id = $1`, staffID).Scan(&name); err != nil {
-				return fmt.Errorf("staff %d: %w", staffID, notFound(err))
-			}
+		editor, err := auditEditor(ctx, tx, staffID)
+		if err != nil {
+			return err
 		}
 		for _, k := range keys {
 			before, after, err := s.settingSet(ctx, tx, k, values[k])
@@ -65,12 +65,7 @@ func (s *Store) SettingsSetAudited(ctx context.Context, staffID int64, values ma
 			if before == after {
 				continue
 			}
-			var sid *int64
-			if staffID != 0 {
-				sid = &staffID
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_name, key, before, after) VALUES ($1, $2, $3, $4, $5)`,
-				sid, name, k, before, after); err != nil {
+			if err := auditTx(ctx, tx, editor, k, before, after); err != nil {
 				return err
 			}
 			changes = append(changes, SettingChange{Key: k, Before: before, After: after})
@@ -165,7 +160,27 @@ func auditTx(ctx context.Context, tx pgx.Tx, editor Staff, key, before, after st
 	if editor.ID != 0 {
 		sid = &editor.ID
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_name, key, before, after) VALUES ($1, $2, $3, $4, $5)`,
-		sid, editor.Name, key, before, after)
-	return err
+	return db.New(tx).AuditLogInsert(ctx, db.AuditLogInsertParams{StaffID: sid, StaffName: editor.Name, Key: key, Before: before, After: after})
+}
+
+// auditEditor returns the editor staff user staffID as audit rows name it (0 = Portico itself,
+// an empty name). Errors: ErrNotFound (no such staff user), database errors.
+func auditEditor(ctx context.Context, tx pgx.Tx, staffID int64) (Staff, error) {
+	if staffID == 0 {
+		return Staff{}, nil
+	}
+	name, err := db.New(tx).AuditStaffName(ctx, staffID)
+	if err != nil {
+		return Staff{}, fmt.Errorf("staff %d: %w", staffID, notFound(err))
+	}
+	return Staff{ID: staffID, Name: name}, nil
+}
+
+// auditByStaffID writes one audit_log row by staff user staffID (0 = Portico itself).
+func auditByStaffID(ctx context.Context, tx pgx.Tx, staffID int64, key, before, after string) error {
+	editor, err := auditEditor(ctx, tx, staffID)
+	if err != nil {
+		return err
+	}
+	return auditTx(ctx, tx, editor, key, before, after)
 }

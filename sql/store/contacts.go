@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
+	"portico/sql/db"
 	"strings"
 	"time"
 
@@ -40,10 +41,7 @@ func NormalizeEmail(s string) (string, error) {
 
 // CompanyEnsure returns the id of the company named name (case-insensitive), creating it.
 func CompanyEnsure(ctx context.Context, tx pgx.Tx, name string) (int64, error) {
-	var id int64
-	err := tx.QueryRow(ctx, `INSERT INTO companies (name) VALUES ($1)
-		ON CONFLICT (lower(name)) DO UPDATE SET name = companies.name RETURNING id`, strings.TrimSpace(name)).Scan(&id)
-	return id, err
+	return db.New(tx).CompanyEnsure(ctx, strings.TrimSpace(name))
 }
 
 // ContactAdd creates a contact (and its company, when named and new). Errors: *ValidationError

@@ -192,17 +192,7 @@ func formAudit(ctx context.Context, tx pgx.Tx, staffID, id int64, before, after 
 	if before == after {
 		return nil
 	}
-	var sid *int64
-	var name string
-	if staffID != 0 {
-		sid = &staffID
-		if err := tx.QueryRow(ctx, `SELECT name FROM staff_users WHERE id = $1`, staffID).Scan(&name); err != nil {
-			return fmt.Errorf("staff %d: %w", staffID, notFound(err))
-		}
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_name, key, before, after) VALUES ($1, $2, $3, $4, $5)`,
-		sid, name, "support_form:"+strconv.FormatInt(id, 10), before, after)
-	return err
+	return auditByStaffID(ctx, tx, staffID, "support_form:"+strconv.FormatInt(id, 10), before, after)
 }
 
 // checkFormRefs validates a form's name, inbox and pipeline (the pipeline needs an open stage).

@@ -562,15 +562,5 @@ func (s *Store) KBTranslationPublish(ctx context.Context, staffID, id int64, lan
 
 // kbAudit writes one audit_log row for a knowledge-base change by staffID (0 = the system).
 func kbAudit(ctx context.Context, tx pgx.Tx, staffID int64, key, before, after string) error {
-	var sid *int64
-	name := ""
-	if staffID != 0 {
-		sid = &staffID
-		if err := tx.QueryRow(ctx, `SELECT name FROM staff_users WHERE id = $1`, staffID).Scan(&name); err != nil {
-			return fmt.Errorf("staff %d: %w", staffID, notFound(err))
-		}
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_name, key, before, after) VALUES ($1, $2, $3, $4, $5)`,
-		sid, name, key, before, after)
-	return err
+	return auditByStaffID(ctx, tx, staffID, key, before, after)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/sql/db"
 )
 
 // Staff-side queries over CRM records (contacts, companies, pipelines, inboxes). Like the inbox
@@ -110,10 +112,8 @@ func (s *Store) ContactUpdateByStaff(ctx context.Context, editor Staff, id int64
 		if _, err := tx.Exec(ctx, `UPDATE account_tokens SET used_at = now() WHERE contact_id = $1 AND used_at IS NULL`, id); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO audit_log (staff_id, staff_name, key, before, after) VALUES ($1, $2, $3, $4, $5)`,
-			editor.ID, editor.Name, fmt.Sprintf("contact:%d", id),
+		return auditTx(ctx, tx, editor, fmt.Sprintf("contact:%d", id),
 			"email="+cur.Email+" company="+cur.CompanyName, "email="+normEmail+" company="+strings.TrimSpace(company))
-		return err
 	})
 	return true, err
 }
@@ -176,22 +176,21 @@ type Company struct {
 // CompanyList returns companies matching q (all when empty), by name, at most 200.
 func (s *Store) CompanyList(ctx context.Context, q string) ([]Company, error) {
 	q = strings.TrimSpace(q)
-	rows, err := s.Pool.Query(ctx, `SELECT co.id, co.name, coalesce(co.domain, ''), (SELECT count(*) FROM contacts c WHERE c.company_id = co.id)
-		FROM companies co WHERE $1 = '' OR co.name ILIKE $2 ORDER BY lower(co.name) LIMIT 200`, q, likePattern(q))
+	rows, err := db.New(s.Pool).CompanyList(ctx, db.CompanyListParams{Q: q, Pattern: likePattern(q)})
 	if err != nil {
 		return nil, fmt.Errorf("company list: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Company, error) {
-		var c Company
-		err := r.Scan(&c.ID, &c.Name, &c.Domain, &c.Contacts)
-		return c, err
-	})
+	out := make([]Company, len(rows))
+	for i, r := range rows {
+		out[i] = Company{ID: r.ID, Name: r.Name, Domain: r.Domain, Contacts: int(r.Contacts)}
+	}
+	return out, nil
 }
 
 // CompanyGet returns a company and its contacts. Errors: ErrNotFound.
 func (s *Store) CompanyGet(ctx context.Context, id int64) (Company, []Contact, error) {
-	var c Company
-	err := s.Pool.QueryRow(ctx, `SELECT id, name, coalesce(domain, '') FROM companies WHERE id = $1`, id).Scan(&c.ID, &c.Name, &c.Domain)
+	r, err := db.New(s.Pool).CompanyGet(ctx, id)
+	c := Company{ID: r.ID, Name: r.Name, Domain: r.Domain}
 	if err != nil {
 		return c, nil, fmt.Errorf("company %d: %w", id, notFound(err))
 	}
@@ -223,37 +222,26 @@ type Pipeline struct {
 
 // PipelineList returns every pipeline with its stages, both in order.
 func (s *Store) PipelineList(ctx context.Context) ([]Pipeline, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, name, position FROM pipelines ORDER BY position, id`)
+	q := db.New(s.Pool)
+	prow, err := q.PipelineList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pipelines: %w", err)
 	}
-	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Pipeline, error) {
-		var p Pipeline
-		err := r.Scan(&p.ID, &p.Name, &p.Position)
-		return p, err
-	})
-	if err != nil {
-		return nil, err
-	}
+	ps := make([]Pipeline, len(prow))
 	idx := map[int64]int{}
-	for i, p := range ps {
-		idx[p.ID] = i
+	for i, p := range prow {
+		ps[i], idx[p.ID] = Pipeline{ID: p.ID, Name: p.Name, Position: int(p.Position)}, i
 	}
-	rows, err = s.Pool.Query(ctx, `SELECT id, pipeline_id, name, position, is_closed FROM stages ORDER BY position, id`)
+	stages, err := q.StageList(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var st Stage
-		if err := rows.Scan(&st.ID, &st.PipelineID, &st.Name, &st.Position, &st.IsClosed); err != nil {
-			return nil, err
-		}
+	for _, st := range stages {
 		if i, ok := idx[st.PipelineID]; ok {
-			ps[i].Stages = append(ps[i].Stages, st)
+			ps[i].Stages = append(ps[i].Stages, Stage{ID: st.ID, PipelineID: st.PipelineID, Name: st.Name, Position: int(st.Position), IsClosed: st.IsClosed})
 		}
 	}
-	return ps, rows.Err()
+	return ps, nil
 }
 
 func validRecordName(name string) (string, error) {
@@ -274,10 +262,12 @@ func (s *Store) PipelineCreate(ctx context.Context, editor Staff, name string) (
 	}
 	var id int64
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO pipelines (name, position) SELECT $1, coalesce(max(position), -1) + 1 FROM pipelines RETURNING id`, name).Scan(&id); err != nil {
+		q := db.New(tx)
+		var err error
+		if id, err = q.PipelineCreate(ctx, name); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO stages (pipeline_id, name, position, is_closed) VALUES ($1, 'New', 0, false), ($1, 'Closed', 1, true)`, id); err != nil {
+		if err := q.StageCreateDefaults(ctx, id); err != nil {
 			return err
 		}
 		return auditTx(ctx, tx, editor, fmt.Sprintf("pipeline:%d", id), "", "name="+name+" stages=New,Closed")
@@ -301,13 +291,12 @@ func (s *Store) StageCreate(ctx context.Context, editor Staff, pipelineID int64,
 	}
 	var id int64
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		var pos int
-		if err := tx.QueryRow(ctx, `INSERT INTO stages (pipeline_id, name, position, is_closed)
-		SELECT p.id, $2, coalesce((SELECT max(position) FROM stages WHERE pipeline_id = p.id), -1) + 1, $3 FROM pipelines p WHERE p.id = $1
-		RETURNING id, position`, pipelineID, name, closed).Scan(&id, &pos); err != nil {
+		r, err := db.New(tx).StageCreate(ctx, db.StageCreateParams{PipelineID: pipelineID, Name: name, IsClosed: closed})
+		if err != nil {
 			return err
 		}
-		return auditTx(ctx, tx, editor, fmt.Sprintf("stage:%d", id), "", stageAudit(pipelineID, name, pos, closed))
+		id = r.ID
+		return auditTx(ctx, tx, editor, fmt.Sprintf("stage:%d", id), "", stageAudit(pipelineID, name, int(r.Position), closed))
 	})
 	if isUnique(err) {
 		return 0, fmt.Errorf("stage %q: %w", name, ErrConflict)
@@ -327,45 +316,38 @@ func (s *Store) StageUpdate(ctx context.Context, editor Staff, id int64, name st
 		return err
 	}
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		var pid int64
-		var oldName string
-		var oldPos int
-		var oldClosed bool
-		if err := tx.QueryRow(ctx, `SELECT pipeline_id, name, position, is_closed FROM stages WHERE id = $1 FOR UPDATE`, id).Scan(&pid, &oldName, &oldPos, &oldClosed); err != nil {
+		q := db.New(tx)
+		old, err := q.StageGetForUpdate(ctx, id)
+		if err != nil {
 			return notFound(err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE stages SET name = $2, is_closed = $3 WHERE id = $1`, id, name, closed); err != nil {
+		pid := old.PipelineID
+		if err := q.StageRename(ctx, db.StageRenameParams{ID: id, Name: name, IsClosed: closed}); err != nil {
 			return err
 		}
 		// Reorder: the stage takes place position (0 = first) and the others close up around
 		// it, so positions stay 0…n-1 without ties.
-		rows, err := tx.Query(ctx, `SELECT id FROM stages WHERE pipeline_id = $1 AND id <> $2 ORDER BY position, id`, pid, id)
-		if err != nil {
-			return err
-		}
-		others, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		others, err := q.StageOthers(ctx, db.StageOthersParams{PipelineID: pid, ID: id})
 		if err != nil {
 			return err
 		}
 		position = min(max(position, 0), len(others))
 		order := make([]int64, 0, len(others)+1)
 		order = append(append(append(order, others[:position]...), id), others[position:]...)
-		if _, err := tx.Exec(ctx, `UPDATE stages s SET position = o.ord - 1
-			FROM unnest($1::bigint[]) WITH ORDINALITY AS o (id, ord) WHERE s.id = o.id`, order); err != nil {
+		if err := q.StageSetOrder(ctx, order); err != nil {
 			return err
 		}
-		var open, shut int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE NOT is_closed), count(*) FILTER (WHERE is_closed) FROM stages WHERE pipeline_id = $1`, pid).Scan(&open, &shut); err != nil {
+		n, err := q.StageCountOpenClosed(ctx, pid)
+		if err != nil {
 			return err
 		}
-		if open == 0 || shut == 0 {
+		if n.Open == 0 || n.Closed == 0 {
 			return Invalid("closed", "StageNeedOpenAndClosed")
 		}
-		if _, err = tx.Exec(ctx, `UPDATE tickets SET is_closed = $2,
-			closed_at = CASE WHEN $2 THEN coalesce(closed_at, now()) END WHERE stage_id = $1 AND is_closed <> $2`, id, closed); err != nil {
+		if err := q.StageTicketsFollow(ctx, db.StageTicketsFollowParams{ID: id, IsClosed: closed}); err != nil {
 			return err
 		}
-		before, after := stageAudit(pid, oldName, oldPos, oldClosed), stageAudit(pid, name, position, closed)
+		before, after := stageAudit(pid, old.Name, int(old.Position), old.IsClosed), stageAudit(pid, name, position, closed)
 		if before == after {
 			return nil
 		}
@@ -386,15 +368,15 @@ type Inbox struct {
 
 // InboxList returns every inbox by name.
 func (s *Store) InboxList(ctx context.Context) ([]Inbox, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, name, is_default FROM inboxes ORDER BY lower(name), id`)
+	rows, err := db.New(s.Pool).InboxList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("inboxes: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbox, error) {
-		var i Inbox
-		err := r.Scan(&i.ID, &i.Name, &i.IsDefault)
-		return i, err
-	})
+	out := make([]Inbox, len(rows))
+	for i, r := range rows {
+		out[i] = Inbox{ID: r.ID, Name: r.Name, IsDefault: r.IsDefault}
+	}
+	return out, nil
 }
 
 // InboxCreate creates an inbox, audited as editor's (store.CLIEditor from the command line).
@@ -406,7 +388,8 @@ func (s *Store) InboxCreate(ctx context.Context, editor Staff, name string) (int
 	}
 	var id int64
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO inboxes (name) VALUES ($1) RETURNING id`, name).Scan(&id); err != nil {
+		var err error
+		if id, err = db.New(tx).InboxCreate(ctx, name); err != nil {
 			return err
 		}
 		return auditTx(ctx, tx, editor, fmt.Sprintf("inbox:%d", id), "", "name="+name)
@@ -421,21 +404,22 @@ func (s *Store) InboxCreate(ctx context.Context, editor Staff, name string) (int
 // one transaction, audited as editor's (before: the previous default inbox). Errors: ErrNotFound.
 func (s *Store) InboxSetDefault(ctx context.Context, editor Staff, id int64) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		var isDefault bool
-		if err := tx.QueryRow(ctx, `SELECT is_default FROM inboxes WHERE id = $1 FOR UPDATE`, id).Scan(&isDefault); err != nil {
+		q := db.New(tx)
+		isDefault, err := q.InboxIsDefaultForUpdate(ctx, id)
+		if err != nil {
 			return notFound(err)
 		}
 		if isDefault {
 			return nil
 		}
-		var prev string
-		if err := tx.QueryRow(ctx, `SELECT coalesce(string_agg(id::text, ','), '') FROM inboxes WHERE is_default AND id <> $1`, id).Scan(&prev); err != nil {
+		prev, err := q.InboxOtherDefaults(ctx, id)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE inboxes SET is_default = false WHERE is_default AND id <> $1`, id); err != nil {
+		if err := q.InboxClearDefaultExcept(ctx, id); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE inboxes SET is_default = true WHERE id = $1`, id); err != nil {
+		if err := q.InboxMakeDefault(ctx, id); err != nil {
 			return err
 		}
 		before := ""
@@ -458,9 +442,7 @@ func (s *Store) LogoSet(ctx context.Context, staffID int64, contentType string, 
 	}
 	sum := sha256.Sum256(data)
 	version := hex.EncodeToString(sum[:])[:16]
-	_, err := s.Pool.Exec(ctx, `INSERT INTO branding_assets (name, content_type, data, sha256) VALUES ('logo', $1, $2, $3)
-		ON CONFLICT (name) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data, sha256 = EXCLUDED.sha256, updated_at = now()`,
-		contentType, data, version)
+	err := db.New(s.Pool).BrandingAssetPut(ctx, db.BrandingAssetPutParams{Name: "logo", ContentType: contentType, Data: data, Sha256: version})
 	if err != nil {
 		return "", fmt.Errorf("logo: %w", err)
 	}
@@ -472,8 +454,6 @@ func (s *Store) LogoSet(ctx context.Context, staffID int64, contentType string, 
 
 // LogoGet returns the logo's content type, bytes and version. Errors: ErrNotFound.
 func (s *Store) LogoGet(ctx context.Context) (string, []byte, string, error) {
-	var ct, v string
-	var data []byte
-	err := s.Pool.QueryRow(ctx, `SELECT content_type, data, sha256 FROM branding_assets WHERE name = 'logo'`).Scan(&ct, &data, &v)
-	return ct, data, v, notFound(err)
+	r, err := db.New(s.Pool).BrandingAssetGet(ctx, "logo")
+	return r.ContentType, r.Data, r.Sha256, notFound(err)
 }
