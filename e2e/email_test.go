@@ -54,4 +54,3 @@ func TestEmailAdminPages(t *testing.T) {
 		}
 	}
 }
-
