@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"portico/metrics"
 )
 
 // Limit is a fixed-window limit: at most Max events per Window for one key. Name namespaces
@@ -114,6 +116,9 @@ func (l *Limiter) Check(ctx context.Context, pairs ...any) (time.Duration, error
 		d, err := l.Blocked(ctx, pairs[i].(Limit), pairs[i+1].(string))
 		if err != nil {
 			return 0, err
+		}
+		if d > 0 {
+			metrics.RateLimited(pairs[i].(Limit).Name)
 		}
 		worst = max(worst, d)
 	}

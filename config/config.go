@@ -54,6 +54,10 @@ type Config struct {
 	Warnings []string
 	// LogLevel is debug, info, warn or error (PORTICO_LOG_LEVEL, default info).
 	LogLevel string
+	// MetricsAddr is the listen address of the Prometheus metrics endpoint /metrics
+	// (PORTICO_METRICS_ADDR, e.g. "127.0.0.1:9100"); empty (the default) serves no metrics. It
+	// is a listener of its own, never the public one: keep it on a private network.
+	MetricsAddr string
 	// BlobURL is the attachment store, a gocloud.dev/blob URL (PORTICO_BLOB_URL): file:///dir
 	// (default ./data/blobs) or s3://bucket?region=….
 	BlobURL string
@@ -240,6 +244,19 @@ var options = []option{
 		}
 		return fmt.Errorf("PORTICO_LOG_LEVEL must be debug, info, warn or error, got %q", v)
 	}},
+	{"PORTICO_METRICS_ADDR", nil, func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("PORTICO_METRICS_ADDR must be host:port or :port, got %q", v)
+		}
+		if v == c.Addr {
+			return fmt.Errorf("PORTICO_METRICS_ADDR must differ from PORTICO_ADDR (%q)", c.Addr)
+		}
+		c.MetricsAddr = v
+		return nil
+	}},
 	{"PORTICO_TRUSTED_PROXIES", nil, func(c *Config, v string) error {
 		for _, p := range strings.Split(v, ",") {
 			if p = strings.TrimSpace(p); p == "" {
@@ -406,6 +423,7 @@ func (c *Config) Dump() map[string]string {
 	return map[string]string{
 		"env":              c.Env,
 		"addr":             c.Addr,
+		"metrics_addr":     c.MetricsAddr,
 		"base_url":         c.BaseURL,
 		"database_url":     maskURL(c.DatabaseURL),
 		"redis_url":        maskURL(c.RedisURL),

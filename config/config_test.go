@@ -38,17 +38,19 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"env":         {map[string]string{"PORTICO_ENV": "staging"}, "PORTICO_ENV"},
-		"addr":        {map[string]string{"PORTICO_ADDR": "3000"}, "PORTICO_ADDR"},
-		"base url":    {map[string]string{"PORTICO_BASE_URL": "localhost"}, "PORTICO_BASE_URL"},
-		"database":    {map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
-		"redis":       {map[string]string{"REDIS_URL": "http://x"}, "REDIS_URL"},
-		"short key":   {map[string]string{"PORTICO_SECRET_KEY": "abcd"}, "PORTICO_SECRET_KEY"},
-		"non-hex key": {map[string]string{"PORTICO_SECRET_KEY": strings.Repeat("zz", 32)}, "PORTICO_SECRET_KEY"},
-		"prod no key": {map[string]string{"PORTICO_ENV": "production", "PORTICO_BASE_URL": "https://x.example"}, "PORTICO_SECRET_KEY"},
-		"proxies":     {map[string]string{"PORTICO_TRUSTED_PROXIES": "10.0.0.1, not-an-ip"}, "PORTICO_TRUSTED_PROXIES"},
-		"lifetime":    {map[string]string{"PORTICO_SESSION_LIFETIME": "1s"}, "PORTICO_SESSION_LIFETIME"},
-		"log level":   {map[string]string{"PORTICO_LOG_LEVEL": "loud"}, "PORTICO_LOG_LEVEL"},
+		"env":                           {map[string]string{"PORTICO_ENV": "staging"}, "PORTICO_ENV"},
+		"addr":                          {map[string]string{"PORTICO_ADDR": "3000"}, "PORTICO_ADDR"},
+		"metrics addr":                  {map[string]string{"PORTICO_METRICS_ADDR": "9100"}, "PORTICO_METRICS_ADDR"},
+		"metrics on the public address": {map[string]string{"PORTICO_METRICS_ADDR": ":3000"}, "PORTICO_METRICS_ADDR"},
+		"base url":                      {map[string]string{"PORTICO_BASE_URL": "localhost"}, "PORTICO_BASE_URL"},
+		"database":                      {map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		"redis":                         {map[string]string{"REDIS_URL": "http://x"}, "REDIS_URL"},
+		"short key":                     {map[string]string{"PORTICO_SECRET_KEY": "abcd"}, "PORTICO_SECRET_KEY"},
+		"non-hex key":                   {map[string]string{"PORTICO_SECRET_KEY": strings.Repeat("zz", 32)}, "PORTICO_SECRET_KEY"},
+		"prod no key":                   {map[string]string{"PORTICO_ENV": "production", "PORTICO_BASE_URL": "https://x.example"}, "PORTICO_SECRET_KEY"},
+		"proxies":                       {map[string]string{"PORTICO_TRUSTED_PROXIES": "10.0.0.1, not-an-ip"}, "PORTICO_TRUSTED_PROXIES"},
+		"lifetime":                      {map[string]string{"PORTICO_SESSION_LIFETIME": "1s"}, "PORTICO_SESSION_LIFETIME"},
+		"log level":                     {map[string]string{"PORTICO_LOG_LEVEL": "loud"}, "PORTICO_LOG_LEVEL"},
 	} {
 		_, err := LoadFrom(env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {

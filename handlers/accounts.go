@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"portico/auth"
+	"portico/metrics"
 	"portico/sql/store"
 )
 
@@ -271,11 +272,13 @@ func (h *Handlers) completeSignIn(c *fiber.Ctx, id int64) error {
 		return err
 	}
 	if !ok {
+		metrics.SignIn("link", metrics.Denied)
 		return h.accessDenied(c)
 	}
 	if err := h.signInContact(c, id); err != nil {
 		return err
 	}
+	metrics.SignIn("link", metrics.Success)
 	return Redirect(c, "/tickets")
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"portico/auth"
+	"portico/metrics"
 	"portico/sql/store"
 )
 
@@ -84,6 +85,7 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 		p := h.newPage(c, "", nil)
 		f.Error = p.T("TryAgainInMinutes", "Minutes", auth.Minutes(wait))
 		c.Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		metrics.SignIn("password", metrics.Limited)
 		return h.loginPage(c, fiber.StatusTooManyRequests, p, f)
 	}
 	acct, err := h.Store.AccountByEmail(ctx, f.Email)
@@ -93,6 +95,7 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 	ok := len(password) <= 4*auth.MaxPasswordRunes && auth.CheckPassword(password, acct.PasswordHash)
 	if !ok || acct.Status != "active" {
 		Log(c).Info("sign-in refused")
+		metrics.SignIn("password", metrics.Refused)
 		if _, err := h.Limiter.Hit(ctx, l.SigninAccount, acctKey); err != nil {
 			return err
 		}
@@ -108,6 +111,7 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 		return err
 	} else if !allowed {
 		Log(c).Info("sign-in refused: not in an access group", "contact_id", acct.Contact.ID)
+		metrics.SignIn("password", metrics.Denied)
 		return h.accessDenied(c)
 	}
 	_ = h.Limiter.Reset(ctx, l.SigninAccount, acctKey)
@@ -119,6 +123,7 @@ func (h *Handlers) LoginCreate(c *fiber.Ctx) error {
 	h.setSessionCookie(c, sess.ID)
 	_ = h.Store.AccountSignedIn(ctx, acct.Contact.ID, sess.CreatedAt)
 	Log(c).Info("signed in", "contact_id", acct.Contact.ID)
+	metrics.SignIn("password", metrics.Success)
 	target := f.ReturnTo
 	if target == "" {
 		target = "/tickets"

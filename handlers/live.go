@@ -12,6 +12,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
+
+	"portico/metrics"
 )
 
 // Live fans ticket-change notices out to the ticket pages open on this instance. Notices travel
@@ -123,6 +125,8 @@ func (h *Handlers) TicketEvents(c *fiber.Ctx) error {
 	notices, unsubscribe := h.Live.subscribe(id)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer unsubscribe()
+		metrics.LiveStream(1)
+		defer metrics.LiveStream(-1)
 		send := func(s string) bool {
 			if _, err := w.WriteString(s); err != nil {
 				return false
@@ -149,6 +153,9 @@ func (h *Handlers) TicketEvents(c *fiber.Ctx) error {
 			case <-end.C:
 				return
 			case <-h.Live.done:
+				// This instance is shutting down: the browser reconnects at once, and the load
+				// balancer sends it to an instance that stays.
+				send("retry: 250\n\n")
 				return
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"portico/auth"
+	"portico/metrics"
 	"portico/sql/store"
 )
 
@@ -143,6 +144,7 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 		if r.Test {
 			return h.ssoTestPage(c, p, r.Identity, r)
 		}
+		metrics.SignIn("sso", metrics.Refused)
 		return h.ssoDeny(c, r.Reason)
 	}
 	if err != nil {
@@ -171,6 +173,7 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 		if refused.Reason == auth.ReasonUnverified {
 			return h.ssoConfirmSend(c, row, sid, res.ReturnTo)
 		}
+		metrics.SignIn("sso", metrics.Denied)
 		return h.ssoDeny(c, refused.Reason)
 	}
 	if err != nil {
@@ -197,6 +200,7 @@ func (h *Handlers) ssoOpenSession(c *fiber.Ctx, contact store.Contact, slug, ret
 	h.setSessionCookie(c, sess.ID)
 	_ = h.Store.AccountSignedIn(ctx, contact.ID, sess.CreatedAt)
 	Log(c).Info("signed in", "contact_id", contact.ID, "provider", slug)
+	metrics.SignIn("sso", metrics.Success)
 	if !LocalPath(returnTo) {
 		returnTo = "/tickets"
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"portico/auth"
+	"portico/metrics"
 	"portico/sql/store"
 )
 
@@ -70,6 +71,7 @@ func (h *Handlers) StaffLoginCreate(c *fiber.Ctx) error {
 		f.Error = p.T("TryAgainInMinutes", "Minutes", auth.Minutes(wait))
 		c.Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		p.Title, p.Data = p.T("StaffSignIn"), f
+		metrics.SignIn("staff_password", metrics.Limited)
 		return h.renderAdmin(c, fiber.StatusTooManyRequests, "admin/login", p)
 	}
 	st, hash, err := h.Store.StaffByEmail(ctx, f.Email)
@@ -79,6 +81,7 @@ func (h *Handlers) StaffLoginCreate(c *fiber.Ctx) error {
 	ok := len(password) <= 4*auth.MaxPasswordRunes && auth.CheckPassword(password, hash)
 	if !ok || st.Status != "active" {
 		Log(c).Info("staff sign-in refused")
+		metrics.SignIn("staff_password", metrics.Refused)
 		if _, err := h.Limiter.Hit(ctx, l.SigninAccount, acctKey); err != nil {
 			return err
 		}
@@ -95,9 +98,11 @@ func (h *Handlers) StaffLoginCreate(c *fiber.Ctx) error {
 	if tf, err := h.Store.StaffTOTPGet(ctx, st.ID); err != nil {
 		return err
 	} else if tf.Enabled() {
+		metrics.SignIn("staff_password", metrics.Success) // the password step passed
 		return h.staffTOTPChallenge(c, st, f.ReturnTo)
 	}
 	_ = h.Limiter.Reset(ctx, l.SigninAccount, acctKey)
+	metrics.SignIn("staff_password", metrics.Success)
 	return h.staffSignedIn(c, st, f.ReturnTo)
 }
 

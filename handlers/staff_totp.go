@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp"
 
 	"portico/auth"
+	"portico/metrics"
 	"portico/sql/store"
 )
 
@@ -123,6 +124,7 @@ func (h *Handlers) StaffLoginTOTPCreate(c *fiber.Ctx) error {
 		return err
 	} else if wait > 0 {
 		c.Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		metrics.SignIn("staff_totp", metrics.Limited)
 		return h.renderTOTPLogin(c, fiber.StatusTooManyRequests, "TryAgainInMinutes", "Minutes", auth.Minutes(wait))
 	}
 	tf, err := h.Store.StaffTOTPGet(ctx, pend.StaffID)
@@ -146,6 +148,7 @@ func (h *Handlers) StaffLoginTOTPCreate(c *fiber.Ctx) error {
 	}
 	if !ok {
 		Log(c).Info("staff totp code refused", "staff_id", pend.StaffID)
+		metrics.SignIn("staff_totp", metrics.Refused)
 		if _, err := h.Limiter.Hit(ctx, l.SigninAccount, acctKey); err != nil {
 			return err
 		}
@@ -166,6 +169,7 @@ func (h *Handlers) StaffLoginTOTPCreate(c *fiber.Ctx) error {
 		return err
 	}
 	_ = h.Limiter.Reset(ctx, l.SigninAccount, acctKey)
+	metrics.SignIn("staff_totp", metrics.Success)
 	return h.staffSignedIn(c, st, pend.ReturnTo)
 }
 

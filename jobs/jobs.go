@@ -21,6 +21,7 @@ import (
 
 	"portico/mail"
 	"portico/mail/inbound"
+	"portico/metrics"
 	"portico/sql/store"
 )
 
@@ -210,8 +211,10 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 		}
 		w.cfg.Log.Log(ctx, lvl, "mail send failed", "job_id", job.ID, "template", a.Template,
 			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
+		metrics.Mail(false)
 		return err
 	}
+	metrics.Mail(true)
 	w.cfg.Log.Info("mail sent", "job_id", job.ID, "template", a.Template, "attempt", job.Attempt)
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"portico/auth"
 	"portico/config"
 	"portico/handlers"
+	"portico/metrics"
 	"portico/sql/store"
 	"portico/static"
 )
@@ -44,6 +45,7 @@ func (s *Server) plumbing() {
 		_, _ = rand.Read(b)
 		return hex.EncodeToString(b)
 	}}))
+	app.Use(metrics.Middleware()) // outside the access log: it sees the status actually sent
 	app.Use(s.accessLog)
 	app.Use(s.securityHeaders)
 	// Probes before anything that reads settings or the session: liveness touches no dependency.

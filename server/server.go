@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/template/html/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// attachment stores
@@ -29,6 +30,7 @@ import (
 	"portico/handlers"
 	"portico/jobs"
 	"portico/mail/inbound"
+	"portico/metrics"
 	"portico/partials"
 	"portico/sql/migrations"
 	"portico/sql/store"
@@ -65,6 +67,9 @@ type Server struct {
 	// Jobs is the background job queue (outbound mail); StartJobs starts its workers.
 	Jobs        *jobs.Queue
 	jobsStarted bool
+	// Metrics is this instance's Prometheus registry (served on PORTICO_METRICS_ADDR).
+	Metrics    *prometheus.Registry
+	metricsSrv *http.Server
 	// draining is set when a graceful shutdown begins: /readyz answers 503 from then on.
 	draining atomic.Bool
 	// MailTokens signs and checks the reply addresses of email tickets (issue 13).
@@ -194,6 +199,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	contactsDone := make(chan struct{})
 	s.stopContacts = func() { stopContacts(); <-contactsDone }
 	go func() { defer close(contactsDone); s.listenContacts(contactsCtx) }()
+	s.Metrics = metrics.NewRegistry(metrics.PostgresPool(s.Pool), metrics.RedisPool(s.Redis), metrics.Jobs(s.Pool, ReadyTimeout))
 	if s.Store.Blobs, err = blob.OpenBucket(ctx, cfg.BlobURL); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("PORTICO_BLOB_URL: %w", err)
@@ -279,6 +285,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.StartMail(ctx); err != nil {
 		return err
 	}
+	if err := s.startMetrics(); err != nil {
+		return fmt.Errorf("PORTICO_METRICS_ADDR: %w", err)
+	}
+	defer s.stopMetrics(context.Background())
 	go func() { errc <- s.App.Listen(s.Config.Addr) }()
 	select {
 	case err := <-errc:
