@@ -58,6 +58,14 @@ type Config struct {
 	// (PORTICO_METRICS_ADDR, e.g. "127.0.0.1:9100"); empty (the default) serves no metrics. It
 	// is a listener of its own, never the public one: keep it on a private network.
 	MetricsAddr string
+	// ShutdownTimeout bounds a graceful stop (SIGTERM): in-flight requests get this long to
+	// finish, then running jobs the same again before they are cancelled and left to another
+	// instance (PORTICO_SHUTDOWN_TIMEOUT, default 20s).
+	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long a stopping instance keeps serving while /readyz already answers
+	// 503, so that the load balancer stops sending it requests before its listener closes
+	// (PORTICO_SHUTDOWN_DELAY, default 5s in production, 0 in development).
+	ShutdownDelay time.Duration
 	// BlobURL is the attachment store, a gocloud.dev/blob URL (PORTICO_BLOB_URL): file:///dir
 	// (default ./data/blobs) or s3://bucket?region=….
 	BlobURL string
@@ -341,6 +349,17 @@ var options = []option{
 	{"PORTICO_REDIS_TIMEOUT", nil, func(c *Config, v string) error {
 		return duration(&c.RedisTimeout, "PORTICO_REDIS_TIMEOUT", v, 100*time.Millisecond, time.Minute, "100ms", "1m")
 	}},
+	{"PORTICO_SHUTDOWN_TIMEOUT", value("20s"), func(c *Config, v string) error {
+		return duration(&c.ShutdownTimeout, "PORTICO_SHUTDOWN_TIMEOUT", v, time.Second, 10*time.Minute, "1s", "10m")
+	}},
+	{"PORTICO_SHUTDOWN_DELAY", func(c *Config) string {
+		if c.Production() {
+			return "5s"
+		}
+		return "0s"
+	}, func(c *Config, v string) error {
+		return duration(&c.ShutdownDelay, "PORTICO_SHUTDOWN_DELAY", v, 0, 5*time.Minute, "0s", "5m")
+	}},
 }
 
 // duration parses v into *dst when v is set, within [lo, hi] (spelled loS and hiS in the
@@ -424,6 +443,8 @@ func (c *Config) Dump() map[string]string {
 		"env":              c.Env,
 		"addr":             c.Addr,
 		"metrics_addr":     c.MetricsAddr,
+		"shutdown_timeout": c.ShutdownTimeout.String(),
+		"shutdown_delay":   c.ShutdownDelay.String(),
 		"base_url":         c.BaseURL,
 		"database_url":     maskURL(c.DatabaseURL),
 		"redis_url":        maskURL(c.RedisURL),

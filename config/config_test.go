@@ -19,6 +19,9 @@ func TestDefaults(t *testing.T) {
 	if c.Env != EnvDevelopment || c.Addr != ":3000" || c.DatabaseURL != DefaultDatabaseURL || c.RedisURL != DefaultRedisURL {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.MetricsAddr != "" || c.ShutdownTimeout != 20*time.Second || c.ShutdownDelay != 0 {
+		t.Errorf("operations defaults: metrics %q, shutdown timeout %v, delay %v", c.MetricsAddr, c.ShutdownTimeout, c.ShutdownDelay)
+	}
 	if !strings.HasPrefix(c.SecretKeySource, "generated:") || len(c.SecretKey) != 32 {
 		t.Fatalf("dev key: %q %d", c.SecretKeySource, len(c.SecretKey))
 	}
@@ -68,6 +71,9 @@ func TestProductionAndMaskedDump(t *testing.T) {
 	}
 	if !c.Production() || !c.SecureCookies() || c.BaseURL != "https://support.example.com" {
 		t.Errorf("production config: %+v", c)
+	}
+	if c.ShutdownDelay != 5*time.Second {
+		t.Errorf("production shutdown delay %v, want 5s (the load balancer sees /readyz fail first)", c.ShutdownDelay)
 	}
 	for k, v := range c.Dump() {
 		if strings.Contains(v, "hunter2") || strings.Contains(v, key) {

@@ -92,8 +92,26 @@ func New(cfg Config) (*Queue, error) {
 // Start begins working jobs until Stop. ctx bounds only the start.
 func (q *Queue) Start(ctx context.Context) error { return q.client.Start(context.WithoutCancel(ctx)) }
 
-// Stop finishes the jobs in progress (until ctx ends) and stops.
-func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
+// Stop stops fetching jobs and lets the ones in progress finish until ctx ends; jobs still
+// running then have their contexts cancelled (River's StopAndCancel) and get up to
+// StopCancelWait more to return: River records each as failed and retries it later on any
+// instance, so a stopping instance never holds jobs hostage. It returns ctx's error when jobs
+// had to be cancelled.
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), StopCancelWait)
+	defer cancel()
+	if cerr := q.client.StopAndCancel(hard); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// StopCancelWait bounds the wait for cancelled jobs to return in Stop.
+const StopCancelWait = 5 * time.Second
 
 // backoff is the retry policy: base × n⁴ after the n-th failure, capped at 6 h.
 type backoff struct{ base time.Duration }

@@ -15,6 +15,9 @@ import (
 // answer 503 within it, never hang.
 const ReadyTimeout = 3 * time.Second
 
+// migrationsRecheck is how long a passed migrations check is trusted by /readyz.
+const migrationsRecheck = time.Minute
+
 // Readiness is the body of /readyz: "ok" or "unavailable" overall, and per check ("postgres",
 // "redis", "migrations", "blob") "ok" or a short reason that names what failed without
 // addresses or credentials (the full error goes to the log).
@@ -49,7 +52,16 @@ func (s *Server) Ready(ctx context.Context) Readiness {
 		"postgres": func(ctx context.Context) error { return s.Pool.Ping(ctx) },
 		"redis":    func(ctx context.Context) error { return s.Redis.Ping(ctx).Err() },
 		"migrations": func(ctx context.Context) error {
-			return migrations.Check(ctx, s.Pool)
+			// Migrations only move forward: a check that passed stays true for a while, so
+			// frequent probes cost a ping, not a schema read.
+			if last := s.migrationsOK.Load(); last != 0 && time.Since(time.Unix(0, last)) < migrationsRecheck {
+				return nil
+			}
+			err := migrations.Check(ctx, s.Pool)
+			if err == nil {
+				s.migrationsOK.Store(time.Now().UnixNano())
+			}
+			return err
 		},
 		"blob": func(ctx context.Context) error {
 			ok, err := s.Store.Blobs.IsAccessible(ctx)

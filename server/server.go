@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/emersion/go-smtp"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -80,6 +81,8 @@ type Server struct {
 	mailServers []*smtp.Server
 	fetchers    *inbound.Fetchers
 	redisPrefix string
+	// migrationsOK is when /readyz last found the schema current (unix ns; 0 never).
+	migrationsOK atomic.Int64
 }
 
 // Options tune New for tests: existing pools to reuse and a Redis key prefix.
@@ -276,39 +279,81 @@ func proxyHeader(cfg *config.Config) string {
 	return ""
 }
 
-// Run serves on cfg.Addr until ctx is cancelled, then shuts down gracefully (10 s).
+// Run serves on cfg.Addr until ctx is cancelled (SIGTERM or Ctrl-C), then drains: see Serve.
 func (s *Server) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
+	ln, err := net.Listen("tcp", s.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("PORTICO_ADDR: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve starts the job workers, the mail receivers and the metrics listener, serves HTTP on ln until ctx is
+// cancelled, then shuts down gracefully within cfg.ShutdownDelay + 2 × cfg.ShutdownTimeout
+// (Shutdown) and returns nil, or the listener's error if serving failed first.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	stopWorkers := func() {
+		s.StopMail(s.Config.ShutdownTimeout)
+		s.StopJobs(s.Config.ShutdownTimeout)
+	}
 	if err := s.StartJobs(ctx); err != nil {
+		ln.Close()
 		return err
 	}
 	if err := s.StartMail(ctx); err != nil {
+		ln.Close()
+		stopWorkers()
 		return err
 	}
 	if err := s.startMetrics(); err != nil {
+		ln.Close()
+		stopWorkers()
 		return fmt.Errorf("PORTICO_METRICS_ADDR: %w", err)
 	}
 	defer s.stopMetrics(context.Background())
-	go func() { errc <- s.App.Listen(s.Config.Addr) }()
+	errc := make(chan error, 1)
+	go func() { errc <- s.App.Listener(ln) }()
 	select {
 	case err := <-errc:
+		stopWorkers()
 		return err
 	case <-ctx.Done():
 	}
-	s.Log.Info("shutting down")
-	return s.Shutdown(10 * time.Second)
+	s.Log.Info("shutting down", "delay", s.Config.ShutdownDelay.String(), "timeout", s.Config.ShutdownTimeout.String())
+	err := s.Shutdown(s.Config.ShutdownTimeout)
+	if lerr := <-errc; lerr != nil && !errors.Is(lerr, net.ErrClosed) && err == nil {
+		err = lerr
+	}
+	return err
 }
 
-// Shutdown ends the open event streams, then stops accepting requests and waits up to timeout
-// for the running ones.
+// Shutdown drains the instance for a rolling restart (issue 11):
+//  1. /readyz answers 503 "draining" at once, and for cfg.ShutdownDelay the instance keeps
+//     serving, so the load balancer's health check takes it out before its port closes;
+//  2. the live-update streams end with a short retry hint (the browser reconnects, through the
+//     load balancer, to an instance that stays);
+//  3. the listener closes (new connections are refused: a load balancer retries them
+//     elsewhere), and the requests in progress get up to timeout to finish;
+//  4. the mail receivers stop (StopMail); the job workers stop taking jobs; running ones get up to timeout to finish, then are
+//     cancelled and left to River to retry on any instance (River's StopAndCancel).
+//
+// It returns the HTTP server's error when requests were still running at the deadline.
 func (s *Server) Shutdown(timeout time.Duration) error {
+	s.draining.Store(true)
+	if d := s.Config.ShutdownDelay; d > 0 {
+		time.Sleep(d)
+	}
 	if s.stopLive != nil {
 		s.stopLive()
 	}
-	defer s.StopJobs(timeout)
-	defer s.StopMail(timeout)
-	return s.App.ShutdownWithTimeout(timeout)
+	err := s.App.ShutdownWithTimeout(timeout)
+	s.StopMail(timeout)
+	s.StopJobs(timeout)
+	return err
 }
+
+// Draining reports whether Shutdown has begun (the instance answers /readyz with 503).
+func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Close stops the settings subscriber and releases the pools New opened.
 func (s *Server) Close() {
