@@ -16,15 +16,17 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"portico/handlers"
+	"portico/metrics"
 	"portico/sql/store"
 )
 
 // errorHandler is the one table from error to status: not found → 404 (never 403, no existence
 // leak), conflicts → 409, a dependency that failed or did not answer in time (Unavailable) →
 // 503 with Retry-After (never a sign-out, never a 500), framework errors keep their code,
-// anything else is internal (500), logged once with the request id and never shown to the user.
-func errorHandler(h *handlers.Handlers, log *slog.Logger) fiber.ErrorHandler {
+// anything else is internal (500), logged once (with the request id, through the request's logger) and never shown to the user.
+func errorHandler(h *handlers.Handlers, base *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		log := handlers.LogOr(c, base)
 		var fe *fiber.Error
 		status := fiber.StatusInternalServerError
 		switch {
@@ -44,17 +46,18 @@ func errorHandler(h *handlers.Handlers, log *slog.Logger) fiber.ErrorHandler {
 		var rerr error
 		switch {
 		case status == fiber.StatusServiceUnavailable && fe == nil:
-			log.Warn("dependency unavailable", "request_id", handlers.RequestIDOf(c), "method", c.Method(),
-				"path", c.Path(), "dependency", DependencyOf(err), "err", err)
+			dep := DependencyOf(err)
+			metrics.DependencyError(dep)
+			log.Warn("dependency unavailable", "method", c.Method(), "path", c.Path(), "dependency", dep, "err", err)
 			rerr = h.Unavailable(c)
 		case status >= 500:
-			log.Error("internal error", "request_id", handlers.RequestIDOf(c), "method", c.Method(), "path", c.Path(), "err", err)
+			log.Error("internal error", "method", c.Method(), "path", c.Path(), "err", err)
 			rerr = h.ErrorPage(c, status)
 		default:
 			rerr = h.ErrorPage(c, status)
 		}
 		if rerr != nil {
-			log.Error("error page failed", "request_id", handlers.RequestIDOf(c), "err", rerr)
+			log.Error("error page failed", "err", rerr)
 			return c.Status(status).SendString(utilsStatus(status))
 		}
 		return nil
@@ -75,6 +78,10 @@ func Unavailable(err error) bool {
 // DependencyOf names the kind of dependency failure err is ("postgres", "redis", "blob",
 // "timeout", "network"), or "" when it is not one (see Unavailable). The log and metrics use it.
 func DependencyOf(err error) string {
+	var rc *redisCallError
+	if errors.As(err, &rc) { // a failed Redis call (redisErrorHook), whatever the cause
+		return "redis"
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {

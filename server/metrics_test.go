@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -114,5 +115,44 @@ func TestMetricsExistAndMove(t *testing.T) {
 	d1, _ := metricValue(t, ts, "portico_jobs", depth)
 	if d1 != d0+1 {
 		t.Errorf("queue depth %v → %v after a reset request", d0, d1)
+	}
+}
+
+// A Redis outage (the connection through toxiproxy refused) is counted by the dependency-error
+// counter as kind redis, beside the 503 it answers; the count stops once Redis is back.
+func TestMetricsCountRedisFault(t *testing.T) {
+	r := newFaultRig(t)
+	c := r.ts.client()
+	c.signIn(r.std.AliceEmail, r.std.Password)
+	kind := map[string]string{"kind": "redis"}
+	before, _ := metricValue(t, r.ts, "portico_dependency_errors_total", kind)
+	restore := down(t, r.redis)
+	resp := c.do(httptest.NewRequest(http.MethodGet, "/tickets", nil))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("GET /tickets with Redis down: %d", resp.StatusCode)
+	}
+	during, _ := metricValue(t, r.ts, "portico_dependency_errors_total", kind)
+	if during < before+1 {
+		all, _ := metricValue(t, r.ts, "portico_dependency_errors_total", nil)
+		t.Fatalf("redis dependency errors %v → %v (all kinds: %v)", before, during, all)
+	}
+	restore()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp := c.do(httptest.NewRequest(http.MethodGet, "/tickets", nil))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /tickets after Redis came back: %d", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	after, _ := metricValue(t, r.ts, "portico_dependency_errors_total", kind)
+	resp = c.do(httptest.NewRequest(http.MethodGet, "/tickets", nil))
+	resp.Body.Close()
+	if again, _ := metricValue(t, r.ts, "portico_dependency_errors_total", kind); again != after {
+		t.Errorf("a healthy request counted a dependency error: %v → %v", after, again)
 	}
 }

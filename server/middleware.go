@@ -196,7 +196,9 @@ func (s *Server) session(c *fiber.Ctx) error {
 	if sess == nil && !unavailable && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) && !handlers.HTMXRequest(c) {
 		fresh, err := s.Sessions.Create(ctx, auth.KindAnonymous, 0, anonymousIdle)
 		if err != nil { // public pages still serve what they can; forms will answer 503
-			s.Log.Warn("pre-sign-in session not created", "request_id", handlers.RequestIDOf(c), "dependency", DependencyOf(err), "err", err)
+			dep := DependencyOf(err)
+			metrics.DependencyError(dep)
+			handlers.Log(c).Warn("pre-sign-in session not created", "dependency", dep, "err", err)
 			c.Locals(sessionUnavailableKey, err)
 		} else {
 			sess = fresh
@@ -275,7 +277,7 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 		if err := sessionUnavailable(c); err != nil {
 			return err // the token could not be checked: 503, the form keeps its text
 		}
-		s.Log.Warn("csrf refused", "request_id", handlers.RequestIDOf(c), "path", c.Path())
+		handlers.Log(c).Warn("csrf refused", "path", c.Path())
 		return s.Handlers.ErrorPage(c, fiber.StatusForbidden)
 	}
 	return c.Next()

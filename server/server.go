@@ -185,6 +185,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 			return nil, err
 		}
 	}
+	s.Redis.AddHook(redisErrorHook{}) // failed calls name Redis in the log and the metrics
 	if applied, err := migrations.Apply(ctx, s.Pool); err != nil {
 		s.Close()
 		return nil, err
