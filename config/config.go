@@ -58,6 +58,11 @@ type Config struct {
 	// (PORTICO_METRICS_ADDR, e.g. "127.0.0.1:9100"); empty (the default) serves no metrics. It
 	// is a listener of its own, never the public one: keep it on a private network.
 	MetricsAddr string
+	// OTLPEndpoint turns on OpenTelemetry tracing: spans for HTTP requests, SQL and Redis calls
+	// are exported over OTLP/HTTP to this URL, e.g. "http://otel-collector:4318"
+	// (OTEL_EXPORTER_OTLP_ENDPOINT, the standard variable; the exporter also honours the other
+	// standard OTEL_EXPORTER_OTLP_* and OTEL_SERVICE_NAME variables). Empty (the default): off.
+	OTLPEndpoint string
 	// ShutdownTimeout bounds a graceful stop (SIGTERM): in-flight requests get this long to
 	// finish, then running jobs the same again before they are cancelled and left to another
 	// instance (PORTICO_SHUTDOWN_TIMEOUT, default 20s).
@@ -349,6 +354,16 @@ var options = []option{
 	{"PORTICO_REDIS_TIMEOUT", nil, func(c *Config, v string) error {
 		return duration(&c.RedisTimeout, "PORTICO_REDIS_TIMEOUT", v, 100*time.Millisecond, time.Minute, "100ms", "1m")
 	}},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", nil, func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL such as http://collector:4318, got %q", v)
+		}
+		c.OTLPEndpoint = v
+		return nil
+	}},
 	{"PORTICO_SHUTDOWN_TIMEOUT", value("20s"), func(c *Config, v string) error {
 		return duration(&c.ShutdownTimeout, "PORTICO_SHUTDOWN_TIMEOUT", v, time.Second, 10*time.Minute, "1s", "10m")
 	}},
@@ -443,6 +458,7 @@ func (c *Config) Dump() map[string]string {
 		"env":              c.Env,
 		"addr":             c.Addr,
 		"metrics_addr":     c.MetricsAddr,
+		"otlp_endpoint":    maskURL(c.OTLPEndpoint),
 		"shutdown_timeout": c.ShutdownTimeout.String(),
 		"shutdown_delay":   c.ShutdownDelay.String(),
 		"base_url":         c.BaseURL,

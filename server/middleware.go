@@ -45,6 +45,9 @@ func (s *Server) plumbing() {
 		_, _ = rand.Read(b)
 		return hex.EncodeToString(b)
 	}}))
+	if s.tracer != nil {
+		app.Use(traceHTTP(s.tracer)) // first: the request's span is the parent of everything below
+	}
 	app.Use(metrics.Middleware()) // outside the access log: it sees the status actually sent
 	app.Use(s.accessLog)
 	app.Use(s.securityHeaders)

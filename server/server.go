@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// attachment stores
 	_ "gocloud.dev/blob/s3blob"   // s3:// attachment stores
@@ -81,6 +82,12 @@ type Server struct {
 	mailServers []*smtp.Server
 	fetchers    *inbound.Fetchers
 	redisPrefix string
+	// tracer traces HTTP, SQL and Redis when tracing is on (nil: off); stopTracing flushes and
+	// stops the provider New made.
+	tracer      trace.TracerProvider
+	stopTracing func(context.Context) error
+	// ownsRedis is true when New opened the Redis client.
+	ownsRedis bool
 	// migrationsOK is when /readyz last found the schema current (unix ns; 0 never).
 	migrationsOK atomic.Int64
 }
@@ -98,6 +105,10 @@ type Options struct {
 	// IdPs); SSOHTTPClient replaces their HTTP client.
 	SSOInsecureURLs bool
 	SSOHTTPClient   *http.Client
+	// TracerProvider, when set, traces HTTP, SQL and Redis into it (tests: an in-memory span
+	// recorder); else tracing follows cfg.OTLPEndpoint (off when empty). SQL spans need a pool
+	// New opens (Pool nil).
+	TracerProvider trace.TracerProvider
 }
 
 // NewLogger returns the process logger: JSON in production, text in development, to stderr.
@@ -173,8 +184,25 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	s.Log = requestScoped(s.Log)
 	var err error
+	s.tracer = opt.TracerProvider
+	if s.tracer == nil && cfg.OTLPEndpoint != "" {
+		tp, err := newTracerProvider(ctx, cfg.OTLPEndpoint)
+		if err != nil {
+			return nil, err
+		}
+		s.tracer, s.stopTracing = tp, tp.Shutdown
+	}
 	if s.Pool == nil {
-		if s.Pool, err = store.OpenTimeout(ctx, cfg.DatabaseURL, cfg.DBTimeout); err != nil {
+		pcfg, err := store.PoolConfig(cfg.DatabaseURL, cfg.DBTimeout)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		if s.tracer != nil {
+			tracePool(pcfg, s.tracer)
+		}
+		if s.Pool, err = store.OpenConfig(ctx, pcfg, cfg.DBTimeout); err != nil {
+			s.Close()
 			return nil, err
 		}
 		s.ownsPools = true
@@ -183,6 +211,13 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		if s.Redis, err = OpenRedisTimeout(ctx, cfg.RedisURL, cfg.RedisTimeout); err != nil {
 			s.Close()
 			return nil, err
+		}
+		s.ownsRedis = true
+	}
+	if s.tracer != nil {
+		if err := traceRedis(s.Redis, s.tracer); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("tracing: %w", err)
 		}
 	}
 	s.Redis.AddHook(redisErrorHook{}) // failed calls name Redis in the log and the metrics
@@ -356,7 +391,7 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 // Draining reports whether Shutdown has begun (the instance answers /readyz with 503).
 func (s *Server) Draining() bool { return s.draining.Load() }
 
-// Close stops the settings subscriber and releases the pools New opened.
+// Close stops the settings subscriber, releases the pools New opened and flushes the traces.
 func (s *Server) Close() {
 	s.StopMail(5 * time.Second)
 	s.StopJobs(5 * time.Second)
@@ -376,14 +411,16 @@ func (s *Server) Close() {
 	if s.Store != nil && s.Store.Blobs != nil {
 		_ = s.Store.Blobs.Close()
 	}
-	if !s.ownsPools {
-		return
-	}
-	if s.Redis != nil {
+	if s.ownsRedis && s.Redis != nil {
 		s.Redis.Close()
 	}
-	if s.Pool != nil {
+	if s.ownsPools && s.Pool != nil {
 		s.Pool.Close()
+	}
+	if s.stopTracing != nil { // flush the spans still buffered
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.stopTracing(ctx)
 	}
 }
 

@@ -69,6 +69,15 @@ func OpenTimeout(ctx context.Context, url string, timeout time.Duration) (*pgxpo
 	if err != nil {
 		return nil, err
 	}
+	return OpenConfig(ctx, cfg, timeout)
+}
+
+// OpenConfig opens a pool from cfg (PoolConfig, possibly adjusted: a query tracer) and pings
+// it within timeout.
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config, timeout time.Duration) (*pgxpool.Pool, error) {
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
