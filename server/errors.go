@@ -70,7 +70,8 @@ func utilsStatus(code int) string { return fiber.NewError(code).Message }
 // or did not answer in time, rather than a bug or bad input: a deadline or cancellation, a
 // network error (refused, reset, closed, timed out), a connection PostgreSQL dropped or refused
 // (SQLSTATE classes 08 and 53, 57P01–57P03, 57014 query cancelled), a Redis pool timeout, closed
-// client or LOADING/READONLY/MASTERDOWN/CLUSTERDOWN/TRYAGAIN reply, or a blob-store deadline.
+// client or LOADING/READONLY/MASTERDOWN/CLUSTERDOWN/TRYAGAIN reply, a blob-store deadline or
+// outage, or local storage that is full, read-only, failing or unreadable (file:// blob store).
 func Unavailable(err error) bool {
 	return err != nil && DependencyOf(err) != ""
 }
@@ -112,6 +113,12 @@ func DependencyOf(err error) string {
 	}
 	switch gcerrors.Code(err) {
 	case gcerrors.DeadlineExceeded, gcerrors.ResourceExhausted:
+		return "blob"
+	}
+	// A local-disk blob store (file://) that cannot be written or read: full, read-only, failing
+	// or unreadable storage is the operator's outage, not the customer's input.
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EIO) ||
+		errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EACCES) {
 		return "blob"
 	}
 	var netErr net.Error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"syscall"
 	"testing"
@@ -30,6 +31,9 @@ func TestDependencyErrorsAreUnavailable(t *testing.T) {
 		wrap(io.ErrUnexpectedEOF),
 		wrap(redis.ErrPoolTimeout),
 		wrap(redis.ErrClosed),
+		wrap(&fs.PathError{Op: "write", Path: "/data/blobs/x", Err: syscall.ENOSPC}), // file:// disk full
+		wrap(&fs.PathError{Op: "open", Path: "/data/blobs/x", Err: syscall.EROFS}),
+		wrap(&fs.PathError{Op: "read", Path: "/data/blobs/x", Err: syscall.EIO}),
 	} {
 		if !Unavailable(err) {
 			t.Errorf("%v: not classified unavailable", err)
