@@ -181,7 +181,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // emailServer is a server whose outbound mail goes through the relay into Dovecot, with fast
 // job polling and its job workers and IMAP fetchers started.
-func emailServer(t *testing.T, pool *pgxpool.Pool, prefix string, rdb redis.UniversalClient, relayAddr string) *testServer {
+// blobDir is the blob store: instances of one deployment share it (pass the same directory).
+func emailServer(t *testing.T, pool *pgxpool.Pool, prefix string, rdb redis.UniversalClient, relayAddr, blobDir string) *testServer {
 	t.Helper()
 	cfg, err := config.LoadFrom(func(k string) string {
 		switch k {
@@ -198,7 +199,7 @@ func emailServer(t *testing.T, pool *pgxpool.Pool, prefix string, rdb redis.Univ
 		case "PORTICO_IMAP_POLL":
 			return "1s"
 		case "PORTICO_BLOB_URL":
-			return "file://" + t.TempDir() + "?no_tmp_dir=1"
+			return "file://" + blobDir + "?no_tmp_dir=1"
 		case "PORTICO_MAIL_MAX_BYTES":
 			return "1048576"
 		}
@@ -264,7 +265,7 @@ func TestEmailEndToEnd(t *testing.T) {
 	pool := storetest.NewDB(t)
 	rdb := newRedis(t)
 	prefix := "portico-test:" + storetest.RandHex(6) + ":"
-	ts := emailServer(t, pool, prefix, rdb, relay)
+	ts := emailServer(t, pool, prefix, rdb, relay, t.TempDir())
 	_, support := configureIMAP(t, ts, imapAddr)
 	ts.fetchers.Stop() // pick up the new settings now rather than after a poll
 	ts.fetchers = nil
@@ -368,9 +369,10 @@ func TestIMAPTwoInstancesEachMailOnce(t *testing.T) {
 	relay := startRelay(t, lmtpAddr)
 	pool := storetest.NewDB(t)
 	prefix := "portico-test:" + storetest.RandHex(6) + ":"
-	a := emailServer(t, pool, prefix, newRedis(t), relay)
+	blobs := t.TempDir() // one deployment: one blob store, whichever instance stores or processes
+	a := emailServer(t, pool, prefix, newRedis(t), relay, blobs)
 	_, support := configureIMAP(t, a, imapAddr)
-	b := emailServer(t, pool, prefix, newRedis(t), relay) // starts its fetchers with the settings in place
+	b := emailServer(t, pool, prefix, newRedis(t), relay, blobs) // starts its fetchers with the settings in place
 	a.fetchers.Stop()
 	a.fetchers = nil
 	if err := a.StartMail(context.Background()); err != nil {
