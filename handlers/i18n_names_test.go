@@ -91,7 +91,9 @@ func TestSubstitutedNamesAreWholeMessages(t *testing.T) {
 			}
 			for _, s := range texts {
 				words := placeholder.ReplaceAllString(s, "")
-				if strings.IndexFunc(words, func(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r > 0x7f && r != 0xa0 && r != 0x202f }) < 0 &&
+				if strings.IndexFunc(words, func(r rune) bool {
+					return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r > 0x7f && r != 0xa0 && r != 0x202f
+				}) < 0 &&
 					len(placeholders(s)) == 1 && strings.TrimSpace(words) == "" {
 					t.Errorf("%s/%s %q is a bare name, not a message", lang, id, s)
 				}
