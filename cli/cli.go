@@ -1,5 +1,5 @@
 // Package cli is the portico command line: one sub-command per operator task (serve, migrate,
-// import, seed, contact, staff, group, provider, accounts, settings, secret, bench-seed), each
+// import (tickets, mail), seed, contact, staff, group, provider, accounts, settings, secret, bench-seed), each
 // with flags and usage. It calls config, store, seed and server; nothing imports it but main.
 package cli
 
@@ -31,6 +31,9 @@ commands:
   migrate                            apply database migrations
   import tickets --file F.csv [--demo-contacts N]
                                      import tickets from a CSV file
+  import mail --inbox N --mbox F | --maildir D
+                                     import a mailbox's past conversations into tickets
+                                     (threaded like live mail, dated, notifying nobody)
   seed demo                          load the bundled demo data set and demo sign-ins
   contact add --email E --name N [--company C]
   contact set-password --email E     (password read from standard input)

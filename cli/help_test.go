@@ -59,6 +59,7 @@ func TestHelpTouchesNothing(t *testing.T) {
 		{[]string{"group", "list", "--help"}, "portico group list", nil, nil},
 		{[]string{"import", "--help"}, "portico import tickets", nil, nil},
 		{[]string{"import", "tickets", "--help"}, "portico import tickets", nil, []string{"-file"}},
+		{[]string{"import", "mail", "--help"}, "portico import mail", []string{"-file"}, []string{"-inbox", "-mbox", "-maildir"}},
 		{[]string{"seed", "--help"}, "portico seed demo", nil, nil},
 		{[]string{"provider", "--help"}, "portico provider add", nil, nil},
 		{[]string{"provider", "add", "--help"}, "portico provider add", nil, nil},

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/term"
 
 	"portico/auth"
 	"portico/config"
+	"portico/mail/inbound"
 	"portico/sql/store"
 	"portico/sql/store/seed"
 	"portico/sql/store/seed/demodata"
@@ -25,12 +28,20 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+const importUsage = `usage:
+  portico import tickets --file F.csv [--demo-contacts N]    import tickets from a CSV file
+  portico import mail --inbox N --mbox F | --maildir D       import a mailbox's past conversations into tickets`
+
 func cmdImport(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
-	if err := group(args, "usage: portico import tickets --file F.csv [--demo-contacts N]    import tickets from a CSV file", stdout); err != nil {
+	if err := group(args, importUsage, stdout); err != nil {
 		return err
 	}
-	if args[0] != "tickets" {
-		return errors.New("usage: portico import tickets --file F.csv [--demo-contacts N]")
+	switch args[0] {
+	case "tickets":
+	case "mail":
+		return cmdImportMail(ctx, cfg, args[1:], stdout, stderr)
+	default:
+		return errors.New(importUsage)
 	}
 	fs := newFlags("import tickets", "import tickets --file F.csv [--demo-contacts N]", stdout)
 	file := fs.String("file", "", "the CSV file to import (header row required)")
@@ -65,6 +76,74 @@ func cmdImport(ctx context.Context, cfg *config.Config, args []string, stdout, s
 			return fmt.Errorf("import tickets: %w", err)
 		}
 		fmt.Fprintf(stdout, "rows: %d, imported: %d, already present: %d, bad: %d\n", sum.Rows, sum.Imported, sum.Duplicates, sum.Bad)
+		return nil
+	})
+}
+
+// cmdImportMail is `portico import mail`: a shared mailbox's history (mbox or Maildir) through
+// the email channel's own storing, parsing and threading (inbound.Importer), as history: the
+// mails keep their dates and notify nobody.
+func cmdImportMail(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("import mail", "import mail --inbox N --mbox F | --maildir D    (a mailbox's past conversations into tickets; "+
+		"re-running adds nothing twice; mails the inbox sent become its replies)", stdout)
+	inbox := fs.Int64("inbox", 0, "the inbox the mailbox belongs to (its email address is set with: portico inbox mail set)")
+	mboxFile := fs.String("mbox", "", "an mbox file (e.g. a Google Takeout or Thunderbird export)")
+	mdir := fs.String("maildir", "", "a Maildir folder (with cur/ and new/)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("import mail: unexpected argument %q", fs.Arg(0))
+	}
+	if *inbox <= 0 {
+		return errors.New("import mail: --inbox is required (see `portico inbox mail list`)")
+	}
+	if (*mboxFile == "") == (*mdir == "") {
+		return errors.New("import mail: give either --mbox F or --maildir D")
+	}
+	var f *os.File
+	var size int64
+	if *mboxFile != "" {
+		var err error
+		if f, err = os.Open(*mboxFile); err != nil {
+			return fmt.Errorf("import mail: %w", err)
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+	} else if fi, err := os.Stat(filepath.Join(*mdir, "cur")); err != nil || !fi.IsDir() {
+		return fmt.Errorf("import mail: %s is not a Maildir (no cur/ folder)", *mdir)
+	}
+	tokens, err := inbound.NewTokens(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	return withMailStore(ctx, cfg, func(s *store.Store) error {
+		e, err := s.InboxEmailGet(ctx, *inbox)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("import mail: inbox %d has no email address (set one with `portico inbox mail set --inbox %d --address A`)", *inbox, *inbox)
+		}
+		if err != nil {
+			return fmt.Errorf("import mail: %w", err)
+		}
+		im := &inbound.Importer{Store: s, InboxID: e.InboxID, Address: e.Address, MaxBytes: cfg.MailMaxBytes,
+			Processor: &inbound.Processor{Store: s, Tokens: tokens, Settings: s.SettingsGet,
+				Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))},
+			Report: func(n int, where, msg string) { fmt.Fprintf(stderr, "message %d (%s): %s\n", n, where, msg) }}
+		if isTerminal(stderr) {
+			im.Progress = stderr
+		}
+		var sum inbound.ImportSummary
+		if f != nil {
+			sum, err = im.Mbox(ctx, f, size)
+		} else {
+			sum, err = im.Maildir(ctx, *mdir)
+		}
+		if err != nil {
+			return fmt.Errorf("import mail: %w (nothing is lost: run the same command again to finish)", err)
+		}
+		fmt.Fprintln(stdout, sum.String())
 		return nil
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"portico/sql/store"
 )
@@ -58,7 +59,15 @@ func (p *Processor) Process(ctx context.Context, id int64) (store.InboundResult,
 	rcpts := append([]string{m.Recipient}, parsed.Recipients...)
 	d := store.InboundDelivery{ID: id, InboxID: m.InboxID, FromAddr: parsed.From.Addr, FromName: parsed.From.Name,
 		MessageID: parsed.MessageID, Subject: parsed.Subject, HTML: parsed.HTML, Auto: parsed.Auto != ""}
+	if m.Source == store.SourceImport {
+		if err := p.historic(ctx, &d, parsed); err != nil {
+			return store.InboundResult{}, err
+		}
+	}
 	for _, r := range rcpts {
+		if d.Outgoing {
+			break // the inbox's own mail: its recipients are customers, not inboxes or tokens
+		}
 		if r == "" {
 			continue
 		}
@@ -111,6 +120,44 @@ func (p *Processor) Process(ctx context.Context, id int64) (store.InboundResult,
 	}
 	p.Log.Info("inbound mail", "inbound_id", id, "status", res.Status, "reason", res.Reason, "ticket_id", res.TicketID, "new_ticket", res.NewTicket)
 	return res, nil
+}
+
+// historic sets what a mail of the history import carries besides the live rules: its Date as
+// the message time (a date in the future counts as now), and whether the inbox itself sent it
+// (From is the inbox's address): then the first To/Cc recipient that is not an inbox address is
+// the customer.
+func (p *Processor) historic(ctx context.Context, d *store.InboundDelivery, parsed *Mail) error {
+	d.Historic = true
+	if !parsed.Date.IsZero() && parsed.Date.Before(time.Now().Add(time.Minute)) {
+		d.Date = parsed.Date
+	}
+	if d.InboxID == 0 {
+		return nil
+	}
+	e, err := p.Store.InboxEmailGet(ctx, d.InboxID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(BaseAddress(parsed.From.Addr), e.Address) {
+		return nil
+	}
+	d.Outgoing = true
+	for _, r := range parsed.Recipients {
+		if strings.EqualFold(BaseAddress(r), e.Address) {
+			continue
+		}
+		if _, err := p.Store.InboxEmailByAddress(ctx, r); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		d.CustomerAddr = r
+		break
+	}
+	return nil
 }
 
 // HeaderInfo is what a receiver reads from a raw mail's header before storing it.

@@ -28,6 +28,10 @@ const (
 	InboundDiscarded = "discarded" // an agent threw it away
 )
 
+// SourceImport is inbound_mails.source of the mails `portico import mail` loads: processed with
+// the historic rules (see InboundDelivery.Historic).
+const SourceImport = "import"
+
 // Reasons a mail is held, failed or ignored (inbound_mails.reason; catalogue "MailReason…").
 const (
 	ReasonSenderMismatch = "sender_mismatch" // a valid reply token, but the sender may not see the ticket
@@ -37,6 +41,8 @@ const (
 	ReasonBounce         = "bounce"          // a delivery-status report
 	ReasonNoInbox        = "no_inbox"        // sent to no inbox's address
 	ReasonUndeliverable  = "undeliverable"   // a contact's address bounced: reply not sent
+	ReasonAlreadyPresent = "already_present" // an imported mail that is already a message (e.g. sent by Portico)
+	ReasonNoCustomer     = "no_customer"     // an imported mail the inbox sent that names no customer and joins no ticket
 )
 
 // HardBounceLimit is how many hard bounces mark a contact's address undeliverable.
@@ -76,6 +82,9 @@ type InboundNew struct {
 	// MessageID is the Message-ID header without angle brackets ("" = none: dedup by hash).
 	MessageID, Sender, Subject string
 	Raw                        []byte
+	// JobDelay postpones the processing job (0 = at once). The history import processes its
+	// mails itself, in date order; the delayed job only finishes a mail whose import died.
+	JobDelay time.Duration
 }
 
 // InboundJob is the River job that processes one stored inbound mail (kind
@@ -91,12 +100,16 @@ func (InboundJob) Kind() string { return "portico_inbound_mail" }
 // (and listed as failed to agents).
 const InboundMaxAttempts = 10
 
-func enqueueInbound(ctx context.Context, tx pgx.Tx, id int64) error {
+func enqueueInbound(ctx context.Context, tx pgx.Tx, id int64, delay time.Duration) error {
 	c, err := inserter()
 	if err != nil {
 		return err
 	}
-	_, err = c.InsertTx(ctx, tx, InboundJob{ID: id}, &river.InsertOpts{MaxAttempts: InboundMaxAttempts})
+	opts := &river.InsertOpts{MaxAttempts: InboundMaxAttempts}
+	if delay > 0 {
+		opts.ScheduledAt = time.Now().Add(delay)
+	}
+	_, err = c.InsertTx(ctx, tx, InboundJob{ID: id}, opts)
 	return err
 }
 
@@ -153,7 +166,7 @@ func (s *Store) InboundStore(ctx context.Context, in InboundNew) (InboundMail, b
 		if err != nil {
 			return err
 		}
-		return enqueueInbound(ctx, tx, m.ID)
+		return enqueueInbound(ctx, tx, m.ID, in.JobDelay)
 	})
 	if err != nil || dup {
 		_ = s.Blobs.Delete(context.WithoutCancel(ctx), blobKey)
@@ -386,6 +399,18 @@ type InboundDelivery struct {
 	Auto bool
 	// Files are the mail's attachments, already in the blob store (nil = none).
 	Files *UploadBatch
+	// Historic marks a mail of the history import (`portico import mail`): Date becomes the
+	// message's (and a new ticket's) time, it never reopens a ticket, counts toward no sender's
+	// rate limit, and a mail whose Message-ID is already on a message is ignored
+	// (ReasonAlreadyPresent). Like every inbound mail it notifies nobody.
+	Historic bool
+	// Date is the mail's Date header (zero = now); used only when Historic.
+	Date time.Time
+	// Outgoing marks an imported mail the inbox itself sent: it becomes a staff message (author
+	// "Support team") on the ticket it refers to, else a new ticket whose requester is
+	// CustomerAddr (ReasonNoCustomer when there is none). No sender check applies.
+	Outgoing                   bool
+	CustomerAddr, CustomerName string
 }
 
 // InboundResult is where a delivered mail went.
@@ -434,23 +459,47 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 				d.ID, st, why, t, nullID(d.InboxID))
 			return err
 		}
-		var recent int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM inbound_mails WHERE lower(sender) = lower($1) AND id <> $2
-			AND received_at > now() - $3::interval AND status IN ('processed', 'held', 'ignored')`,
-			d.FromAddr, d.ID, strconv.Itoa(int(InboundRateWindow.Seconds()))+" seconds").Scan(&recent); err != nil {
-			return err
+		var at *time.Time // the message's time (nil = now)
+		if d.Historic {
+			if !d.Date.IsZero() {
+				at = &d.Date
+			}
+			if d.MessageID != "" {
+				var t int64
+				err := tx.QueryRow(ctx, `SELECT ticket_id FROM messages WHERE email_message_id = $1 LIMIT 1`, clip(d.MessageID, 900)).Scan(&t)
+				if err == nil {
+					return finish(InboundIgnored, ReasonAlreadyPresent, t)
+				}
+				if !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+			}
+		} else {
+			var recent int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM inbound_mails WHERE lower(sender) = lower($1) AND id <> $2
+				AND received_at > now() - $3::interval AND status IN ('processed', 'held', 'ignored') AND source <> 'import'`,
+				d.FromAddr, d.ID, strconv.Itoa(int(InboundRateWindow.Seconds()))+" seconds").Scan(&recent); err != nil {
+				return err
+			}
+			if recent >= InboundRateLimit {
+				return finish(InboundHeld, ReasonRateLimited, 0)
+			}
 		}
-		if recent >= InboundRateLimit {
-			return finish(InboundHeld, ReasonRateLimited, 0)
+		// The customer of the mail: its sender, or for a mail the inbox sent, its recipient.
+		partyAddr, partyName := d.FromAddr, d.FromName
+		if d.Outgoing {
+			partyAddr, partyName = d.CustomerAddr, d.CustomerName
 		}
 		st, err := settingsIn(ctx, tx)
 		if err != nil {
 			return err
 		}
 		var contactID, companyID int64
-		err = tx.QueryRow(ctx, `SELECT id, coalesce(company_id, 0) FROM contacts WHERE lower(email) = lower($1)`, d.FromAddr).Scan(&contactID, &companyID)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
+		if partyAddr != "" {
+			err = tx.QueryRow(ctx, `SELECT id, coalesce(company_id, 0) FROM contacts WHERE lower(email) = lower($1)`, partyAddr).Scan(&contactID, &companyID)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
 		}
 		maySee := func(ticketID int64) (bool, error) {
 			if contactID == 0 {
@@ -487,7 +536,9 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
-			if refTicket != 0 {
+			if refTicket != 0 && d.Outgoing {
+				target = refTicket // the inbox's own reply: staff may add to any ticket
+			} else if refTicket != 0 {
 				if ok, err := maySee(refTicket); err != nil {
 					return err
 				} else if ok {
@@ -501,7 +552,10 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 		if target == 0 && d.InboxID == 0 {
 			return finish(InboundHeld, ReasonNoInbox, 0)
 		}
-		if contactID == 0 {
+		if d.Outgoing && target == 0 && partyAddr == "" {
+			return finish(InboundHeld, ReasonNoCustomer, 0)
+		}
+		if contactID == 0 && (!d.Outgoing || target == 0) {
 			var allow bool
 			err := tx.QueryRow(ctx, `SELECT allow_new_contacts FROM inbox_email WHERE inbox_id = $1`, d.InboxID).Scan(&allow)
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -510,13 +564,16 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			if !allow {
 				return finish(InboundHeld, ReasonUnknownSender, 0)
 			}
-			addr, err := NormalizeEmail(d.FromAddr)
+			addr, err := NormalizeEmail(partyAddr)
+			if err != nil && d.Outgoing {
+				return finish(InboundHeld, ReasonNoCustomer, 0)
+			}
 			if err != nil {
 				return finish(InboundFailed, "no_from", 0)
 			}
 			if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name) VALUES ($1, $2)
 				ON CONFLICT (lower(email)) DO UPDATE SET email = contacts.email RETURNING id, coalesce(company_id, 0)`,
-				addr, CleanName(clip(d.FromName, 200))).Scan(&contactID, &companyID); err != nil {
+				addr, CleanName(clip(partyName, 200))).Scan(&contactID, &companyID); err != nil {
 				return err
 			}
 		}
@@ -535,16 +592,18 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 				WHERE NOT s.is_closed ORDER BY p.position, p.id, s.position, s.id LIMIT 1`).Scan(&stageID, &pipelineID); err != nil {
 				return fmt.Errorf("no open stage: %w", err)
 			}
-			if err := tx.QueryRow(ctx, `INSERT INTO tickets (subject, description, pipeline_id, stage_id, channel, requester_id, company_id)
-				VALUES ($1, $2, $3, $4, 'email', $5, $6) RETURNING id`, subject, body, pipelineID, stageID, contactID, nullID(companyID)).Scan(&target); err != nil {
+			if err := tx.QueryRow(ctx, `INSERT INTO tickets (subject, description, pipeline_id, stage_id, channel, requester_id, company_id,
+					created_at, last_activity_at)
+				VALUES ($1, $2, $3, $4, 'email', $5, $6, coalesce($7, now()), coalesce($7, now())) RETURNING id`,
+				subject, body, pipelineID, stageID, contactID, nullID(companyID), at).Scan(&target); err != nil {
 				return err
 			}
-			if err := tx.QueryRow(ctx, `INSERT INTO conversations (ticket_id, inbox_id, channel) VALUES ($1, $2, 'email') RETURNING id`,
-				target, d.InboxID).Scan(&convID); err != nil {
+			if err := tx.QueryRow(ctx, `INSERT INTO conversations (ticket_id, inbox_id, channel, created_at) VALUES ($1, $2, 'email', coalesce($3, now())) RETURNING id`,
+				target, d.InboxID, at).Scan(&convID); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, summary) VALUES ($1, 'ticket', $2, $3)`,
-				contactID, target, subject); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, summary, created_at) VALUES ($1, 'ticket', $2, $3, coalesce($4, now()))`,
+				contactID, target, subject, at); err != nil {
 				return err
 			}
 			res.NewTicket = true
@@ -567,7 +626,13 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			if err != nil {
 				return fmt.Errorf("conversation: %w", err)
 			}
-			if !d.Auto {
+			if d.Historic {
+				// History never reopens a ticket; its activity time only moves forward.
+				if _, err := tx.Exec(ctx, `UPDATE tickets SET last_activity_at = greatest(last_activity_at, coalesce($2, now())) WHERE id = $1`,
+					target, at); err != nil {
+					return err
+				}
+			} else if !d.Auto {
 				if closed && st.ReopenOnReply {
 					_, err = tx.Exec(ctx, `UPDATE tickets SET last_activity_at = now(), is_closed = false, closed_at = NULL,
 						stage_id = (SELECT id FROM stages WHERE pipeline_id = $2 AND NOT is_closed ORDER BY position, id LIMIT 1)
@@ -590,16 +655,23 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			m := clip(d.MessageID, 900)
 			mid = &m
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO messages (conversation_id, ticket_id, kind, author_contact_id, body, email_message_id, inbound_mail_id, email_from, body_html)
-			VALUES ($1, $2, 'public', $3, $4, $5, $6, $7, $8) RETURNING id`, convID, target, contactID, body, mid, d.ID, clip(d.FromAddr, 320), html).Scan(&res.MessageID); err != nil {
+		author := nullID(contactID)
+		if d.Outgoing {
+			author = nil // a staff message ("Support team"): no staff user is known
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO messages (conversation_id, ticket_id, kind, author_contact_id, body, email_message_id, inbound_mail_id, email_from, body_html, created_at)
+			VALUES ($1, $2, 'public', $3, $4, $5, $6, $7, $8, coalesce($9, now())) RETURNING id`,
+			convID, target, author, body, mid, d.ID, clip(d.FromAddr, 320), html, at).Scan(&res.MessageID); err != nil {
 			return err
 		}
 		if _, err := insertAttachments(ctx, tx, d.Files, target, res.MessageID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, message_id, summary) VALUES ($1, 'email', $2, $3, $4)`,
-			contactID, target, res.MessageID, subject); err != nil {
-			return err
+		if !d.Outgoing {
+			if _, err := tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, message_id, summary, created_at) VALUES ($1, 'email', $2, $3, $4, coalesce($5, now()))`,
+				contactID, target, res.MessageID, subject, at); err != nil {
+				return err
+			}
 		}
 		return finish(InboundProcessed, "", target)
 	})
@@ -699,7 +771,7 @@ func (s *Store) inboundAct(ctx context.Context, editor Staff, id int64, to strin
 			return err
 		}
 		if to == InboundReceived {
-			if err := enqueueInbound(ctx, tx, id); err != nil {
+			if err := enqueueInbound(ctx, tx, id, 0); err != nil {
 				return err
 			}
 		}

@@ -391,14 +391,20 @@ func (s *Seeder) TicketImport(ctx context.Context, r io.Reader, opt ImportOption
 
 // newImportBar is progressbar.DefaultBytes writing to w.
 func newImportBar(w io.Writer, size int64) *progressbar.ProgressBar {
+	return NewProgressBar(w, size, "importing", true)
+}
+
+// NewProgressBar is the progress bar of Portico's imports (tickets, mail), writing to w: a
+// byte count of size (bytes) or a count of size items; size <= 0 shows a spinner.
+func NewProgressBar(w io.Writer, size int64, description string, bytes bool) *progressbar.ProgressBar {
 	if size <= 0 {
 		size = -1
 	}
 	return progressbar.NewOptions64(size,
-		progressbar.OptionSetDescription("importing"),
+		progressbar.OptionSetDescription(description),
 		progressbar.OptionSetWriter(w),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowTotalBytes(true),
+		progressbar.OptionShowBytes(bytes),
+		progressbar.OptionShowTotalBytes(bytes),
 		progressbar.OptionSetWidth(10),
 		progressbar.OptionThrottle(65*time.Millisecond),
 		progressbar.OptionShowCount(),
