@@ -259,10 +259,16 @@ func TestImportMaildir(t *testing.T) {
 	write("new/1709546400.M3P1.host", a)
 	var reports []reported
 	im := e.importer(&reports)
+	var bar bytes.Buffer
+	im.Progress = &bar
 	sum, err := im.Maildir(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(bar.String(), "storing") || !strings.Contains(bar.String(), "processing") || !strings.Contains(bar.String(), "3/3") {
+		t.Fatalf("progress bars: %q", bar.String())
+	}
+	im.Progress = nil
 	if want := (ImportSummary{Messages: 3, Imported: 3, NewTickets: 1}); sum != want || len(reports) != 0 {
 		t.Fatalf("summary %+v, want %+v (%v)", sum, want, reports)
 	}
