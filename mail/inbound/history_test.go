@@ -265,7 +265,7 @@ func TestImportMaildir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(bar.String(), "storing") || !strings.Contains(bar.String(), "processing") || !strings.Contains(bar.String(), "3/3") {
+	if !strings.Contains(bar.String(), "storing 100%") || !strings.Contains(bar.String(), "processing 100%") {
 		t.Fatalf("progress bars: %q", bar.String())
 	}
 	im.Progress = nil
