@@ -45,20 +45,26 @@ type ProviderInfo struct {
 
 // BeginRequest starts a sign-in. ReturnTo is an already-checked local path ("" = default);
 // Test marks an admin's test run (completes without signing in); Binding ties the flow to the
-// browser session that started it (the session id; "" when the protocol cannot carry it back).
+// browser session that started it (the session id; OpenID Connect's callback is a top-level
+// GET that carries the SameSite=Lax session cookie). Browser is the value of the browser's
+// SSO flow cookie (SameSite=None, so the IdP's or app's cross-site POST carries it back): SAML
+// and JWT flows are bound to it (issue 10 point 7, login CSRF).
 type BeginRequest struct {
 	ReturnTo string
 	Test     bool
 	Binding  string
+	Browser  string
 }
 
 // CompleteRequest is the provider's callback as received: query and form values, the URL the
-// request was sent to (SAML Destination/Recipient), and the browser session id (Binding).
+// request was sent to (SAML Destination/Recipient), the browser session id (Binding) and the
+// browser's SSO flow cookie (Browser, "" when it sent none).
 type CompleteRequest struct {
 	Query   map[string][]string
 	Form    map[string][]string
 	URL     string
 	Binding string
+	Browser string
 }
 
 // Get returns the first value of name from the form, else from the query.
@@ -73,10 +79,14 @@ func (r CompleteRequest) Get(name string) string {
 }
 
 // Result is a completed sign-in: the identity and where the flow asked to return.
+// Unsolicited marks a sign-in that did not start at Portico (an IdP-initiated SAML response, a
+// JWT the app sent without a state of ours), so it is bound to no browser: the handler must ask
+// the person to confirm ("Continue as …?", ASVS 5.0 7.6.2) before any session exists.
 type Result struct {
-	Identity Identity
-	ReturnTo string
-	Test     bool
+	Identity    Identity
+	ReturnTo    string
+	Test        bool
+	Unsolicited bool
 }
 
 // Provider is one configured identity provider. Implementations live in auth/providers, one

@@ -142,13 +142,14 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 		}
 	}
 	metadataFile, keyFile, secretFile := new(string), new(string), new(string)
-	secretStdin, idpInit := new(bool), new(bool)
+	secretStdin, idpInit, appInit := new(bool), new(bool), new(bool)
 	if kind == store.KindSAML {
 		fs.StringVar(metadataFile, "metadata-file", "", "a file holding the identity provider's SAML metadata XML")
 		fs.BoolVar(idpInit, "idp-initiated", false, "allow sign-in started at the identity provider")
 	}
 	if kind == store.KindJWT {
 		fs.StringVar(keyFile, "key-file", "", "a PEM file holding the public key (RS256, ES256)")
+		fs.BoolVar(appInit, "app-initiated", false, "accept tokens the app sends without a sign-in started here (the customer confirms first)")
 	}
 	if len(providers.SecretKeys[kind]) > 0 {
 		fs.StringVar(secretFile, "secret-file", "", "a file holding the client secret or JWT shared secret")
@@ -181,6 +182,9 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 	}
 	if kind == store.KindSAML {
 		row.Settings["allow_idp_initiated"] = strconv.FormatBool(*idpInit)
+	}
+	if kind == store.KindJWT {
+		row.Settings["allow_app_initiated"] = strconv.FormatBool(*appInit)
 	}
 	for file, key := range map[string]string{*metadataFile: "idp_metadata_xml", *keyFile: "public_key"} {
 		if file == "" {

@@ -134,9 +134,11 @@ func TestSSOOIDCInBrowser(t *testing.T) {
 	}
 }
 
-// TestSSOJWTRemoteLogoutInBrowser: a customer signed in through a JWT app signs out and the
-// browser ends up on the app's remote logout URL (another origin: our CSP's form-action 'self'
-// would block a plain redirect there, so this checks the way the portal sends them on).
+// TestSSOJWTRemoteLogoutInBrowser: a token the app sends on its own (app-initiated, allowed)
+// first shows "Continue as …?" (accessible, fits 360 px and 1280 px, screenshots logged) and
+// signs in only after Continue; then the customer signs out and the browser ends up on the
+// app's remote logout URL (another origin: our CSP's form-action 'self' would block a plain
+// redirect there, so this checks the way the portal sends them on).
 func TestSSOJWTRemoteLogoutInBrowser(t *testing.T) {
 	p := ssoPortal(t)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -146,16 +148,37 @@ func TestSSOJWTRemoteLogoutInBrowser(t *testing.T) {
 	t.Cleanup(app.Close)
 	const secret = "0123456789abcdef0123456789abcdef-e2e-app"
 	p.addProvider(t, store.IdentityProvider{Slug: "app", Name: "Our App", Kind: store.KindJWT, Settings: map[string]string{"alg": "HS256",
-		"remote_logout_url": app.URL + "/logout"}}, map[string]string{"jwt_secret": secret})
-	now := time.Now()
-	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
-		"jti": fmt.Sprint(now.UnixNano()), "email": p.Std.AliceEmail, "name": "Alice Archer"}).SignedString([]byte(secret))
-	if err != nil {
-		t.Fatal(err)
+		"remote_logout_url": app.URL + "/logout", "allow_app_initiated": "true"}}, map[string]string{"jwt_secret": secret})
+	token := func() string {
+		now := time.Now()
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+			"jti": fmt.Sprint(now.UnixNano()), "email": p.Std.AliceEmail, "name": "Alice Archer"}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
 	}
 
 	b := newBrowser(t, p.URL, browserOptions{})
-	b.navigate("/sso/app/jwt?jwt=" + url.QueryEscape(token))
+	for _, w := range []int64{360, 1280} {
+		b.do("resize", chromedp.EmulateViewport(w, 900))
+		b.navigate("/sso/app/jwt?jwt=" + url.QueryEscape(token()))
+		b.visible("#sso-continue-submit")
+		if h := b.text("h1"); !strings.Contains(h, strings.ToLower(p.Std.AliceEmail)) {
+			t.Fatalf("the Continue page asks %q, want it to name %s", h, p.Std.AliceEmail)
+		}
+		axeCheck(b, "/sso/app/jwt (Continue as …?)")
+		fits := run(b, "measure", chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth + 1`))
+		b.screenshot(fmt.Sprintf("continue-%dpx", w))
+		if !fits {
+			t.Errorf("the Continue page scrolls sideways at %d px", w)
+		}
+	}
+	// Not signed in before Continue.
+	b.navigate("/tickets")
+	b.visible("#email")
+	b.navigate("/sso/app/jwt?jwt=" + url.QueryEscape(token()))
+	b.follow("click Continue", chromedp.Click(chromedp.CSS("#sso-continue-submit")))
 	signedInAs(b, "Printer on fire")
 	b.do("click Sign out", chromedp.Click(chromedp.CSS("#sign-out")))
 	b.visible("#app-signed-out")

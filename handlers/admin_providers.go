@@ -107,7 +107,7 @@ func readProviderForm(c *fiber.Ctx, row *store.IdentityProvider, f *providerForm
 	row.Settings = keep
 	for _, k := range providers.SettingKeys[row.Kind] {
 		v := strings.TrimSpace(c.FormValue(k))
-		if k == "allow_idp_initiated" {
+		if k == "allow_idp_initiated" || k == "allow_app_initiated" {
 			v = strconv.FormatBool(v == "true")
 		}
 		row.Settings[k], f.Values[k] = v, v
@@ -317,7 +317,7 @@ func (h *Handlers) AdminProviderTest(c *fiber.Ctx) error {
 	if row.Kind == store.KindJWT {
 		return h.ssoTestPage(c, p, nil, nil)
 	}
-	target, err := p.Begin(c.UserContext(), auth.BeginRequest{Test: true, Binding: sessionID(c)})
+	target, err := p.Begin(c.UserContext(), auth.BeginRequest{Test: true, Binding: sessionID(c), Browser: h.ssoBrowser(c)})
 	if r := auth.AsRefusal(err); r != nil {
 		return h.ssoTestPage(c, p, nil, r)
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,10 +10,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"portico/auth"
+	"portico/auth/providers"
 	"portico/metrics"
 	"portico/sql/store"
 )
@@ -67,7 +70,7 @@ func (h *Handlers) SSOStart(c *fiber.Ctx) error {
 		SetSession(c, sess)
 		h.setSessionCookie(c, sess.ID)
 	}
-	target, err := p.Begin(c.UserContext(), auth.BeginRequest{ReturnTo: ret, Binding: sessionID(c)})
+	target, err := p.Begin(c.UserContext(), auth.BeginRequest{ReturnTo: ret, Binding: sessionID(c), Browser: h.ssoBrowser(c)})
 	if r := auth.AsRefusal(err); r != nil {
 		return h.ssoDeny(c, r.Reason)
 	}
@@ -81,14 +84,18 @@ func (h *Handlers) SSOStart(c *fiber.Ctx) error {
 func (h *Handlers) SSOCallback(c *fiber.Ctx) error { return h.ssoComplete(c) }
 
 // SSOAssertion is the SAML assertion consumer service (POST /sso/{provider}/acs). It is a
-// cross-site POST from the IdP, so it is exempt from the CSRF check and needs no session
-// cookie: the signature, InResponseTo (request id kept in Redis) and the replay cache are
-// its checks (OWASP SAML Security Cheat Sheet).
+// cross-site POST from the IdP, so it is exempt from the CSRF check and gets no (Lax) session
+// cookie: the signature, InResponseTo (request id kept in Redis), the SSO flow cookie of the
+// browser that started the request and the replay cache are its checks (OWASP SAML Security
+// Cheat Sheet); an IdP-initiated response (where enabled) only leads to the "Continue as …?"
+// page.
 func (h *Handlers) SSOAssertion(c *fiber.Ctx) error { return h.ssoComplete(c) }
 
 // SSOToken receives a JWT SSO token (POST /sso/{provider}/jwt, auto-submitted form, preferred;
 // or GET ?jwt=). Like the ACS it is a cross-site POST with its own checks (signature, single-use
-// jti, short lifetime) and exempt from the CSRF check.
+// jti, short lifetime, the state of a flow this browser started) and exempt from the CSRF
+// check; a token without state (app-initiated, where enabled) only leads to the "Continue as
+// …?" page.
 func (h *Handlers) SSOToken(c *fiber.Ctx) error { return h.ssoComplete(c) }
 
 // SSOMetadata serves a SAML provider's SP metadata (GET /sso/{provider}/metadata), also while
@@ -115,7 +122,7 @@ func sessionID(c *fiber.Ctx) string {
 	return ""
 }
 
-func requestValues(c *fiber.Ctx) auth.CompleteRequest {
+func (h *Handlers) requestValues(c *fiber.Ctx) auth.CompleteRequest {
 	q := url.Values{}
 	for k, v := range c.Context().QueryArgs().All() {
 		q.Add(string(k), string(v))
@@ -126,7 +133,39 @@ func requestValues(c *fiber.Ctx) auth.CompleteRequest {
 			f.Add(string(k), string(v))
 		}
 	}
-	return auth.CompleteRequest{Query: q, Form: f, URL: c.BaseURL() + c.OriginalURL(), Binding: sessionID(c)}
+	return auth.CompleteRequest{Query: q, Form: f, URL: c.BaseURL() + c.OriginalURL(), Binding: sessionID(c),
+		Browser: c.Cookies(h.ssoFlowCookieName())}
+}
+
+// ssoFlowCookieTTL is the SSO flow cookie's lifetime, renewed at every start: as long as a
+// started flow may take at the IdP.
+const ssoFlowCookieTTL = providers.FlowTTL
+
+// ssoFlowCookieName is the browser's SSO flow cookie: "__Host-portico_sso" behind https, else
+// "portico_sso".
+func (h *Handlers) ssoFlowCookieName() string {
+	if h.Config.SecureCookies() {
+		return "__Host-portico_sso"
+	}
+	return "portico_sso"
+}
+
+// ssoBrowser returns this browser's SSO flow cookie value, setting a new random one (32
+// bytes) when it has none, and renews the cookie for ssoFlowCookieTTL. SAML request ids and
+// JWT states are bound to it (issue 10 point 7). It is SameSite=None, so that the IdP's or the
+// app's cross-site POST carries it back (the session cookie is Lax and stays behind), and
+// therefore always Secure (browsers refuse SameSite=None without it; they accept a Secure
+// cookie from http://localhost and 127.0.0.1, so plain-http development on a loopback address
+// works; on another plain-http host the cookie is dropped and SP-initiated SAML and JWT
+// sign-ins are refused as expired). HttpOnly, host-only, Path=/.
+func (h *Handlers) ssoBrowser(c *fiber.Ctx) string {
+	v := c.Cookies(h.ssoFlowCookieName())
+	if len(v) < 32 || len(v) > 64 {
+		v = auth.NewToken()
+	}
+	c.Cookie(&fiber.Cookie{Name: h.ssoFlowCookieName(), Value: v, Path: "/", HTTPOnly: true, Secure: true,
+		SameSite: fiber.CookieSameSiteNoneMode, MaxAge: int(ssoFlowCookieTTL.Seconds())})
+	return v
 }
 
 // ssoComplete validates the provider's callback, then either shows the admin test result or
@@ -139,7 +178,7 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 	if !ok {
 		return h.ssoDeny(c, auth.ReasonUnavailable)
 	}
-	res, err := p.Complete(ctx, requestValues(c))
+	res, err := p.Complete(ctx, h.requestValues(c))
 	if r := auth.AsRefusal(err); r != nil {
 		if r.Test {
 			return h.ssoTestPage(c, p, r.Identity, r)
@@ -156,6 +195,17 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 	if !p.Info().Enabled {
 		return h.ssoDeny(c, auth.ReasonUnavailable)
 	}
+	if res.Unsolicited {
+		return h.ssoContinueAsk(c, p, res)
+	}
+	return h.ssoDecide(c, p, res.Identity, res.ReturnTo)
+}
+
+// ssoDecide runs the access decision for a validated identity at provider p (store.SSOSignIn:
+// link or create the contact and company, check the audience) and opens a session; an
+// unverified address gets the confirmation mail instead, any refusal the access-denied page.
+func (h *Handlers) ssoDecide(c *fiber.Ctx, p auth.Provider, id auth.Identity, returnTo string) error {
+	ctx := c.UserContext()
 	row, err := h.Store.IdentityProviderBySlug(ctx, p.Info().Slug)
 	if errors.Is(err, store.ErrNotFound) {
 		return h.ssoDeny(c, auth.ReasonUnavailable)
@@ -163,7 +213,6 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	id := res.Identity
 	sid := store.SSOIdentity{Subject: id.Subject, Email: id.Email, EmailVerified: id.EmailVerified,
 		Name: id.Name, Company: id.Company, Groups: id.Groups, Locale: id.Locale}
 	contact, err := h.Store.SSOSignIn(ctx, row, sid)
@@ -171,7 +220,7 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 	if errors.As(err, &refused) {
 		Log(c).Info("sso refused", "provider", row.Slug, "reason", refused.Reason, "detail", refused.Detail)
 		if refused.Reason == auth.ReasonUnverified {
-			return h.ssoConfirmSend(c, row, sid, res.ReturnTo)
+			return h.ssoConfirmSend(c, row, sid, returnTo)
 		}
 		metrics.SignIn("sso", metrics.Denied)
 		return h.ssoDeny(c, refused.Reason)
@@ -183,7 +232,107 @@ func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 		Log(c).Info("sso organization claim not trusted: contact left without a company",
 			"provider", row.Slug, "contact_id", contact.ID)
 	}
-	return h.ssoOpenSession(c, contact, row.Slug, res.ReturnTo)
+	return h.ssoOpenSession(c, contact, row.Slug, returnTo)
+}
+
+// ssoContinueTTL is how long the "Continue as …?" page may wait for its button.
+const ssoContinueTTL = 10 * time.Minute
+
+// ssoPendingContinue is an unsolicited sign-in waiting for the person's "Continue" (in Redis,
+// single use), bound to the pre-sign-in session the page was shown to (key and Binding).
+type ssoPendingContinue struct {
+	Provider string        `json:"p"`
+	Identity auth.Identity `json:"i"`
+	ReturnTo string        `json:"r,omitempty"`
+	Binding  string        `json:"b"`
+}
+
+// ssoContinue is the "Continue as …?" page's view model.
+type ssoContinue struct {
+	Email    string
+	Provider string
+	Flow     string
+}
+
+// ssoContinueAsk answers an unsolicited sign-in (IdP-initiated SAML, app-initiated JWT, where
+// the admin enabled them): nothing is decided and no session exists yet (ASVS 5.0 7.6.2); the
+// browser gets a fresh pre-sign-in session and a page "Continue as jane@acme.com?" whose
+// CSRF-checked POST (/sso/continue) finishes the sign-in. A cross-site auto-post of someone
+// else's assertion or token thus signs nobody in unless the person reads the address and
+// agrees. The identity waits in Redis for ssoContinueTTL, bound to that session.
+func (h *Handlers) ssoContinueAsk(c *fiber.Ctx, p auth.Provider, res auth.Result) error {
+	ctx := c.UserContext()
+	if err := h.freshAnonymousSession(c); err != nil {
+		return err
+	}
+	id := res.Identity
+	id.Claims = nil
+	ret := res.ReturnTo
+	if !LocalPath(ret) {
+		ret = ""
+	}
+	flow := auth.NewToken()
+	pending := ssoPendingContinue{Provider: p.Info().Slug, Identity: id, ReturnTo: ret, Binding: store.SSOBindingHash(sessionID(c))}
+	if err := h.SSODeps.Flows.Put(ctx, continueKey(c, flow), pending, ssoContinueTTL); err != nil {
+		return err
+	}
+	tokenPage(c)
+	c.Set("Cache-Control", "no-store")
+	pg := h.newPage(c, "", nil)
+	email := strings.ToLower(strings.TrimSpace(id.Email))
+	pg.Title = pg.T("SSOContinueHeading", "Email", email)
+	pg.Data = ssoContinue{Email: email, Provider: p.Info().Label, Flow: flow}
+	return h.renderPage(c, fiber.StatusOK, "sso/continue", pg)
+}
+
+// SSOContinue is the "Continue" button of the "Continue as …?" page (POST /sso/continue,
+// CSRF-checked): in the browser the page was shown to, and within ssoContinueTTL, the access
+// decision runs and a session opens. An unknown, used or expired flow, or another browser,
+// shows the access-denied page (expired_flow).
+func (h *Handlers) SSOContinue(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	var pending ssoPendingContinue
+	ok := false
+	if flow := c.FormValue("flow"); flow != "" && len(flow) <= 128 {
+		var err error
+		if ok, err = h.SSODeps.Flows.Take(ctx, continueKey(c, flow), &pending); err != nil {
+			return err
+		}
+	}
+	if !ok || subtle.ConstantTimeCompare([]byte(pending.Binding), []byte(store.SSOBindingHash(sessionID(c)))) != 1 {
+		Log(c).Info("sso continue refused", "reason", auth.ReasonExpiredFlow, "detail", "unknown, used or expired flow, or another browser")
+		return h.ssoDeny(c, auth.ReasonExpiredFlow)
+	}
+	p, found := h.SSO.Get(pending.Provider)
+	if !found || !p.Info().Enabled {
+		return h.ssoDeny(c, auth.ReasonUnavailable)
+	}
+	return h.ssoDecide(c, p, pending.Identity, pending.ReturnTo)
+}
+
+// continueKey is the Redis key of a pending "Continue as …?" flow: the flow id under the
+// browser session's binding hash, so that a POST from another browser finds nothing (and
+// cannot use up the real one).
+func continueKey(c *fiber.Ctx, flow string) string {
+	return "continue:" + store.SSOBindingHash(sessionID(c)) + ":" + flow
+}
+
+// freshAnonymousSession gives the browser a pre-sign-in session when it has none or a signed-in
+// one (which ends): the cross-site POST of SAML and JWT carries no Lax session cookie, and what
+// follows (a confirmation) must be bound to this browser.
+func (h *Handlers) freshAnonymousSession(c *fiber.Ctx) error {
+	if s := SessionOf(c); s != nil && s.Kind == auth.KindAnonymous {
+		return nil
+	}
+	ctx := c.UserContext()
+	_ = h.Sessions.Destroy(ctx, SessionOf(c))
+	sess, err := h.Sessions.Create(ctx, auth.KindAnonymous, 0, auth.AnonymousIdle)
+	if err != nil {
+		return err
+	}
+	SetSession(c, sess)
+	h.setSessionCookie(c, sess.ID)
+	return nil
 }
 
 // ssoOpenSession ends the browser's pre-sign-in session, opens a fresh one for contact (id
@@ -218,14 +367,8 @@ type ssoCheckMail struct {
 // first when it came without one (the cross-site POST of SAML and JWT carries no Lax cookie).
 func (h *Handlers) ssoConfirmSend(c *fiber.Ctx, row store.IdentityProvider, id store.SSOIdentity, returnTo string) error {
 	ctx := c.UserContext()
-	if SessionOf(c) == nil || SessionOf(c).Kind != auth.KindAnonymous {
-		_ = h.Sessions.Destroy(ctx, SessionOf(c))
-		sess, err := h.Sessions.Create(ctx, auth.KindAnonymous, 0, auth.AnonymousIdle)
-		if err != nil {
-			return err
-		}
-		SetSession(c, sess)
-		h.setSessionCookie(c, sess.ID)
+	if err := h.freshAnonymousSession(c); err != nil {
+		return err
 	}
 	if !LocalPath(returnTo) {
 		returnTo = ""

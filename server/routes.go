@@ -32,6 +32,7 @@ func (s *Server) routes() {
 	sso.Post("/:provider/jwt", h.SSOToken)
 	sso.Get("/confirm", h.SSOConfirmPage)
 	sso.Post("/confirm", s.csrf, h.SSOConfirm)
+	sso.Post("/continue", s.csrf, h.SSOContinue)
 	app.Post("/language", s.csrf, h.LanguageUpdate)
 
 	// Knowledge base (issue 7): public; portal-only and internal articles are filtered by the

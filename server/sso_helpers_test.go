@@ -56,6 +56,11 @@ func newSSOServer(t *testing.T) *testServer {
 func (ts *testServer) mustProvider(row store.IdentityProvider, secrets map[string]string) store.IdentityProvider {
 	ts.t.Helper()
 	row.Enabled, row.AllowCreate = true, true
+	// The tests post most JWTs as the customer's app does on its own (no state of a sign-in
+	// started here), which needs allow_app_initiated and the "Continue as …?" step (postJWT).
+	if row.Kind == store.KindJWT && row.Settings["allow_app_initiated"] == "" {
+		row.Settings["allow_app_initiated"] = "true"
+	}
 	if row.Name == "" {
 		row.Name = strings.ToUpper(row.Slug)
 	}
@@ -143,6 +148,30 @@ func (s *samlIdP) login(c *client, slug, returnTo string) samlForm {
 func (s *samlIdP) unsolicited(entityID, relayState string) samlForm {
 	s.t.Helper()
 	return s.Unsolicited(entityID, relayState)
+}
+
+// crossSite returns the cookie jar a browser sends on a cross-site POST (the IdP's or app's
+// auto-submitted form): c's SameSite=None SSO flow cookie only, never the Lax session cookie.
+func crossSite(c *client) *client {
+	x := c.ts.client()
+	for _, name := range []string{"portico_sso", "__Host-portico_sso"} {
+		if v, ok := c.cookies[name]; ok {
+			x.cookies[name] = v
+		}
+	}
+	return x
+}
+
+// continueAs presses "Continue" on the "Continue as …?" page doc shown to c (its CSRF token and
+// flow id), returning the portal's answer. It fails the test when doc is not that page.
+func continueAs(t *testing.T, c *client, doc *goquery.Document) (*http.Response, *goquery.Document) {
+	t.Helper()
+	flow, ok := doc.Find(`#sso-continue-form input[name=flow]`).Attr("value")
+	csrf, _ := doc.Find(`#sso-continue-form input[name=_csrf]`).Attr("value")
+	if !ok || flow == "" || csrf == "" {
+		t.Fatalf("not the Continue page: %q", doc.Find("main").Text())
+	}
+	return c.post("/sso/continue", url.Values{"flow": {flow}, "_csrf": {csrf}}, false)
 }
 
 // postACS posts a SAML response form to the portal's ACS with no cookies (the browser sends

@@ -68,11 +68,19 @@ func freshClaims(email string) jwt.MapClaims {
 		"email": email, "name": "Jay Tee", "organization": "Acme JWT", "external_id": "ext-" + email}
 }
 
+// postJWT posts token as the customer's app does on its own (app-initiated: no state) from
+// browser c and, when the portal asks "Continue as …?", presses Continue (the provider needs
+// allow_app_initiated, which mustProvider sets for JWT apps). It returns the portal's last
+// answer: a refusal of the token itself comes before the question.
 func postJWT(c *client, slug, token, returnTo string) (*http.Response, *goqueryDoc) {
 	req := newFormRequest("/sso/"+slug+"/jwt", url.Values{"jwt": {token}, "return_to": {returnTo}})
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	resp := c.do(req)
-	return resp, parse(c.ts.t, resp)
+	doc := parse(c.ts.t, resp)
+	if resp.StatusCode == http.StatusOK && doc.Find("#sso-continue").Length() == 1 {
+		return continueAs(c.ts.t, c, doc)
+	}
+	return resp, doc
 }
 
 func TestSSOJWTSignInAndRefusals(t *testing.T) {
@@ -258,8 +266,9 @@ func TestSSOSAMLSignIn(t *testing.T) {
 	if form.Action != ssoBase+"/sso/corp/acs" {
 		t.Fatalf("IdP posts to %q", form.Action)
 	}
-	// The ACS POST arrives cross-site without our cookie (SameSite=Lax): use a jar with none.
-	acs := ts.client()
+	// The ACS POST arrives cross-site with the SSO flow cookie (SameSite=None) but without the
+	// session cookie (SameSite=Lax).
+	acs := crossSite(browser)
 	resp, doc := postACS(acs, "corp", form)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/tickets?view=org" {
 		t.Fatalf("ACS: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), doc.Text())
@@ -309,6 +318,7 @@ func TestSSOSAMLRefusals(t *testing.T) {
 	idp.trustPlain(ts, "corp")
 	idp.trustPlain(ts, "open")
 	ctx := context.Background()
+	b := ts.client() // the browser that starts the SP-initiated flows (its SSO flow cookie)
 
 	complete := func(slug string, f samlForm) *auth.Refusal {
 		t.Helper()
@@ -317,7 +327,7 @@ func TestSSOSAMLRefusals(t *testing.T) {
 		if f.RelayState != "" {
 			form.Set("RelayState", f.RelayState)
 		}
-		_, err := p.Complete(ctx, auth.CompleteRequest{Form: form})
+		_, err := p.Complete(ctx, auth.CompleteRequest{Form: form, Browser: flowCookie(b)})
 		r := auth.AsRefusal(err)
 		if r == nil {
 			t.Fatalf("response accepted (%v)", err)
@@ -332,7 +342,7 @@ func TestSSOSAMLRefusals(t *testing.T) {
 	}
 
 	// Tampered: the signed email changed after signing.
-	f := idp.login(ts.client(), "corp", "")
+	f := idp.login(b, "corp", "")
 	d := decodeResp(t, f)
 	for _, el := range d.FindElements("//AttributeValue") {
 		if el.Text() == "alice@example.com" {
@@ -342,7 +352,7 @@ func TestSSOSAMLRefusals(t *testing.T) {
 	check("tampered", complete("corp", encodeResp(t, d, f)), auth.ReasonInvalid, "signature")
 
 	// Unsigned: every Signature removed.
-	f = idp.login(ts.client(), "corp", "")
+	f = idp.login(b, "corp", "")
 	d = decodeResp(t, f)
 	for _, el := range d.FindElements("//Signature") {
 		el.Parent().RemoveChild(el)
@@ -350,7 +360,7 @@ func TestSSOSAMLRefusals(t *testing.T) {
 	check("unsigned", complete("corp", encodeResp(t, d, f)), auth.ReasonInvalid, "signature")
 
 	// InResponseTo of a request we no longer know (expired or from elsewhere).
-	f = idp.login(ts.client(), "corp", "")
+	f = idp.login(b, "corp", "")
 	iter := ts.Redis.Scan(ctx, 0, ts.prefix+"sso:saml:*", 100).Iterator()
 	for iter.Next(ctx) {
 		ts.Redis.Del(ctx, iter.Val())
@@ -361,12 +371,18 @@ func TestSSOSAMLRefusals(t *testing.T) {
 	md := idp.trustPlain(ts, "corp")
 	check("IdP-initiated disabled", complete("corp", idp.unsolicited(md.EntityID, "/tickets")), auth.ReasonIdPInitiated, "IdP-initiated sign-in is disabled")
 
-	// IdP-initiated where enabled: works, RelayState only as a local path; replay refused.
+	// IdP-initiated where enabled: works after "Continue as …?", RelayState only as a local
+	// path; replay refused.
 	omd := idp.trustPlain(ts, "open")
 	for relay, want := range map[string]string{"/tickets?status=closed": "/tickets?status=closed", "https://evil.example/": "/tickets",
 		"//evil.example": "/tickets", "/\\evil.example": "/tickets", "javascript:alert(1)": "/tickets"} {
 		f := idp.unsolicited(omd.EntityID, relay)
-		resp, doc := postACS(ts.client(), "open", f)
+		c := ts.client()
+		resp, doc := postACS(c, "open", f)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("IdP-initiated, RelayState %q: %d %s", relay, resp.StatusCode, doc.Find("#sso-reason").Text())
+		}
+		resp, doc = continueAs(t, c, doc)
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
 			t.Fatalf("RelayState %q: %d %q %s", relay, resp.StatusCode, resp.Header.Get("Location"), doc.Find("#sso-reason").Text())
 		}

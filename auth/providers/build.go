@@ -2,6 +2,9 @@ package providers
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -102,6 +105,25 @@ type flowState struct {
 	Binding  string `json:"b,omitempty"`
 	Nonce    string `json:"n,omitempty"`
 	Verifier string `json:"v,omitempty"`
+	// Browser is the SHA-256 of the browser's SSO flow cookie (SAML, JWT): the response is
+	// accepted only from the browser that started the flow.
+	Browser string `json:"w,omitempty"`
+}
+
+// browserHash is the stored form of a browser's SSO flow cookie value ("" for none).
+func browserHash(v string) string {
+	if v == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte("sso-flow:" + v))
+	return hex.EncodeToString(h[:])
+}
+
+// sameBrowser reports whether the flow f was started by the browser whose flow cookie is v
+// (constant time; a flow without a browser binding matches none).
+func (f flowState) sameBrowser(v string) bool {
+	h := browserHash(v)
+	return f.Browser != "" && h != "" && subtle.ConstantTimeCompare([]byte(f.Browser), []byte(h)) == 1
 }
 
 // Build returns the auth.Provider for row. Network work (discovery, metadata) is deferred to
@@ -234,8 +256,8 @@ var SettingKeys = map[string][]string{
 	store.KindOIDC:      {"client_id", "discovery_url", "clock_skew", "authoritative_domains"},
 	store.KindSAML: {"idp_metadata_url", "idp_metadata_xml", "allow_idp_initiated", "clock_skew",
 		"attr_email", "attr_name", "attr_company", "attr_groups", "authoritative_domains"},
-	store.KindJWT: {"alg", "public_key", "jwks_url", "remote_login_url", "remote_logout_url", "clock_skew", "issuer", "token_audience",
-		"authoritative_domains"},
+	store.KindJWT: {"alg", "public_key", "jwks_url", "remote_login_url", "remote_logout_url", "allow_app_initiated", "clock_skew", "issuer",
+		"token_audience", "authoritative_domains"},
 }
 
 // SecretKeys lists, per kind, the secrets an admin or operator may set.

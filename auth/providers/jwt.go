@@ -71,7 +71,10 @@ func (p *jwtProvider) HasButton() bool { return p.setting("remote_login_url") !=
 // RemoteLogoutURL is where the customer's app wants customers sent after signing out ("" = none).
 func (p *jwtProvider) RemoteLogoutURL() string { return p.setting("remote_logout_url") }
 
-// Begin returns the app's remote login URL with return_to and timestamp (Zendesk's contract).
+// Begin returns the app's remote login URL with return_to and timestamp (Zendesk's contract)
+// and state: a single-use value kept in Redis for FlowTTL and bound to the browser's SSO flow
+// cookie, which the app sends back with the token (form field or query parameter state), so
+// the token signs in only the browser that started (login CSRF, SSO-CONVENTIONS §2.5).
 func (p *jwtProvider) Begin(ctx context.Context, req auth.BeginRequest) (string, error) {
 	remote := p.setting("remote_login_url")
 	if remote == "" {
@@ -81,23 +84,59 @@ func (p *jwtProvider) Begin(ctx context.Context, req auth.BeginRequest) (string,
 	if err != nil {
 		return "", err
 	}
+	state := auth.NewToken()
+	f := flowState{Provider: p.row.Slug, ReturnTo: req.ReturnTo, Test: req.Test, Browser: browserHash(req.Browser)}
+	if err := p.deps.Flows.Put(ctx, "jwt:"+state, f, FlowTTL); err != nil {
+		return "", err
+	}
 	q := u.Query()
 	if req.ReturnTo != "" {
 		q.Set("return_to", req.ReturnTo)
 	}
 	q.Set("timestamp", strconv.FormatInt(p.deps.now().Unix(), 10))
+	q.Set("state", state)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
 
 // Complete validates the token from the form (POST, preferred) or query (GET ?jwt=) and
-// records its jti; return_to comes back as sent (the handler keeps only local paths).
+// records its jti. With a state (a flow Begin started), the state must be unused, of this
+// provider and of this browser (its SSO flow cookie), and return_to is the one kept at Begin.
+// Without one the token is app-initiated: refused unless the admin allowed them (setting
+// allow_app_initiated), then returned as Unsolicited (the handler asks the person to confirm)
+// with the posted return_to (the handler keeps only local paths).
 func (p *jwtProvider) Complete(ctx context.Context, req auth.CompleteRequest) (auth.Result, error) {
+	state := req.Get("state")
+	if state == "" {
+		if p.setting("allow_app_initiated") != "true" {
+			return auth.Result{}, p.refuse(ctx, auth.Refuse(auth.ReasonIdPInitiated,
+				"a token without state (app-initiated) and app-initiated sign-in is disabled"))
+		}
+		id, err := p.check(ctx, req.Get("jwt"), true)
+		if err != nil {
+			return auth.Result{}, err
+		}
+		return auth.Result{Identity: id, ReturnTo: req.Get("return_to"), Unsolicited: true}, nil
+	}
+	var f flowState
+	ok := false
+	if len(state) <= 128 {
+		var err error
+		if ok, err = p.deps.Flows.Take(ctx, "jwt:"+state, &f); err != nil {
+			return auth.Result{}, err
+		}
+	}
+	if !ok || f.Provider != p.row.Slug {
+		return auth.Result{}, p.refuse(ctx, auth.Refuse(auth.ReasonExpiredFlow, "unknown, used or expired state"))
+	}
+	if !f.sameBrowser(req.Browser) {
+		return auth.Result{}, p.refuse(ctx, auth.Refuse(auth.ReasonExpiredFlow, "the state was issued to another browser (no or another SSO flow cookie)"))
+	}
 	id, err := p.check(ctx, req.Get("jwt"), true)
 	if err != nil {
 		return auth.Result{}, err
 	}
-	return auth.Result{Identity: id, ReturnTo: req.Get("return_to")}, nil
+	return auth.Result{Identity: id, ReturnTo: f.ReturnTo}, nil
 }
 
 // Inspect validates token like Complete but records nothing (admin test mode). The returned

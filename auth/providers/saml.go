@@ -283,7 +283,7 @@ func (p *samlProvider) Begin(ctx context.Context, req auth.BeginRequest) (string
 	if err != nil {
 		return "", err
 	}
-	f := flowState{Provider: p.row.Slug, ReturnTo: req.ReturnTo, Test: req.Test}
+	f := flowState{Provider: p.row.Slug, ReturnTo: req.ReturnTo, Test: req.Test, Browser: browserHash(req.Browser)}
 	if err := p.deps.Flows.Put(ctx, "saml:"+ar.ID, f, FlowTTL); err != nil {
 		return "", err
 	}
@@ -295,9 +295,11 @@ func (p *samlProvider) Begin(ctx context.Context, req auth.BeginRequest) (string
 }
 
 // Complete validates a POSTed SAMLResponse. The request id it answers (InResponseTo) must be
-// one we issued for this provider, unexpired and unused; an unsolicited response (no
-// InResponseTo) is accepted only with IdP-initiated sign-in enabled, and its RelayState is
-// only ever used as a local path (the handler checks).
+// one we issued for this provider, unexpired and unused, to the browser that posts the
+// response (its SSO flow cookie, req.Browser: login CSRF); an unsolicited response (no
+// InResponseTo) is accepted only with IdP-initiated sign-in enabled and comes back with
+// Result.Unsolicited (the handler asks the person to confirm), and its RelayState is only ever
+// used as a local path (the handler checks).
 func (p *samlProvider) Complete(ctx context.Context, req auth.CompleteRequest) (auth.Result, error) {
 	raw := req.Form["SAMLResponse"]
 	if len(raw) != 1 || len(raw[0]) > samlMaxResponse*4/3+4 {
@@ -319,6 +321,11 @@ func (p *samlProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 		if !ok || f.Provider != p.row.Slug {
 			return auth.Result{}, p.refuse(ctx, auth.Refuse(auth.ReasonExpiredFlow,
 				"InResponseTo %q does not match a pending request of this provider (unknown, used or older than %s)", irt, FlowTTL))
+		}
+		if !f.sameBrowser(req.Browser) {
+			r := auth.Refuse(auth.ReasonExpiredFlow, "the request %q was started in another browser (no or another SSO flow cookie)", irt)
+			r.Test = f.Test
+			return auth.Result{Test: f.Test}, p.refuse(ctx, r)
 		}
 		possible = []string{irt}
 	} else if p.setting("allow_idp_initiated") != "true" {
@@ -365,7 +372,7 @@ func (p *samlProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 	if idpInitiated {
 		returnTo = req.Get("RelayState")
 	}
-	return auth.Result{Identity: id, ReturnTo: returnTo, Test: f.Test}, nil
+	return auth.Result{Identity: id, ReturnTo: returnTo, Test: f.Test, Unsolicited: idpInitiated}, nil
 }
 
 // checkSkew applies the provider's clock skew to every time of a validated response (crewjam

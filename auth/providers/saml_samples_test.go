@@ -141,7 +141,7 @@ func sampleFlows(t *testing.T) (*auth.Flows, func(ctx context.Context, key strin
 	flows := auth.NewFlows(rdb, prefix)
 	// pending records an AuthnRequest id as Begin does.
 	pending := func(ctx context.Context, id string) error {
-		return flows.Put(ctx, "saml:"+id, flowState{Provider: "sample", ReturnTo: "/tickets"}, FlowTTL)
+		return flows.Put(ctx, "saml:"+id, flowState{Provider: "sample", ReturnTo: "/tickets", Browser: browserHash(sampleBrowser)}, FlowTTL)
 	}
 	return flows, pending
 }
@@ -155,7 +155,7 @@ func TestSAMLPublishedSampleResponses(t *testing.T) {
 			if err := pending(ctx, s.requestID); err != nil {
 				t.Fatal(err)
 			}
-			res, err := p.Complete(ctx, auth.CompleteRequest{Form: map[string][]string{"SAMLResponse": {s.samplePOST(t)}}})
+			res, err := p.Complete(ctx, auth.CompleteRequest{Form: map[string][]string{"SAMLResponse": {s.samplePOST(t)}}, Browser: sampleBrowser})
 			if err != nil {
 				t.Fatalf("sample refused: %v", err)
 			}
@@ -171,7 +171,7 @@ func TestSAMLPublishedSampleResponses(t *testing.T) {
 			}
 
 			// The same response again: its request id is spent.
-			_, err = p.Complete(ctx, auth.CompleteRequest{Form: map[string][]string{"SAMLResponse": {s.samplePOST(t)}}})
+			_, err = p.Complete(ctx, auth.CompleteRequest{Form: map[string][]string{"SAMLResponse": {s.samplePOST(t)}}, Browser: sampleBrowser})
 			if r := auth.AsRefusal(err); r == nil || r.Reason != auth.ReasonExpiredFlow {
 				t.Errorf("replayed sample: %v, want %q", err, auth.ReasonExpiredFlow)
 			}
@@ -186,10 +186,10 @@ func TestSAMLPublishedSampleRefusals(t *testing.T) {
 	entra := samlSamples[2]
 	refusal := func(t *testing.T, p *samlProvider, requestID, resp string) *auth.Refusal {
 		t.Helper()
-		if err := p.deps.Flows.Put(ctx, "saml:"+requestID, flowState{Provider: "sample"}, FlowTTL); err != nil {
+		if err := p.deps.Flows.Put(ctx, "saml:"+requestID, flowState{Provider: "sample", Browser: browserHash(sampleBrowser)}, FlowTTL); err != nil {
 			t.Fatal(err)
 		}
-		_, err := p.Complete(ctx, auth.CompleteRequest{Form: map[string][]string{"SAMLResponse": {resp}}})
+		_, err := p.Complete(ctx, auth.CompleteRequest{Form: map[string][]string{"SAMLResponse": {resp}}, Browser: sampleBrowser})
 		r := auth.AsRefusal(err)
 		if r == nil {
 			t.Fatalf("altered sample accepted (%v)", err)
@@ -234,3 +234,6 @@ func TestSAMLPublishedSampleRefusals(t *testing.T) {
 		}
 	})
 }
+
+// sampleBrowser is the SSO flow cookie of the browser that "started" the sample flows.
+const sampleBrowser = "sample-browser-flow-cookie-0123456789abcdef"
