@@ -186,6 +186,8 @@ type inboxTicketView struct {
 	Flash                                      string
 	Tags                                       []string
 	Properties                                 []store.TicketProperty
+	// Sharing is the participants box (issue 16.1).
+	Sharing *sharingView
 }
 
 func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (*inboxTicketView, error) {
@@ -244,6 +246,9 @@ func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (
 	for _, s := range staff {
 		v.Owners = append(v.Owners, idOpt(s.ID, s.Name, osel))
 	}
+	if v.Sharing, err = h.inboxSharing(c, p, t.ID); err != nil {
+		return nil, err
+	}
 	v.Compose = composeForm{Action: "/admin/inbox/" + strconv.FormatInt(t.ID, 10) + "/messages"}
 	if st := SettingsOf(c); st.AttachmentMaxFiles > 0 {
 		v.Compose.CanAttach, v.Compose.Limits = true, attachmentText(p, st, "AttachmentLimits")
@@ -294,6 +299,10 @@ func (h *Handlers) InboxTicketShow(c *fiber.Ctx) error {
 		v.Flash = p.T("OwnerChanged")
 	case "created":
 		v.Flash = p.T("TicketCreated")
+	case "participant_added":
+		v.Flash = p.T("ShareAdded")
+	case "participant_removed":
+		v.Flash = p.T("ShareRemoved")
 	}
 	p.Data = v
 	if IsHTMX(c) {

@@ -116,15 +116,19 @@ func (h *Handlers) TicketEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Store.TicketVisible(c.UserContext(), h.viewer(c, ""), id); err != nil {
+	v := h.viewer(c, "")
+	if err := h.Store.TicketVisible(c.UserContext(), v, id); err != nil {
 		return err
 	}
+	// The stream outlives the request's context; its checks get their own bounded ones.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), streamLifetime+5*time.Second)
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no")
 	notices, unsubscribe := h.Live.subscribe(id)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer unsubscribe()
+		defer cancel()
 		metrics.LiveStream(1)
 		defer metrics.LiveStream(-1)
 		send := func(s string) bool {
@@ -143,6 +147,11 @@ func (h *Handlers) TicketEvents(c *fiber.Ctx) error {
 		for {
 			select {
 			case <-notices:
+				// Scope is checked again on every change: a participant removed (or a ticket
+				// filtered away) loses the stream at once, not at its next reconnect.
+				if h.Store.TicketVisible(ctx, v, id) != nil {
+					return
+				}
 				if !send("event: changed\ndata: ticket\n\n") {
 					return
 				}

@@ -88,6 +88,10 @@ type listView struct {
 	Announce      string
 	Fragment      bool
 	Columns       []column
+	// ShowViews shows the View menu (company mode, or tickets shared with the viewer);
+	// HasShared offers "Shared with me" in it; SharedHref links that view.
+	ShowViews, HasShared bool
+	SharedHref           string
 }
 
 // column is one sortable column heading: its label, the link that sorts by it (toggling the
@@ -131,13 +135,8 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	p.Title = p.TicketsLabel
 	lv := listView{State: st, CanSeeOrg: v.CanSeeOrg(), Rows: listRows(p, SettingsOf(c), page.Rows, "/tickets/")}
 	lv.RowsHTML = listRowsHTML(lv.Rows)
-	if lv.CanSeeOrg {
-		lv.ViewLabel = p.T("OrganizationTickets")
-		if st.View == store.ViewMine {
-			lv.ViewLabel = p.T("OwnedByMe")
-		}
-		lv.MineHref = listState{View: store.ViewMine, Q: st.Q, Status: st.Status, Sort: st.Sort}.query("")
-		lv.OrgHref = listState{View: store.ViewOrg, Q: st.Q, Status: st.Status, Sort: st.Sort}.query("")
+	if err := h.listViews(c, p, v, &lv); err != nil {
+		return err
 	}
 	if page.NextCursor != "" {
 		lv.NextHref = st.query(page.NextCursor)
@@ -220,6 +219,8 @@ type ticketView struct {
 	StateChanged bool
 	// Notice confirms what the customer just did ("" = none), e.g. closing the ticket.
 	Notice string
+	// Sharing is the "Shared with" box (participants, issue 16.1); nil on live updates.
+	Sharing *sharingView
 }
 
 // replyForm is the reply box: what was typed, and the errors beside it.
@@ -333,6 +334,7 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 	if !t.IsClosed && st.AllowCloseFromPortal {
 		tv.CloseAction = "/tickets/" + strconv.FormatInt(t.ID, 10) + "/close"
 	}
+	participantAccess(p, tv, d)
 	return tv
 }
 
@@ -359,6 +361,9 @@ func (h *Handlers) TicketShow(c *fiber.Ctx) error {
 	if text := h.takeDraft(c, id)["body"]; text != "" {
 		tv.Reply.Body = text
 		tv.Reply.Notice = p.T("DraftRestored")
+	}
+	if tv.Sharing, err = h.sharingView(c, p, d); err != nil {
+		return err
 	}
 	p.Data = tv
 	return h.renderPage(c, fiber.StatusOK, "pages/ticket", p)
@@ -422,6 +427,9 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body str
 	}
 	p := h.newPage(c, d.Ticket.Subject, nil)
 	tv := h.ticketView(c, p, d)
+	if tv.Sharing, err = h.sharingView(c, p, d); err != nil {
+		return err
+	}
 	tv.Reply.Body = body
 	var ve *store.ValidationError
 	switch {

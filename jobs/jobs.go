@@ -189,13 +189,13 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 	}
 	base := strings.TrimRight(w.cfg.BaseURL, "/")
 	v := mail.View{Lang: a.Lang, Portal: portal, Color: st.BrandColor,
-		Subject:  T(stem+"Subject", "Portal", portal, "Ticket", a.Ticket),
+		Subject:  T(stem+"Subject", "Portal", portal, "Ticket", a.Ticket, "By", a.By),
 		Greeting: T("MailGreeting", "Name", a.Name),
 		Footer:   T("MailFooter", "Portal", portal, "URL", base)}
 	if v.Lang == "" {
 		v.Lang = "en"
 	}
-	v.Paragraphs = []string{T(stem+"Body", "Portal", portal, "Ticket", a.Ticket)}
+	v.Paragraphs = []string{T(stem+"Body", "Portal", portal, "Ticket", a.Ticket, "By", a.By)}
 	v.Quote = mail.QuoteParagraphs(a.Quote)
 	if a.TokenID != 0 {
 		tok, err := w.cfg.Store.AccountTokenMint(ctx, a.TokenID)

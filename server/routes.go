@@ -80,6 +80,8 @@ func (s *Server) routes() {
 	tickets.Post("/:id/close", h.TicketClose)
 	tickets.Get("/:id/events", h.TicketEvents)
 	tickets.Get("/:id/messages", h.TicketMessagesAfter)
+	tickets.Post("/:id/participants", h.TicketShareCreate)
+	tickets.Post("/:id/participants/:contact/remove", h.TicketParticipantRemove)
 	app.Get("/attachments/:id", portal, s.requireContact, h.AttachmentDownload)
 
 	// Branding (public: the login page is branded too).
@@ -104,6 +106,8 @@ func (s *Server) routes() {
 	staff.Post("/inbox/:id/messages", h.InboxMessageCreate).Name(streamedUpload)
 	staff.Post("/inbox/:id/stage", h.InboxTicketStage)
 	staff.Post("/inbox/:id/owner", h.InboxTicketOwner)
+	staff.Post("/inbox/:id/participants", h.InboxParticipantCreate)
+	staff.Post("/inbox/:id/participants/:contact/remove", h.InboxParticipantRemove)
 	// Any attachment, internal notes' too: staff only (customers use /attachments/:id, scoped).
 	staff.Get("/attachments/:id", h.StaffAttachmentDownload)
 	// Inbound mail (issue 13): held and failed mail, and the full originals, staff only.

@@ -82,6 +82,8 @@ type Mail struct {
 	From                  Address
 	// Recipients are To, Cc, Delivered-To and X-Original-To addresses, in that order.
 	Recipients []string
+	// Cc are the Cc addresses alone (they may become the ticket's participants).
+	Cc []string
 	Subject    string
 	Date       time.Time
 	// Text is the full text of the mail (the text/plain part, else the HTML part as text).
@@ -198,6 +200,9 @@ func (m *Mail) readHeader(h mail.Header) error {
 		if l, err := h.AddressList(k); err == nil {
 			for _, a := range l {
 				m.Recipients = append(m.Recipients, valid(a.Address))
+				if k == "Cc" {
+					m.Cc = append(m.Cc, valid(a.Address))
+				}
 			}
 		}
 	}

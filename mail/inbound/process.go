@@ -58,7 +58,7 @@ func (p *Processor) Process(ctx context.Context, id int64) (store.InboundResult,
 	}
 	rcpts := append([]string{m.Recipient}, parsed.Recipients...)
 	d := store.InboundDelivery{ID: id, InboxID: m.InboxID, FromAddr: parsed.From.Addr, FromName: parsed.From.Name,
-		MessageID: parsed.MessageID, Subject: parsed.Subject, HTML: parsed.HTML, Auto: parsed.Auto != ""}
+		MessageID: parsed.MessageID, Subject: parsed.Subject, HTML: parsed.HTML, Auto: parsed.Auto != "", Cc: parsed.Cc}
 	if m.Source == store.SourceImport {
 		if err := p.historic(ctx, &d, parsed); err != nil {
 			return store.InboundResult{}, err

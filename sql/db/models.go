@@ -301,6 +301,15 @@ type Ticket struct {
 	ImportKey      *string
 }
 
+type TicketParticipant struct {
+	TicketID         int64
+	ContactID        int64
+	AddedVia         string
+	AddedByContactID *int64
+	AddedByStaffID   *int64
+	CreatedAt        time.Time
+}
+
 type TimelineEvent struct {
 	ID        int64
 	ContactID int64

@@ -62,6 +62,8 @@ type MailJob struct {
 	Ticket string `json:"ticket,omitempty"`
 	// Quote is a public message the mail carries (MailTicketReply: the agent's answer).
 	Quote string `json:"quote,omitempty"`
+	// By names who did what the mail reports (MailTicketShared: who shared the ticket).
+	By string `json:"by,omitempty"`
 }
 
 // Kind is River's job kind.

@@ -411,6 +411,9 @@ type InboundDelivery struct {
 	// CustomerAddr (ReasonNoCustomer when there is none). No sender check applies.
 	Outgoing                   bool
 	CustomerAddr, CustomerName string
+	// Cc are the mail's Cc addresses: added as participants when the sender holds the ticket
+	// and the ticket_sharing policy allows them (issue 16.1).
+	Cc []string
 }
 
 // InboundResult is where a delivered mail went.
@@ -507,7 +510,7 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			}
 			v := NewViewer(contactID, companyID, st, "")
 			args := []any{ticketID}
-			scope := v.detailScope(&args)
+			scope := v.replyScope(&args) // a participant writes only when the admin allows
 			var ok bool
 			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tickets t WHERE t.id = $1 AND `+scope+`)`, args...).Scan(&ok)
 			return ok, err
@@ -670,6 +673,15 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 		if !d.Outgoing {
 			if _, err := tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, message_id, summary, created_at) VALUES ($1, 'email', $2, $3, $4, coalesce($5, now()))`,
 				contactID, target, res.MessageID, subject, at); err != nil {
+				return err
+			}
+		}
+		if !d.Auto && !d.Historic && !d.Outgoing && len(d.Cc) > 0 {
+			var allowNew bool
+			if err := tx.QueryRow(ctx, `SELECT allow_new_contacts FROM inbox_email WHERE inbox_id = $1`, d.InboxID).Scan(&allowNew); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			if err := addCcParticipants(ctx, tx, st, target, contactID, companyID, d.Cc, allowNew); err != nil {
 				return err
 			}
 		}

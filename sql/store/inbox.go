@@ -287,6 +287,10 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 					return err
 				}
 			}
+			// Participants get the answer as a link notice, whatever the channel (issue 16.1).
+			if err := enqueueParticipantNotices(ctx, tx, ticketID, body); err != nil {
+				return err
+			}
 		}
 		return tx.QueryRow(ctx, `SELECT name FROM staff_users WHERE id = $1`, staffID).Scan(&m.AuthorName)
 	})

@@ -46,6 +46,7 @@ type Settings struct {
 	TicketSettings
 	KBSettings
 	FormSettings
+	ParticipantSettings
 }
 
 // SettingKind tells the admin console which input a setting needs.

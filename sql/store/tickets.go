@@ -295,6 +295,15 @@ type Message struct {
 type TicketDetail struct {
 	Ticket   Ticket
 	Messages []Message
+	// Access says what the viewer may do beyond reading (Viewer.manageScope, replyScope).
+	Access TicketAccess
+}
+
+// TicketAccess is what a viewer may do on a ticket they see: Manage (requester or company:
+// close, accept, rate, share) and Reply (Manage, or a participant when the admin allows);
+// Participant tells that they see it because it was shared with them.
+type TicketAccess struct {
+	Manage, Reply, Participant bool
 }
 
 // TicketGetForViewer returns the ticket with id if the viewer may see it. Errors: ErrNotFound
@@ -308,10 +317,14 @@ func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64
 	var d TicketDetail
 	args := []any{id}
 	scope := v.detailScope(&args)
+	manage := v.manageScope(&args)
+	reply := v.replyScope(&args)
+	participant := v.participant(&args)
 	t := &d.Ticket
 	err := s.Pool.QueryRow(ctx, `SELECT t.id, t.subject, t.description, p.name, st.name, t.is_closed,
 			t.priority, t.category, t.channel, coalesce(nullif(rc.name, ''), rc.email, ''),
-			coalesce(co.name, ''), coalesce(su.name, ''), t.created_at, t.last_activity_at, t.closed_at
+			coalesce(co.name, ''), coalesce(su.name, ''), t.created_at, t.last_activity_at, t.closed_at,
+			`+manage+`, `+reply+`, `+participant+`
 		FROM tickets t
 		JOIN pipelines p ON p.id = t.pipeline_id
 		JOIN stages st ON st.id = t.stage_id
@@ -320,7 +333,8 @@ func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64
 		LEFT JOIN staff_users su ON su.id = t.owner_id
 		WHERE t.id = $1 AND `+scope, args...).Scan(&t.ID, &t.Subject, &t.Description, &t.PipelineName,
 		&t.StageName, &t.IsClosed, &t.Priority, &t.Category, &t.Channel, &t.RequesterName,
-		&t.CompanyName, &t.OwnerName, &t.CreatedAt, &t.LastActivityAt, &t.ClosedAt)
+		&t.CompanyName, &t.OwnerName, &t.CreatedAt, &t.LastActivityAt, &t.ClosedAt,
+		&d.Access.Manage, &d.Access.Reply, &d.Access.Participant)
 	if err != nil {
 		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
 	}
@@ -428,7 +442,8 @@ type ReplyOptions struct {
 	Files *UploadBatch
 }
 
-// TicketReplyCreate adds the viewer's public reply (with its attachments) to the ticket's oldest
+// TicketReplyCreate adds the viewer's public reply (requester or company; a participant only
+// when the admin lets participants reply) (with its attachments) to the ticket's oldest
 // conversation, or opens a portal conversation in the default inbox when the ticket has none;
 // bumps the ticket's last activity; reopens it when allowed; and records an email-type event on
 // the contact's timeline — all in one transaction. Errors: *ValidationError (body), ErrNotFound
@@ -440,7 +455,7 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		args := []any{ticketID}
-		scope := v.detailScope(&args)
+		scope := v.replyScope(&args)
 		var closed bool
 		var subject string
 		var pipelineID int64
@@ -498,14 +513,15 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 	return m, nil
 }
 
-// TicketCloseForViewer moves an open ticket in the viewer's scope to its pipeline's closed stage
+// TicketCloseForViewer moves an open ticket the viewer holds (requester or company, never a
+// participant) to its pipeline's closed stage
 // (pipelines.closed_stage_id, else the first closed stage) and stamps closed_at. Closing a
 // closed ticket is a no-op. Errors: ErrNotFound (outside scope), ErrConflict (the pipeline has
 // no closed stage).
 func (s *Store) TicketCloseForViewer(ctx context.Context, v Viewer, ticketID int64) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		args := []any{ticketID}
-		scope := v.detailScope(&args)
+		scope := v.manageScope(&args)
 		var closed bool
 		var pipelineID int64
 		if err := tx.QueryRow(ctx, `SELECT t.is_closed, t.pipeline_id FROM tickets t WHERE t.id = $1 AND `+scope+` FOR UPDATE`, args...).Scan(&closed, &pipelineID); err != nil {

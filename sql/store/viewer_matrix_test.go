@@ -13,9 +13,11 @@ import (
 
 // TestViewerMatrix is the permission model tested at the store, next to the HTTP scope tests:
 // every ticket permission mode × contact (with a company, another of the same company, of
-// another company, without a company) × requested view × admin ticket filter, through every
-// Viewer-scoped read (list, search by subject and by message text, status filter, detail,
-// TicketVisible, live changes) and write (reply, close). The expected answer comes from the
+// another company, without a company) × requested view (mine, org, shared, default) × admin
+// ticket filter × whether participants may reply, through every Viewer-scoped read (list,
+// search by subject and by message text, status filter, detail, TicketVisible, live changes,
+// participant list) and write (reply, close). Participants (issue 16.1): Carol of Globex is a
+// participant of Alice's open Acme ticket, Dan (no company) of Bob's. The expected answer comes from the
 // model written out in Go (ARCHITECTURE.md "The permission model"), not from the SQL.
 func TestViewerMatrix(t *testing.T) {
 	pool := storetest.NewDB(t)
@@ -28,6 +30,11 @@ func TestViewerMatrix(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE tickets SET priority = 'Urgent' WHERE id = $1`, fx.BobT); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := pool.Exec(ctx, `INSERT INTO ticket_participants (ticket_id, contact_id, added_via) VALUES ($1, $2, 'agent'), ($3, $4, 'agent')`,
+		fx.AliceOpen, fx.Carol, fx.BobT, dan); err != nil {
+		t.Fatal(err)
+	}
+	participants := map[int64]int64{fx.AliceOpen: fx.Carol, fx.BobT: dan}
 	type ticket struct {
 		id, requester, company int64
 		subject, body          string
@@ -63,37 +70,54 @@ func TestViewerMatrix(t *testing.T) {
 	replies := 0
 	for _, perm := range []string{store.PermissionsOwn, store.PermissionsCompany} {
 		for _, ct := range contacts {
-			for _, view := range []string{store.ViewMine, store.ViewOrg, ""} {
+			for _, view := range []string{store.ViewMine, store.ViewOrg, store.ViewShared, ""} {
 				for fname, rules := range filters {
-					settings := store.DefaultSettings()
-					settings.TicketPermissions, settings.TicketFilters = perm, rules
-					v := store.NewViewer(ct.id, ct.company, settings, view)
-					t.Run(fmt.Sprintf("%s/%s/view=%q/%s", perm, ct.name, view, fname), func(t *testing.T) {
-						canOrg := perm == store.PermissionsCompany && ct.company != 0
-						org := canOrg && view != store.ViewMine
-						if v.CanSeeOrg() != canOrg || (v.View == store.ViewOrg) != org {
-							t.Fatalf("viewer %+v: can see org %v, org view %v", v, v.CanSeeOrg(), v.View == store.ViewOrg)
-						}
-						var wantList, wantOpen []string
-						for _, tk := range tickets {
-							inList := tk.requester == ct.id || (org && tk.company == ct.company)
-							inDetail := tk.requester == ct.id || (canOrg && tk.company == ct.company)
-							inList, inDetail = inList && passes(fname, tk), inDetail && passes(fname, tk)
-							if inList {
-								wantList = append(wantList, tk.subject)
-								if !tk.closed {
-									wantOpen = append(wantOpen, tk.subject)
+					for _, partReply := range []bool{false, true} {
+						settings := store.DefaultSettings()
+						settings.TicketPermissions, settings.TicketFilters, settings.ParticipantsCanReply = perm, rules, partReply
+						v := store.NewViewer(ct.id, ct.company, settings, view)
+						t.Run(fmt.Sprintf("%s/%s/view=%q/%s/participants-reply=%v", perm, ct.name, view, fname, partReply), func(t *testing.T) {
+							canOrg := perm == store.PermissionsCompany && ct.company != 0
+							shared := view == store.ViewShared
+							org := canOrg && view != store.ViewMine && !shared
+							if v.CanSeeOrg() != canOrg || (v.View == store.ViewOrg) != org || (v.View == store.ViewShared) != shared {
+								t.Fatalf("viewer %+v: can see org %v, org view %v", v, v.CanSeeOrg(), v.View == store.ViewOrg)
+							}
+							var wantList, wantOpen []string
+							for _, tk := range tickets {
+								participant := participants[tk.id] == ct.id
+								holds := tk.requester == ct.id || (canOrg && tk.company == ct.company)
+								inList := (!shared && !org && tk.requester == ct.id) || (org && tk.company == ct.company) || (shared && participant)
+								inDetail := holds || participant
+								canReply := holds || (participant && partReply)
+								ok := passes(fname, tk)
+								inList, inDetail, canReply, holds = inList && ok, inDetail && ok, canReply && ok, holds && ok
+								if inList {
+									wantList = append(wantList, tk.subject)
+									if !tk.closed {
+										wantOpen = append(wantOpen, tk.subject)
+									}
+								}
+								checkOne(t, st, v, tk.id, tk.subject, tk.body, inList, inDetail, canReply, holds, &replies)
+								if inDetail {
+									d, err := st.TicketGetForViewer(ctx, v, tk.id)
+									if err != nil {
+										t.Fatal(err)
+									}
+									want := store.TicketAccess{Manage: holds, Reply: canReply, Participant: participant}
+									if d.Access != want {
+										t.Errorf("access to %q = %+v, want %+v", tk.subject, d.Access, want)
+									}
 								}
 							}
-							checkOne(t, st, v, tk.id, tk.subject, tk.body, inList, inDetail, &replies)
-						}
-						if got := listSubjects(t, st, v, store.TicketListParams{Status: store.StatusAll}); !sameSet(got, wantList) {
-							t.Errorf("list = %q, want %q", got, wantList)
-						}
-						if got := listSubjects(t, st, v, store.TicketListParams{Status: store.StatusOpen}); !sameSet(got, wantOpen) {
-							t.Errorf("open list = %q, want %q", got, wantOpen)
-						}
-					})
+							if got := listSubjects(t, st, v, store.TicketListParams{Status: store.StatusAll}); !sameSet(got, wantList) {
+								t.Errorf("list = %q, want %q", got, wantList)
+							}
+							if got := listSubjects(t, st, v, store.TicketListParams{Status: store.StatusOpen}); !sameSet(got, wantOpen) {
+								t.Errorf("open list = %q, want %q", got, wantOpen)
+							}
+						})
+					}
 				}
 			}
 		}
@@ -105,13 +129,17 @@ func TestViewerMatrix(t *testing.T) {
 	if stored != replies {
 		t.Fatalf("%d matrix replies stored, %d allowed", stored, replies)
 	}
+	var shared int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE email = 'matrix-share@elsewhere.test'`).Scan(&shared); err != nil || shared != 0 {
+		t.Fatalf("a refused share left %d contacts (%v)", shared, err)
+	}
 }
 
 // checkOne asserts what viewer v reaches of one ticket: found by a search for its subject and
-// for its first message's text exactly when listed; detail, TicketVisible and live changes
-// exactly when inDetail, else ErrNotFound; a reply stored only when inDetail (counted in
-// replies); closing refused with ErrNotFound when not inDetail.
-func checkOne(t *testing.T, st *store.Store, v store.Viewer, id int64, subject, body string, inList, inDetail bool, replies *int) {
+// for its first message's text exactly when listed; detail, TicketVisible, live changes and
+// the participant list exactly when inDetail, else ErrNotFound; a reply stored only when
+// canReply (counted in replies); closing and sharing refused with ErrNotFound unless holds.
+func checkOne(t *testing.T, st *store.Store, v store.Viewer, id int64, subject, body string, inList, inDetail, canReply, holds bool, replies *int) {
 	t.Helper()
 	ctx := context.Background()
 	for _, q := range []string{subject, body[:12]} {
@@ -130,12 +158,22 @@ func checkOne(t *testing.T, st *store.Store, v store.Viewer, id int64, subject, 
 	if _, err := st.TicketChangesForViewer(ctx, v, id, 0); reach(t, err) != inDetail {
 		t.Errorf("changes %q: %v, want %v", subject, err, inDetail)
 	}
-	if !inDetail {
-		if _, err := st.TicketReplyCreate(ctx, v, id, "matrix reply refused", store.ReplyOptions{}); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("reply to %q out of scope: %v, want ErrNotFound", subject, err)
+	if _, err := st.TicketParticipantsForViewer(ctx, v, id); reach(t, err) != inDetail {
+		t.Errorf("participants of %q: %v, want %v", subject, err, inDetail)
+	}
+	if !holds {
+		anyone := store.DefaultSettings()
+		anyone.TicketSharing = store.SharingAnyone
+		if _, err := st.TicketShareForViewer(ctx, v, anyone, id, "matrix-share@elsewhere.test"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("share %q without holding it: %v, want ErrNotFound", subject, err)
 		}
 		if err := st.TicketCloseForViewer(ctx, v, id); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("close %q out of scope: %v, want ErrNotFound", subject, err)
+			t.Errorf("close %q without holding it: %v, want ErrNotFound", subject, err)
+		}
+	}
+	if !canReply {
+		if _, err := st.TicketReplyCreate(ctx, v, id, "matrix reply refused", store.ReplyOptions{}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("reply to %q out of scope: %v, want ErrNotFound", subject, err)
 		}
 	} else if _, err := st.TicketReplyCreate(ctx, v, id, fmt.Sprintf("matrix reply %d", *replies), store.ReplyOptions{}); err == nil {
 		*replies++
