@@ -82,8 +82,6 @@ type Mail struct {
 	From                  Address
 	// Recipients are To, Cc, Delivered-To and X-Original-To addresses, in that order.
 	Recipients []string
-	// Cc are the Cc addresses alone (they may become the ticket's participants).
-	Cc []string
 	Subject    string
 	Date       time.Time
 	// Text is the full text of the mail (the text/plain part, else the HTML part as text).
@@ -97,6 +95,9 @@ type Mail struct {
 	Bounce *Bounce
 	// Problems are non-fatal oddities (unknown charset, a broken part) noted for agents.
 	Problems []string
+
+	// Cc are the Cc addresses alone (they may become the ticket's participants).
+	Cc []string
 }
 
 var htmlPolicy = func() *bluemonday.Policy {
