@@ -101,35 +101,76 @@ type Provider interface {
 	Complete(ctx context.Context, req CompleteRequest) (Result, error)
 }
 
-// Refusal reasons: stable, safe codes shown (translated) on the access-denied page.
+// Reason is why a sign-in was refused: a stable, safe code shown (translated) on the
+// access-denied page. The providers (auth/providers) and the access decision (store.SSOSignIn,
+// store.SSORefusal) use these constants alone, so a code cannot drift between them.
+type Reason string
+
+// Refusal reasons.
 const (
-	ReasonInvalid       = "invalid"       // the response failed validation (signature, audience, time…)
-	ReasonReplayed      = "replayed"      // assertion id or jti already used
-	ReasonExpiredFlow   = "expired_flow"  // unknown, expired or foreign state / request id
-	ReasonIdPInitiated  = "idp_initiated" // unsolicited SAML response while disabled
-	ReasonUnavailable   = "unavailable"   // provider disabled, unknown or misconfigured
-	ReasonCancelled     = "cancelled"     // the IdP reported an error (user cancelled…)
-	ReasonEmailMissing  = "email_missing" // no usable email address
-	ReasonUnverified    = "email_unverified"
-	ReasonNotInGroups   = "not_in_groups"  // outside the chosen access groups
-	ReasonNoAccount     = "no_account"     // no contact and creation not allowed
-	ReasonAccountLocked = "account_locked" // the contact's portal account is disabled
+	ReasonInvalid       Reason = "invalid"       // the response failed validation (signature, audience, time…)
+	ReasonReplayed      Reason = "replayed"      // assertion id or jti already used
+	ReasonExpiredFlow   Reason = "expired_flow"  // unknown, expired or foreign state / request id / browser
+	ReasonIdPInitiated  Reason = "idp_initiated" // unsolicited SAML response or JWT while disabled
+	ReasonUnavailable   Reason = "unavailable"   // provider disabled, unknown or misconfigured
+	ReasonCancelled     Reason = "cancelled"     // the IdP reported an error (user cancelled…)
+	ReasonEmailMissing  Reason = "email_missing" // no usable email address
+	ReasonUnverified    Reason = "email_unverified"
+	ReasonNotInGroups   Reason = "not_in_groups"  // outside the chosen access groups
+	ReasonNoAccount     Reason = "no_account"     // no contact and creation not allowed
+	ReasonAccountLocked Reason = "account_locked" // the contact's portal account is disabled
 )
+
+// Identity-provider kinds (identity_providers.kind; ProviderInfo.Kind).
+const (
+	KindGoogle    = "google"
+	KindMicrosoft = "microsoft"
+	KindOkta      = "okta"
+	KindOIDC      = "oidc"
+	KindSAML      = "saml"
+	KindJWT       = "jwt"
+)
+
+// Optional capabilities of a Provider, each a named interface the callers assert.
+
+// ButtonChooser is a provider that decides whether the sign-in page offers it (a JWT app only
+// with a remote login URL). A provider without it always gets a button when enabled.
+type ButtonChooser interface {
+	HasButton() bool
+}
+
+// MetadataPublisher is a provider with service-provider metadata for its IdP (SAML): the
+// XML served at /sso/{slug}/metadata.
+type MetadataPublisher interface {
+	Metadata() ([]byte, error)
+}
+
+// RemoteLogout is a provider whose customers are sent on to a remote logout URL after signing
+// out ("" = none; JWT apps).
+type RemoteLogout interface {
+	RemoteLogoutURL() string
+}
+
+// TokenInspector is a provider whose tokens an admin may paste and check in the test mode
+// without recording them (JWT apps): the identity carries the claims even when refused.
+type TokenInspector interface {
+	Inspect(ctx context.Context, token string) (Identity, error)
+}
 
 // Refusal is a refused sign-in: a safe Reason code for the customer and the exact Detail for
 // logs and the admin test mode. Test is true when the refused flow was an admin's test run;
 // Identity carries what was received when validation got that far (test mode display).
 type Refusal struct {
-	Reason   string
+	Reason   Reason
 	Detail   string
 	Test     bool
 	Identity *Identity
 }
 
-func (r *Refusal) Error() string { return "sign-in refused (" + r.Reason + "): " + r.Detail }
+func (r *Refusal) Error() string { return "sign-in refused (" + string(r.Reason) + "): " + r.Detail }
 
 // Refuse returns a *Refusal with a formatted detail.
-func Refuse(reason, format string, args ...any) *Refusal {
+func Refuse(reason Reason, format string, args ...any) *Refusal {
 	return &Refusal{Reason: reason, Detail: fmt.Sprintf(format, args...)}
 }
 
@@ -236,7 +277,7 @@ func (r *Registry) Buttons() []ProviderInfo {
 		if !p.Info().Enabled {
 			continue
 		}
-		if b, ok := p.(interface{ HasButton() bool }); ok && !b.HasButton() {
+		if b, ok := p.(ButtonChooser); ok && !b.HasButton() {
 			continue
 		}
 		out = append(out, p.Info())

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"portico/auth"
 	"portico/auth/providers"
 	"portico/config"
 	"portico/handlers"
@@ -79,11 +80,15 @@ func cmdProvider(ctx context.Context, cfg *config.Config, args []string, stdin i
 				if p.Kind != store.KindSAML {
 					return fmt.Errorf("%s is not a SAML provider", p.Slug)
 				}
-				built, err := providers.Build(p, providers.Deps{BaseURL: cfg.BaseURL, Sealer: sealer})
+				built, err := providers.Build(handlers.ProviderConfig(p), providers.Deps{BaseURL: cfg.BaseURL, Sealer: sealer})
 				if err != nil {
 					return err
 				}
-				b, err := built.(interface{ Metadata() ([]byte, error) }).Metadata()
+				md, ok := built.(auth.MetadataPublisher)
+				if !ok {
+					return fmt.Errorf("%s publishes no SP metadata", p.Slug)
+				}
+				b, err := md.Metadata()
 				if err == nil {
 					_, err = stdout.Write(append(b, '\n'))
 				}
@@ -220,7 +225,7 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 		return err
 	}
 	t := cat.Match("en").T
-	if err := providers.Apply(&row, secrets, sealer, false); err != nil {
+	if err := handlers.ApplyProvider(&row, secrets, sealer, false); err != nil {
 		var ce *providers.ConfigError
 		if errors.As(err, &ce) {
 			return fmt.Errorf("%s: %s", ce.Field, t(ce.MessageID))

@@ -14,8 +14,8 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/golang-jwt/jwt/v5"
 
-	"portico/auth/providers"
 	"portico/auth/providers/providertest"
+	"portico/handlers"
 	"portico/server"
 	"portico/sql/store"
 )
@@ -32,7 +32,7 @@ func ssoPortal(t *testing.T) *portal {
 func (p *portal) addProvider(t *testing.T, row store.IdentityProvider, secrets map[string]string) {
 	t.Helper()
 	row.Enabled, row.AllowCreate = true, true
-	if err := providers.Apply(&row, secrets, p.Handlers.SSODeps.Sealer, true); err != nil {
+	if err := handlers.ApplyProvider(&row, secrets, p.Handlers.SSODeps.Sealer, true); err != nil {
 		t.Fatalf("provider %s: %v", row.Slug, err)
 	}
 	if _, err := p.Store.IdentityProviderCreate(context.Background(), store.CLIEditor, row); err != nil {

@@ -164,7 +164,7 @@ func (h *Handlers) AdminProviderCreate(c *fiber.Ctx) error {
 	row := store.IdentityProvider{Kind: kind, Slug: strings.ToLower(strings.TrimSpace(c.FormValue("slug")))}
 	f.Values["slug"] = row.Slug
 	secrets := readProviderForm(c, &row, &f)
-	err := providers.Apply(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs)
+	err := ApplyProvider(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs)
 	if err == nil {
 		row, err = h.Store.IdentityProviderCreate(ctx, *StaffOf(c), row)
 	}
@@ -226,7 +226,7 @@ func (h *Handlers) AdminProviderUpdate(c *fiber.Ctx) error {
 	}
 	f := h.formFor(row)
 	secrets := readProviderForm(c, &row, &f)
-	if err = providers.Apply(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs); err == nil {
+	if err = ApplyProvider(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs); err == nil {
 		err = h.Store.IdentityProviderUpdate(c.UserContext(), *StaffOf(c), row)
 	}
 	if err != nil {
@@ -284,7 +284,11 @@ func (h *Handlers) AdminProviderRotate(c *fiber.Ctx) error {
 	if row.Kind != store.KindSAML {
 		return store.ErrNotFound
 	}
-	step, err := providers.RotateSPKey(&row, h.SSODeps.Sealer)
+	var step string
+	err = EditProviderConfig(&row, func(cfg *providers.Config) (err error) {
+		step, err = providers.RotateSPKey(cfg, h.SSODeps.Sealer)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -309,7 +313,7 @@ func (h *Handlers) AdminProviderTest(c *fiber.Ctx) error {
 	}
 	p, ok := h.SSO.Get(row.Slug)
 	if !ok {
-		if _, err := providers.Build(row, h.SSODeps); err != nil {
+		if _, err := providers.Build(ProviderConfig(row), h.SSODeps); err != nil {
 			return h.ssoTestPage(c, testLabel(row), nil, &auth.Refusal{Reason: auth.ReasonUnavailable, Detail: err.Error()})
 		}
 		return h.ssoTestPage(c, testLabel(row), nil, &auth.Refusal{Reason: auth.ReasonUnavailable, Detail: LocaleOf(c).T("SSOProviderNotLoaded")})
@@ -335,7 +339,7 @@ func (h *Handlers) AdminProviderTestToken(c *fiber.Ctx) error {
 		return err // ErrNotFound: 404 through the error table
 	}
 	p, ok := h.SSO.Get(row.Slug)
-	insp, isJWT := p.(tokenInspector)
+	insp, isJWT := p.(auth.TokenInspector)
 	if !ok || !isJWT {
 		return h.ErrorPage(c, fiber.StatusNotFound)
 	}
@@ -347,11 +351,6 @@ func (h *Handlers) AdminProviderTestToken(c *fiber.Ctx) error {
 		return err
 	}
 	return h.ssoTestPage(c, p, &id, nil)
-}
-
-// tokenInspector is a JWT provider's test-mode check (no jti recorded).
-type tokenInspector interface {
-	Inspect(ctx context.Context, token string) (auth.Identity, error)
 }
 
 // testLabel wraps a row that failed to build, for the test page's heading.

@@ -22,7 +22,7 @@ import (
 
 // ssoDenied is the access-denied page's view model: a safe, translated reason.
 type ssoDenied struct {
-	Reason string
+	Reason auth.Reason
 	Text   string
 }
 
@@ -31,7 +31,7 @@ type ssoDenied struct {
 type ssoTestResult struct {
 	Provider string
 	OK       bool
-	Reason   string
+	Reason   auth.Reason
 	Detail   string
 	Identity *auth.Identity
 	Claims   []ssoClaim
@@ -102,7 +102,7 @@ func (h *Handlers) SSOToken(c *fiber.Ctx) error { return h.ssoComplete(c) }
 // the provider is disabled (the IdP's admin needs it before the first sign-in).
 func (h *Handlers) SSOMetadata(c *fiber.Ctx) error {
 	p, ok := h.ssoProvider(c)
-	m, isSAML := p.(interface{ Metadata() ([]byte, error) })
+	m, isSAML := p.(auth.MetadataPublisher)
 	if !ok || !isSAML {
 		return h.ErrorPage(c, fiber.StatusNotFound)
 	}
@@ -213,14 +213,12 @@ func (h *Handlers) ssoDecide(c *fiber.Ctx, p auth.Provider, id auth.Identity, re
 	if err != nil {
 		return err
 	}
-	sid := store.SSOIdentity{Subject: id.Subject, Email: id.Email, EmailVerified: id.EmailVerified,
-		Name: id.Name, Company: id.Company, Groups: id.Groups, Locale: id.Locale}
-	contact, err := h.Store.SSOSignIn(ctx, row, sid)
+	contact, err := h.Store.SSOSignIn(ctx, row, id)
 	var refused *store.SSORefusal
 	if errors.As(err, &refused) {
 		Log(c).Info("sso refused", "provider", row.Slug, "reason", refused.Reason, "detail", refused.Detail)
 		if refused.Reason == auth.ReasonUnverified {
-			return h.ssoConfirmSend(c, row, sid, returnTo)
+			return h.ssoConfirmSend(c, row, id, returnTo)
 		}
 		metrics.SignIn("sso", metrics.Denied)
 		return h.ssoDeny(c, refused.Reason)
@@ -365,7 +363,7 @@ type ssoCheckMail struct {
 // contact is created or linked; the address gets a confirmation link (store.SSOConfirmRequest)
 // that finishes the sign-in in this browser only, so the browser gets a pre-sign-in session
 // first when it came without one (the cross-site POST of SAML and JWT carries no Lax cookie).
-func (h *Handlers) ssoConfirmSend(c *fiber.Ctx, row store.IdentityProvider, id store.SSOIdentity, returnTo string) error {
+func (h *Handlers) ssoConfirmSend(c *fiber.Ctx, row store.IdentityProvider, id auth.Identity, returnTo string) error {
 	ctx := c.UserContext()
 	if err := h.freshAnonymousSession(c); err != nil {
 		return err
@@ -427,7 +425,7 @@ func (h *Handlers) remoteLogoutURL(sess *auth.Session) (string, string) {
 	if !ok || !p.Info().Enabled {
 		return "", ""
 	}
-	r, ok := p.(interface{ RemoteLogoutURL() string })
+	r, ok := p.(auth.RemoteLogout)
 	if !ok {
 		return "", ""
 	}
@@ -451,7 +449,7 @@ func (h *Handlers) ssoRemoteLogout(c *fiber.Ctx, target, name string) error {
 }
 
 // ssoReasonKeys maps refusal reasons to catalogue keys.
-var ssoReasonKeys = map[string]string{
+var ssoReasonKeys = map[auth.Reason]string{
 	auth.ReasonInvalid: "SSOReasonInvalid", auth.ReasonReplayed: "SSOReasonReplayed", auth.ReasonExpiredFlow: "SSOReasonExpiredFlow",
 	auth.ReasonIdPInitiated: "SSOReasonIdPInitiated", auth.ReasonUnavailable: "SSOReasonUnavailable", auth.ReasonCancelled: "SSOReasonCancelled",
 	auth.ReasonEmailMissing: "SSOReasonEmailMissing", auth.ReasonUnverified: "SSOReasonUnverified", auth.ReasonNotInGroups: "SSOReasonNotInGroups",
@@ -459,7 +457,7 @@ var ssoReasonKeys = map[string]string{
 }
 
 // ssoDeny renders the access-denied page (403) with the translated safe reason.
-func (h *Handlers) ssoDeny(c *fiber.Ctx, reason string) error {
+func (h *Handlers) ssoDeny(c *fiber.Ctx, reason auth.Reason) error {
 	p := h.newPage(c, "", nil)
 	key, ok := ssoReasonKeys[reason]
 	if !ok {

@@ -483,7 +483,11 @@ func (s *Server) wireProviders(ctx context.Context, prefix string, opt Options) 
 		}
 		var out []auth.Provider
 		for _, row := range rows {
-			if changed, err := providers.EnsureSPKey(&row, sealer, false); err != nil {
+			var changed bool
+			if err := handlers.EditProviderConfig(&row, func(cfg *providers.Config) (err error) {
+				changed, err = providers.EnsureSPKey(cfg, sealer, false)
+				return err
+			}); err != nil {
 				s.Log.Error("identity provider unusable", "provider", row.Slug, "err", err)
 				continue
 			} else if changed {
@@ -492,7 +496,7 @@ func (s *Server) wireProviders(ctx context.Context, prefix string, opt Options) 
 					continue
 				}
 			}
-			p, err := providers.Build(row, deps)
+			p, err := providers.Build(handlers.ProviderConfig(row), deps)
 			if err != nil {
 				s.Log.Error("identity provider unusable", "provider", row.Slug, "err", err)
 				continue

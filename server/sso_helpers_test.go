@@ -16,8 +16,8 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/crewjam/saml"
 
-	"portico/auth/providers"
 	"portico/auth/providers/providertest"
+	"portico/handlers"
 	"portico/sql/store"
 	"portico/sql/store/storetest"
 )
@@ -64,7 +64,7 @@ func (ts *testServer) mustProvider(row store.IdentityProvider, secrets map[strin
 	if row.Name == "" {
 		row.Name = strings.ToUpper(row.Slug)
 	}
-	if err := providers.Apply(&row, secrets, ts.Handlers.SSODeps.Sealer, true); err != nil {
+	if err := handlers.ApplyProvider(&row, secrets, ts.Handlers.SSODeps.Sealer, true); err != nil {
 		ts.t.Fatalf("provider %s: %v", row.Slug, err)
 	}
 	row, err := ts.Store.IdentityProviderCreate(context.Background(), store.CLIEditor, row)

@@ -16,6 +16,7 @@ import (
 	"github.com/beevik/etree"
 
 	"portico/auth/providers"
+	"portico/handlers"
 	"portico/sql/store"
 )
 
@@ -201,7 +202,11 @@ func TestSSOSAMLMetadataSigningAndRollover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		step, err := providers.RotateSPKey(&r, ts.Handlers.SSODeps.Sealer)
+		var step string
+		err = handlers.EditProviderConfig(&r, func(cfg *providers.Config) (err error) {
+			step, err = providers.RotateSPKey(cfg, ts.Handlers.SSODeps.Sealer)
+			return err
+		})
 		if err != nil || step != want {
 			t.Fatalf("rotate: %q %v, want %q", step, err, want)
 		}

@@ -44,13 +44,13 @@ func readAll(t *testing.T, resp *http.Response) string {
 const jwtSecret = "0123456789abcdef0123456789abcdef-portico"
 
 // deniedReason returns the reason on an access-denied page ("" if it is not one).
-func deniedReason(t *testing.T, status int, doc *goqueryDoc) string {
+func deniedReason(t *testing.T, status int, doc *goqueryDoc) auth.Reason {
 	t.Helper()
 	r, _ := doc.Find("#sso-reason").Attr("data-reason")
 	if r != "" && status != http.StatusForbidden {
 		t.Fatalf("access denied with status %d", status)
 	}
-	return r
+	return auth.Reason(r)
 }
 
 func jwtToken(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
@@ -238,7 +238,7 @@ func TestSSOAudienceGroupsAndUnverifiedLinking(t *testing.T) {
 	// Unverified email never links an existing contact (store decision, also used by OIDC).
 	row, _ := ts.Store.IdentityProviderBySlug(ctx, "app")
 	row.Audience = store.AudienceAll
-	_, err = ts.Store.SSOSignIn(ctx, row, store.SSOIdentity{Subject: "attacker", Email: "vip@example.com", EmailVerified: false, Name: "X"})
+	_, err = ts.Store.SSOSignIn(ctx, row, auth.Identity{Subject: "attacker", Email: "vip@example.com", EmailVerified: false, Name: "X"})
 	if r, ok := err.(*store.SSORefusal); !ok || r.Reason != auth.ReasonUnverified {
 		t.Fatalf("unverified linking: %v", err)
 	}
@@ -334,7 +334,7 @@ func TestSSOSAMLRefusals(t *testing.T) {
 		}
 		return r
 	}
-	check := func(name string, r *auth.Refusal, reason, detail string) {
+	check := func(name string, r *auth.Refusal, reason auth.Reason, detail string) {
 		t.Helper()
 		if r.Reason != reason || !strings.Contains(r.Detail, detail) {
 			t.Errorf("%s: refusal %q %q; want %q containing %q", name, r.Reason, r.Detail, reason, detail)

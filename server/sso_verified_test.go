@@ -14,9 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"portico/auth"
-	"portico/auth/providers"
 	"portico/auth/providers/providertest"
 	"portico/config"
+	"portico/handlers"
 	"portico/sql/store"
 	"portico/sql/store/storetest"
 )
@@ -302,7 +302,7 @@ func TestSSOJWTEmailVerifiedFalse(t *testing.T) {
 
 // applyProvider validates and seals a provider row as the admin console and the CLI do.
 func applyProvider(ts *testServer, row *store.IdentityProvider, secrets map[string]string) error {
-	return providers.Apply(row, secrets, ts.Handlers.SSODeps.Sealer, true)
+	return handlers.ApplyProvider(row, secrets, ts.Handlers.SSODeps.Sealer, true)
 }
 
 // postJWTConfirmed posts a token as the customer's app would, from browser c.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"portico/auth"
-	"portico/sql/store"
 )
 
 // FlowTTL is how long a started sign-in may take at the IdP (MFA, password reset…): the OIDC
@@ -32,7 +31,7 @@ type Deps struct {
 	BaseURL string
 	// Flows keeps state, request ids and seen token ids in Redis.
 	Flows *auth.Flows
-	// Sealer opens the row's secrets.
+	// Sealer opens the cfg's secrets.
 	Sealer *Sealer
 	// HTTPClient fetches discovery documents, metadata and JWKS (nil: a 10 s client).
 	HTTPClient *http.Client
@@ -59,26 +58,43 @@ func (d Deps) client() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second}
 }
 
+// Config is one identity provider's configuration as the protocols need it: what Build,
+// Validate, Apply and the SP-key functions read and write. It is the providers' own type (the
+// caller maps its storage, the identity_providers row, to and from it), so that this package
+// knows nothing of the database. Settings holds the protocol's non-secret options (URLs,
+// algorithm, attribute names…; SettingKeys lists them per kind); Secrets is the sealed blob of
+// its secrets (Sealer); SecretsChanged is set by Apply, EnsureSPKey and RotateSPKey when they
+// sealed a new secret value, for the audit line.
+type Config struct {
+	Slug           string
+	Kind           string
+	Name           string
+	Enabled        bool
+	Settings       map[string]string
+	Secrets        []byte
+	SecretsChanged bool
+}
+
 // base carries what all protocols share.
 type base struct {
-	row  store.IdentityProvider
+	cfg  Config
 	deps Deps
 }
 
 func (b *base) Info() auth.ProviderInfo {
-	return auth.ProviderInfo{Slug: b.row.Slug, Kind: b.row.Kind, Label: b.row.Name, Enabled: b.row.Enabled}
+	return auth.ProviderInfo{Slug: b.cfg.Slug, Kind: b.cfg.Kind, Label: b.cfg.Name, Enabled: b.cfg.Enabled}
 }
 
 func (b *base) callbackURL(suffix string) string {
-	return b.deps.BaseURL + "/sso/" + b.row.Slug + "/" + suffix
+	return b.deps.BaseURL + "/sso/" + b.cfg.Slug + "/" + suffix
 }
 
-func (b *base) setting(name string) string { return strings.TrimSpace(b.row.Settings[name]) }
+func (b *base) setting(name string) string { return strings.TrimSpace(b.cfg.Settings[name]) }
 
 // skew returns the configured clock skew (seconds in setting clock_skew), bounded to
 // [0, MaxClockSkew].
 func (b *base) skew() time.Duration {
-	return ParseSkew(b.row.Settings["clock_skew"])
+	return ParseSkew(b.cfg.Settings["clock_skew"])
 }
 
 // ParseSkew reads a clock skew in seconds ("" = DefaultClockSkew), bounded to [0, MaxClockSkew].
@@ -126,22 +142,22 @@ func (f flowState) sameBrowser(v string) bool {
 	return f.Browser != "" && h != "" && subtle.ConstantTimeCompare([]byte(f.Browser), []byte(h)) == 1
 }
 
-// Build returns the auth.Provider for row. Network work (discovery, metadata) is deferred to
-// first use, so that an unreachable IdP never fails the registry. Errors: the row's secrets do
+// Build returns the auth.Provider for cfg. Network work (discovery, metadata) is deferred to
+// first use, so that an unreachable IdP never fails the registry. Errors: the cfg's secrets do
 // not open, or its settings are unusable (see Validate).
-func Build(row store.IdentityProvider, deps Deps) (auth.Provider, error) {
-	secrets, err := deps.Sealer.Open(row.Slug, row.Secrets)
+func Build(cfg Config, deps Deps) (auth.Provider, error) {
+	secrets, err := deps.Sealer.Open(cfg.Slug, cfg.Secrets)
 	if err != nil {
 		return nil, err
 	}
-	if msg := Validate(row, secrets, deps.AllowInsecureURLs); msg != "" {
+	if msg := Validate(cfg, secrets, deps.AllowInsecureURLs); msg != "" {
 		return nil, &ConfigError{Field: msgField(msg), MessageID: msg}
 	}
-	b := base{row: row, deps: deps}
-	switch row.Kind {
-	case store.KindSAML:
+	b := base{cfg: cfg, deps: deps}
+	switch cfg.Kind {
+	case auth.KindSAML:
 		return newSAML(b, secrets)
-	case store.KindJWT:
+	case auth.KindJWT:
 		return newJWT(b, secrets)
 	default:
 		return newOIDC(b, secrets), nil
@@ -189,8 +205,8 @@ func msgField(id string) string { return fieldOf[id] }
 // Validate checks a provider's settings and secrets and returns "" or the catalogue message
 // id of the first problem (the admin console and the CLI show the same messages; FieldOf
 // names the field). insecure allows http URLs on loopback hosts (tests).
-func Validate(row store.IdentityProvider, secrets map[string]string, insecure bool) string {
-	s := func(k string) string { return strings.TrimSpace(row.Settings[k]) }
+func Validate(cfg Config, secrets map[string]string, insecure bool) string {
+	s := func(k string) string { return strings.TrimSpace(cfg.Settings[k]) }
 	if v := s("clock_skew"); v != "" {
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || time.Duration(n)*time.Second > MaxClockSkew {
 			return "SSOSkewInvalid"
@@ -202,37 +218,37 @@ func Validate(row store.IdentityProvider, secrets map[string]string, insecure bo
 	if _, ok := ParseDomains(s("authoritative_domains")); !ok {
 		return "SSODomainsInvalid"
 	}
-	switch row.Kind {
-	case store.KindGoogle, store.KindMicrosoft, store.KindOkta, store.KindOIDC:
+	switch cfg.Kind {
+	case auth.KindGoogle, auth.KindMicrosoft, auth.KindOkta, auth.KindOIDC:
 		if s("client_id") == "" {
 			return "SSOClientIDRequired"
 		}
 		if secrets["client_secret"] == "" {
 			return "SSOClientSecretRequired"
 		}
-		switch row.Kind {
-		case store.KindOkta:
+		switch cfg.Kind {
+		case auth.KindOkta:
 			if s("discovery_url") == "" && !checkURL(s("org_url"), insecure) {
 				return "SSOOrgURLInvalid"
 			}
-		case store.KindMicrosoft:
+		case auth.KindMicrosoft:
 			if s("discovery_url") == "" && s("tenant") == "" {
 				return "SSOTenantRequired"
 			}
-		case store.KindOIDC:
+		case auth.KindOIDC:
 			if s("discovery_url") == "" {
 				return "SSODiscoveryURLInvalid"
 			}
 		}
-	case store.KindSAML:
+	case auth.KindSAML:
 		if s("idp_metadata_url") == "" && s("idp_metadata_xml") == "" {
 			return "SSOMetadataRequired"
 		}
 		if v := s("idp_metadata_url"); v != "" && !checkURL(v, insecure) {
 			return "SSOMetadataURLInvalid"
 		}
-	case store.KindJWT:
-		return validateJWT(row, secrets, insecure)
+	case auth.KindJWT:
+		return validateJWT(cfg, secrets, insecure)
 	}
 	return ""
 }
@@ -243,64 +259,64 @@ func FieldOf(messageID string) string { return msgField(messageID) }
 // refusedFlow logs a refusal once and returns it.
 func (b *base) refuse(ctx context.Context, r *auth.Refusal) *auth.Refusal {
 	if b.deps.Log != nil {
-		b.deps.Log.InfoContext(ctx, "sso refused", "provider", b.row.Slug, "reason", r.Reason, "detail", r.Detail)
+		b.deps.Log.InfoContext(ctx, "sso refused", "provider", b.cfg.Slug, "reason", r.Reason, "detail", r.Detail)
 	}
 	return r
 }
 
 // SettingKeys lists, per kind, the settings an admin or operator may set (secrets apart).
 var SettingKeys = map[string][]string{
-	store.KindGoogle:    {"client_id", "discovery_url", "clock_skew", "authoritative_domains"},
-	store.KindMicrosoft: {"client_id", "tenant", "discovery_url", "clock_skew", "authoritative_domains"},
-	store.KindOkta:      {"client_id", "org_url", "discovery_url", "clock_skew", "authoritative_domains"},
-	store.KindOIDC:      {"client_id", "discovery_url", "clock_skew", "authoritative_domains"},
-	store.KindSAML: {"idp_metadata_url", "idp_metadata_xml", "allow_idp_initiated", "clock_skew",
+	auth.KindGoogle:    {"client_id", "discovery_url", "clock_skew", "authoritative_domains"},
+	auth.KindMicrosoft: {"client_id", "tenant", "discovery_url", "clock_skew", "authoritative_domains"},
+	auth.KindOkta:      {"client_id", "org_url", "discovery_url", "clock_skew", "authoritative_domains"},
+	auth.KindOIDC:      {"client_id", "discovery_url", "clock_skew", "authoritative_domains"},
+	auth.KindSAML: {"idp_metadata_url", "idp_metadata_xml", "allow_idp_initiated", "clock_skew",
 		"attr_email", "attr_name", "attr_company", "attr_groups", "authoritative_domains"},
-	store.KindJWT: {"alg", "public_key", "jwks_url", "remote_login_url", "remote_logout_url", "allow_app_initiated", "clock_skew", "issuer",
+	auth.KindJWT: {"alg", "public_key", "jwks_url", "remote_login_url", "remote_logout_url", "allow_app_initiated", "clock_skew", "issuer",
 		"token_audience", "authoritative_domains"},
 }
 
 // SecretKeys lists, per kind, the secrets an admin or operator may set.
 var SecretKeys = map[string][]string{
-	store.KindGoogle: {"client_secret"}, store.KindMicrosoft: {"client_secret"}, store.KindOkta: {"client_secret"},
-	store.KindOIDC: {"client_secret"}, store.KindSAML: {}, store.KindJWT: {"jwt_secret"},
+	auth.KindGoogle: {"client_secret"}, auth.KindMicrosoft: {"client_secret"}, auth.KindOkta: {"client_secret"},
+	auth.KindOIDC: {"client_secret"}, auth.KindSAML: {}, auth.KindJWT: {"jwt_secret"},
 }
 
-// Apply merges newSecrets into row's sealed secrets (an empty value keeps the stored one),
+// Apply merges newSecrets into cfg's sealed secrets (an empty value keeps the stored one),
 // validates the result, gives a SAML provider its SP key, and seals. Errors: *ConfigError
 // (field and catalogue message id, the same for the admin console and the CLI), or a secrets
 // blob that does not open.
-func Apply(row *store.IdentityProvider, newSecrets map[string]string, sealer *Sealer, insecure bool) error {
-	secrets, err := sealer.Open(row.Slug, row.Secrets)
+func Apply(cfg *Config, newSecrets map[string]string, sealer *Sealer, insecure bool) error {
+	secrets, err := sealer.Open(cfg.Slug, cfg.Secrets)
 	if err != nil {
 		return err
 	}
 	for k, v := range newSecrets {
 		if v = strings.TrimSpace(v); v != "" {
 			if secrets[k] != v {
-				row.SecretsChanged = true // audited as "secret changed", never the value
+				cfg.SecretsChanged = true // audited as "secret changed", never the value
 			}
 			secrets[k] = v
 		}
 	}
-	for k, v := range row.Settings {
+	for k, v := range cfg.Settings {
 		if strings.TrimSpace(v) == "" {
-			delete(row.Settings, k)
+			delete(cfg.Settings, k)
 		}
 	}
-	if msg := Validate(*row, secrets, insecure); msg != "" {
+	if msg := Validate(*cfg, secrets, insecure); msg != "" {
 		return &ConfigError{Field: msgField(msg), MessageID: msg}
 	}
-	if row.Kind == store.KindSAML {
-		if x := strings.TrimSpace(row.Settings["idp_metadata_xml"]); x != "" {
+	if cfg.Kind == auth.KindSAML {
+		if x := strings.TrimSpace(cfg.Settings["idp_metadata_xml"]); x != "" {
 			if _, err := newSAMLMetadata(x, insecure); err != nil {
 				return err
 			}
 		}
 	}
-	if row.Secrets, err = sealer.Seal(row.Slug, secrets); err != nil {
+	if cfg.Secrets, err = sealer.Seal(cfg.Slug, secrets); err != nil {
 		return err
 	}
-	_, err = EnsureSPKey(row, sealer, false)
+	_, err = EnsureSPKey(cfg, sealer, false)
 	return err
 }

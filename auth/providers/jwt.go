@@ -22,7 +22,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"portico/auth"
-	"portico/sql/store"
 )
 
 // JWT SSO limits (SSO-CONVENTIONS.md §2.5).
@@ -85,7 +84,7 @@ func (p *jwtProvider) Begin(ctx context.Context, req auth.BeginRequest) (string,
 		return "", err
 	}
 	state := auth.NewToken()
-	f := flowState{Provider: p.row.Slug, ReturnTo: req.ReturnTo, Test: req.Test, Browser: browserHash(req.Browser)}
+	f := flowState{Provider: p.cfg.Slug, ReturnTo: req.ReturnTo, Test: req.Test, Browser: browserHash(req.Browser)}
 	if err := p.deps.Flows.Put(ctx, "jwt:"+state, f, FlowTTL); err != nil {
 		return "", err
 	}
@@ -126,7 +125,7 @@ func (p *jwtProvider) Complete(ctx context.Context, req auth.CompleteRequest) (a
 			return auth.Result{}, err
 		}
 	}
-	if !ok || f.Provider != p.row.Slug {
+	if !ok || f.Provider != p.cfg.Slug {
 		return auth.Result{}, p.refuse(ctx, auth.Refuse(auth.ReasonExpiredFlow, "unknown, used or expired state"))
 	}
 	if !f.sameBrowser(req.Browser) {
@@ -147,13 +146,13 @@ func (p *jwtProvider) Inspect(ctx context.Context, token string) (auth.Identity,
 
 func (p *jwtProvider) check(ctx context.Context, token string, consume bool) (auth.Identity, error) {
 	token = strings.TrimSpace(token)
-	refuse := func(reason, format string, args ...any) (auth.Identity, error) {
+	refuse := func(reason auth.Reason, format string, args ...any) (auth.Identity, error) {
 		r := auth.Refuse(reason, format, args...)
 		r.Test = !consume
 		if r.Test {
 			claims := jwt.MapClaims{}
 			if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err == nil {
-				r.Identity = &auth.Identity{Provider: p.row.Slug, Claims: claims}
+				r.Identity = &auth.Identity{Provider: p.cfg.Slug, Claims: claims}
 			}
 		}
 		return auth.Identity{}, p.refuse(ctx, r)
@@ -196,10 +195,10 @@ func (p *jwtProvider) check(ctx context.Context, token string, consume bool) (au
 	if subject == "" {
 		subject = strings.ToLower(email)
 	}
-	id := auth.Identity{Provider: p.row.Slug, Subject: subject, Email: email, EmailVerified: p.assertedEmailVerified(email, claims), Name: name,
+	id := auth.Identity{Provider: p.cfg.Slug, Subject: subject, Email: email, EmailVerified: p.assertedEmailVerified(email, claims), Name: name,
 		Company: str(claims["organization"]), Groups: strs(claims["groups"]), Locale: str(claims["locale"]), Claims: claims}
 	if consume {
-		fresh, err := p.deps.Flows.Once(ctx, "jti:"+p.row.Slug+":"+jti, exp.Add(p.skew()))
+		fresh, err := p.deps.Flows.Once(ctx, "jti:"+p.cfg.Slug+":"+jti, exp.Add(p.skew()))
 		if err != nil {
 			return auth.Identity{}, err
 		}
@@ -314,8 +313,8 @@ func parsePublicKey(text, alg string) (any, error) {
 	return k, nil
 }
 
-func validateJWT(row store.IdentityProvider, secrets map[string]string, insecure bool) string {
-	s := func(k string) string { return strings.TrimSpace(row.Settings[k]) }
+func validateJWT(cfg Config, secrets map[string]string, insecure bool) string {
+	s := func(k string) string { return strings.TrimSpace(cfg.Settings[k]) }
 	alg := s("alg")
 	known := false
 	for _, a := range JWTAlgorithms {

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"portico/auth"
-	"portico/sql/store"
 )
 
 // Discovery documents of the hosted identity providers (overridden by setting discovery_url).
@@ -44,18 +43,18 @@ func newOIDC(b base, secrets map[string]string) *oidcProvider {
 	return &oidcProvider{base: b, clientSecret: secrets["client_secret"]}
 }
 
-// DiscoveryURL returns the discovery document URL of an OIDC-family provider row.
-func DiscoveryURL(row store.IdentityProvider) string {
-	if v := strings.TrimSpace(row.Settings["discovery_url"]); v != "" {
+// DiscoveryURL returns the discovery document URL of an OIDC-family provider cfg.
+func DiscoveryURL(cfg Config) string {
+	if v := strings.TrimSpace(cfg.Settings["discovery_url"]); v != "" {
 		return v
 	}
-	switch row.Kind {
-	case store.KindGoogle:
+	switch cfg.Kind {
+	case auth.KindGoogle:
 		return googleDiscovery
-	case store.KindMicrosoft:
-		return fmt.Sprintf(microsoftDiscovery, url.PathEscape(strings.TrimSpace(row.Settings["tenant"])))
-	case store.KindOkta:
-		return strings.TrimRight(strings.TrimSpace(row.Settings["org_url"]), "/") + "/.well-known/openid-configuration"
+	case auth.KindMicrosoft:
+		return fmt.Sprintf(microsoftDiscovery, url.PathEscape(strings.TrimSpace(cfg.Settings["tenant"])))
+	case auth.KindOkta:
+		return strings.TrimRight(strings.TrimSpace(cfg.Settings["org_url"]), "/") + "/.well-known/openid-configuration"
 	}
 	return ""
 }
@@ -71,11 +70,11 @@ func (o *oidcProvider) client() (*openidConnect.Provider, error) {
 	if time.Since(o.lastErr) < 10*time.Second {
 		return nil, fmt.Errorf("discovery failed less than 10 s ago")
 	}
-	p, err := openidConnect.NewNamed(o.row.Slug, o.setting("client_id"), o.clientSecret, o.callbackURL("callback"),
-		DiscoveryURL(o.row), "email", "profile")
+	p, err := openidConnect.NewNamed(o.cfg.Slug, o.setting("client_id"), o.clientSecret, o.callbackURL("callback"),
+		DiscoveryURL(o.cfg), "email", "profile")
 	if err != nil {
 		o.lastErr = time.Now()
-		return nil, fmt.Errorf("discovery %s: %w", DiscoveryURL(o.row), err)
+		return nil, fmt.Errorf("discovery %s: %w", DiscoveryURL(o.cfg), err)
 	}
 	p.HTTPClient = o.deps.client()
 	o.goth = p
@@ -107,7 +106,7 @@ func (o *oidcProvider) Begin(ctx context.Context, req auth.BeginRequest) (string
 	q.Set("code_challenge", oauth2.S256ChallengeFromVerifier(verifier))
 	q.Set("code_challenge_method", "S256")
 	u.RawQuery = q.Encode()
-	f := flowState{Provider: o.row.Slug, ReturnTo: req.ReturnTo, Test: req.Test, Binding: req.Binding, Nonce: nonce, Verifier: verifier}
+	f := flowState{Provider: o.cfg.Slug, ReturnTo: req.ReturnTo, Test: req.Test, Binding: req.Binding, Nonce: nonce, Verifier: verifier}
 	if err := o.deps.Flows.Put(ctx, "oidc:"+state, f, FlowTTL); err != nil {
 		return "", err
 	}
@@ -126,10 +125,10 @@ func (o *oidcProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 			return res, err
 		}
 	}
-	if !ok || f.Provider != o.row.Slug {
+	if !ok || f.Provider != o.cfg.Slug {
 		return res, o.refuse(ctx, auth.Refuse(auth.ReasonExpiredFlow, "unknown, used or expired state"))
 	}
-	fail := func(reason, format string, args ...any) (auth.Result, error) {
+	fail := func(reason auth.Reason, format string, args ...any) (auth.Result, error) {
 		r := auth.Refuse(reason, format, args...)
 		r.Test = f.Test
 		return auth.Result{Test: f.Test}, o.refuse(ctx, r)
@@ -163,7 +162,7 @@ func (o *oidcProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 		return fail(auth.ReasonInvalid, "ID token: %s", msg)
 	}
 	claims := user.RawData
-	id := auth.Identity{Provider: o.row.Slug, Subject: user.UserID, Email: strings.TrimSpace(user.Email), Name: user.Name,
+	id := auth.Identity{Provider: o.cfg.Slug, Subject: user.UserID, Email: strings.TrimSpace(user.Email), Name: user.Name,
 		Locale: str(claims["locale"]), Claims: claims,
 		Company: str(claims["organization"]), Groups: strs(claims["groups"])}
 	if id.Name == "" {

@@ -24,7 +24,6 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"portico/auth"
-	"portico/sql/store"
 )
 
 // metadataTTL is how long fetched IdP metadata is used before it is fetched again (the old
@@ -152,7 +151,7 @@ func (p *samlProvider) refreshAfterSignatureFailure(ctx context.Context, old *sa
 	if p.setting("idp_metadata_url") == "" {
 		return nil
 	}
-	fresh, err := p.deps.Flows.Once(ctx, "mdrefresh:"+p.row.Slug, p.deps.now().Add(metadataRefreshEvery))
+	fresh, err := p.deps.Flows.Once(ctx, "mdrefresh:"+p.cfg.Slug, p.deps.now().Add(metadataRefreshEvery))
 	if err != nil || !fresh {
 		return nil
 	}
@@ -161,7 +160,7 @@ func (p *samlProvider) refreshAfterSignatureFailure(ctx context.Context, old *sa
 		return nil
 	}
 	if p.deps.Log != nil {
-		p.deps.Log.InfoContext(ctx, "sso IdP metadata refreshed after a signature failure", "provider", p.row.Slug)
+		p.deps.Log.InfoContext(ctx, "sso IdP metadata refreshed after a signature failure", "provider", p.cfg.Slug)
 	}
 	return md
 }
@@ -231,7 +230,7 @@ func (p *samlProvider) serviceProvider(idp *saml.EntityDescriptor) *saml.Service
 		IDPMetadata:       idp,
 		AuthnNameIDFormat: saml.UnspecifiedNameIDFormat,
 		HTTPClient:        p.deps.client(),
-		ReplayCache:       replayCache{flows: p.deps.Flows, slug: p.row.Slug},
+		ReplayCache:       replayCache{flows: p.deps.Flows, slug: p.cfg.Slug},
 		LogoutBindings:    []string{},
 		// Only the binding Portico implements: the IdP posts the response (no HTTP-Artifact).
 		AssertionConsumerServiceBindings: []string{saml.HTTPPostBinding},
@@ -283,7 +282,7 @@ func (p *samlProvider) Begin(ctx context.Context, req auth.BeginRequest) (string
 	if err != nil {
 		return "", err
 	}
-	f := flowState{Provider: p.row.Slug, ReturnTo: req.ReturnTo, Test: req.Test, Browser: browserHash(req.Browser)}
+	f := flowState{Provider: p.cfg.Slug, ReturnTo: req.ReturnTo, Test: req.Test, Browser: browserHash(req.Browser)}
 	if err := p.deps.Flows.Put(ctx, "saml:"+ar.ID, f, FlowTTL); err != nil {
 		return "", err
 	}
@@ -318,7 +317,7 @@ func (p *samlProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 		if err != nil {
 			return auth.Result{}, err
 		}
-		if !ok || f.Provider != p.row.Slug {
+		if !ok || f.Provider != p.cfg.Slug {
 			return auth.Result{}, p.refuse(ctx, auth.Refuse(auth.ReasonExpiredFlow,
 				"InResponseTo %q does not match a pending request of this provider (unknown, used or older than %s)", irt, FlowTTL))
 		}
@@ -331,7 +330,7 @@ func (p *samlProvider) Complete(ctx context.Context, req auth.CompleteRequest) (
 	} else if p.setting("allow_idp_initiated") != "true" {
 		return auth.Result{}, p.refuse(ctx, auth.Refuse(auth.ReasonIdPInitiated, "unsolicited response (no InResponseTo) and IdP-initiated sign-in is disabled"))
 	}
-	fail := func(reason string, detail string, id *auth.Identity) (auth.Result, error) {
+	fail := func(reason auth.Reason, detail string, id *auth.Identity) (auth.Result, error) {
 		r := auth.Refuse(reason, "%s", detail)
 		r.Test, r.Identity = f.Test, id
 		return auth.Result{Test: f.Test}, p.refuse(ctx, r)
@@ -447,7 +446,7 @@ func (p *samlProvider) identity(a *saml.Assertion) auth.Identity {
 		}
 		return ""
 	}
-	id := auth.Identity{Provider: p.row.Slug, Claims: map[string]any{}}
+	id := auth.Identity{Provider: p.cfg.Slug, Claims: map[string]any{}}
 	if a.Subject != nil && a.Subject.NameID != nil {
 		id.Subject = strings.TrimSpace(a.Subject.NameID.Value)
 		id.Claims["NameID"] = id.Subject
@@ -537,64 +536,64 @@ func NewSPKey(slug string) (keyPEM, certPEM string, err error) {
 	return kb.String(), cb.String(), nil
 }
 
-// EnsureSPKey gives a SAML row an SP key and certificate when it has none (or rotate is set),
-// re-sealing its secrets. It reports whether the row changed (the caller stores it).
-func EnsureSPKey(row *store.IdentityProvider, sealer *Sealer, rotate bool) (bool, error) {
-	if row.Kind != store.KindSAML {
+// EnsureSPKey gives a SAML cfg an SP key and certificate when it has none (or rotate is set),
+// re-sealing its secrets. It reports whether the cfg changed (the caller stores it).
+func EnsureSPKey(cfg *Config, sealer *Sealer, rotate bool) (bool, error) {
+	if cfg.Kind != auth.KindSAML {
 		return false, nil
 	}
-	secrets, err := sealer.Open(row.Slug, row.Secrets)
+	secrets, err := sealer.Open(cfg.Slug, cfg.Secrets)
 	if err != nil {
 		return false, err
 	}
-	if !rotate && secrets["sp_key"] != "" && row.Settings["sp_cert"] != "" {
+	if !rotate && secrets["sp_key"] != "" && cfg.Settings["sp_cert"] != "" {
 		return false, nil
 	}
-	k, c, err := NewSPKey(row.Slug)
+	k, c, err := NewSPKey(cfg.Slug)
 	if err != nil {
 		return false, err
 	}
 	secrets["sp_key"] = k
-	row.SecretsChanged = true
-	if row.Settings == nil {
-		row.Settings = map[string]string{}
+	cfg.SecretsChanged = true
+	if cfg.Settings == nil {
+		cfg.Settings = map[string]string{}
 	}
-	row.Settings["sp_cert"] = c
-	row.Secrets, err = sealer.Seal(row.Slug, secrets)
+	cfg.Settings["sp_cert"] = c
+	cfg.Secrets, err = sealer.Seal(cfg.Slug, secrets)
 	return true, err
 }
 
-// RotateSPKey advances a SAML row's SP key rollover by one step and reports which:
+// RotateSPKey advances a SAML cfg's SP key rollover by one step and reports which:
 // "prepared" when it generated the next key and certificate (settings sp_cert_next, sealed
 // secret sp_key_next; the metadata then publishes both certificates for signing while the
 // current key still signs and decrypts), "activated" when it made the prepared key the current
-// one (the old key is dropped). The caller stores the row.
-func RotateSPKey(row *store.IdentityProvider, sealer *Sealer) (string, error) {
-	if row.Kind != store.KindSAML {
+// one (the old key is dropped). The caller stores the cfg.
+func RotateSPKey(cfg *Config, sealer *Sealer) (string, error) {
+	if cfg.Kind != auth.KindSAML {
 		return "", errors.New("only SAML providers have an SP key")
 	}
-	secrets, err := sealer.Open(row.Slug, row.Secrets)
+	secrets, err := sealer.Open(cfg.Slug, cfg.Secrets)
 	if err != nil {
 		return "", err
 	}
-	if row.Settings == nil {
-		row.Settings = map[string]string{}
+	if cfg.Settings == nil {
+		cfg.Settings = map[string]string{}
 	}
 	step := "activated"
-	if secrets["sp_key_next"] != "" && row.Settings["sp_cert_next"] != "" {
-		secrets["sp_key"], row.Settings["sp_cert"] = secrets["sp_key_next"], row.Settings["sp_cert_next"]
+	if secrets["sp_key_next"] != "" && cfg.Settings["sp_cert_next"] != "" {
+		secrets["sp_key"], cfg.Settings["sp_cert"] = secrets["sp_key_next"], cfg.Settings["sp_cert_next"]
 		delete(secrets, "sp_key_next")
-		delete(row.Settings, "sp_cert_next")
+		delete(cfg.Settings, "sp_cert_next")
 	} else {
-		k, c, err := NewSPKey(row.Slug)
+		k, c, err := NewSPKey(cfg.Slug)
 		if err != nil {
 			return "", err
 		}
-		secrets["sp_key_next"], row.Settings["sp_cert_next"] = k, c
+		secrets["sp_key_next"], cfg.Settings["sp_cert_next"] = k, c
 		step = "prepared"
 	}
-	row.SecretsChanged = true
-	row.Secrets, err = sealer.Seal(row.Slug, secrets)
+	cfg.SecretsChanged = true
+	cfg.Secrets, err = sealer.Seal(cfg.Slug, secrets)
 	return step, err
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"portico/auth"
-	"portico/sql/store"
 	"portico/sql/store/storetest"
 )
 
@@ -102,12 +101,12 @@ func sampleProvider(t *testing.T, s samlSample, flows *auth.Flows) *samlProvider
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := store.IdentityProvider{Slug: "sample", Name: "Sample", Kind: store.KindSAML, Enabled: true,
+	cfg := Config{Slug: "sample", Name: "Sample", Kind: auth.KindSAML, Enabled: true,
 		Settings: map[string]string{"idp_metadata_xml": readTestdata(t, s.metadata), "sp_cert": readTestdata(t, "sp_cert.pem")}}
-	if err := Apply(&row, map[string]string{"sp_key": readTestdata(t, "sp_key.pem")}, sealer, false); err != nil {
+	if err := Apply(&cfg, map[string]string{"sp_key": readTestdata(t, "sp_key.pem")}, sealer, false); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	p, err := Build(row, Deps{BaseURL: "https://portal.example", Flows: flows, Sealer: sealer, Now: func() time.Time { return s.now }})
+	p, err := Build(cfg, Deps{BaseURL: "https://portal.example", Flows: flows, Sealer: sealer, Now: func() time.Time { return s.now }})
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

@@ -1,7 +1,7 @@
 // Package providers holds Portico's identity-provider protocols, one file per protocol:
 // oidc.go (goth: Google, Microsoft, Okta, any OpenID provider), saml.go (crewjam/saml SP) and
 // jwt.go (golang-jwt: the customer's own app signs a token). Build turns an
-// identity_providers row into an auth.Provider; secrets.go seals the row's secrets.
+// identity_providers cfg into an auth.Provider; secrets.go seals the cfg's secrets.
 package providers
 
 import (
@@ -20,7 +20,7 @@ const sealVersion = 1
 
 // Sealer encrypts provider secrets at rest with AES-256-GCM under a key derived from
 // PORTICO_SECRET_KEY with HKDF-SHA256 (RFC 5869, info "portico identity-provider secrets v1").
-// The provider's slug is the additional data, so a blob copied to another row does not open.
+// The provider's slug is the additional data, so a blob copied to another cfg does not open.
 type Sealer struct{ aead cipher.AEAD }
 
 // NewSealer derives the key from secretKey (32 random bytes; at least 16 are required).

@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"strings"
 
-	"portico/sql/store"
+	"portico/auth"
 )
 
 // domainRE is one DNS name of at least two labels (lower case): an email domain.
@@ -61,7 +61,7 @@ func (b *base) emailVerified(email string, claims map[string]any) bool {
 	if !b.authoritativeFor(email) {
 		return false
 	}
-	if b.row.Kind != store.KindMicrosoft {
+	if b.cfg.Kind != auth.KindMicrosoft {
 		return true
 	}
 	if v, ok := claims["xms_edov"]; ok {

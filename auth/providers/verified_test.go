@@ -3,13 +3,13 @@ package providers
 import (
 	"testing"
 
-	"portico/sql/store"
+	"portico/auth"
 )
 
 // TestEmailVerifiedRules is the decision table of issue 10 for OpenID Connect identities.
 func TestEmailVerifiedRules(t *testing.T) {
 	mk := func(kind, tenant, domains string) *base {
-		return &base{row: store.IdentityProvider{Kind: kind, Settings: map[string]string{"tenant": tenant, "authoritative_domains": domains}}}
+		return &base{cfg: Config{Kind: kind, Settings: map[string]string{"tenant": tenant, "authoritative_domains": domains}}}
 	}
 	cases := []struct {
 		name   string
@@ -18,18 +18,18 @@ func TestEmailVerifiedRules(t *testing.T) {
 		claims map[string]any
 		want   bool
 	}{
-		{"verified claim", mk(store.KindOIDC, "", ""), "a@x.test", map[string]any{"email_verified": true}, true},
-		{"verified claim as string", mk(store.KindOIDC, "", ""), "a@x.test", map[string]any{"email_verified": "true"}, true},
-		{"unverified, no domains", mk(store.KindOIDC, "", ""), "a@x.test", map[string]any{"email_verified": false}, false},
-		{"absent, no domains", mk(store.KindGoogle, "", ""), "a@x.test", map[string]any{}, false},
-		{"authoritative domain", mk(store.KindOkta, "", "x.test"), "a@X.test", map[string]any{"email_verified": false}, true},
-		{"subdomain not listed", mk(store.KindOIDC, "", "x.test"), "a@sub.x.test", map[string]any{}, false},
-		{"other domain", mk(store.KindOIDC, "", "x.test"), "a@y.test", map[string]any{}, false},
-		{"entra single tenant", mk(store.KindMicrosoft, "acme-tid", "x.test"), "a@x.test", map[string]any{}, true},
-		{"entra single tenant, xms_edov false", mk(store.KindMicrosoft, "acme-tid", "x.test"), "a@x.test", map[string]any{"xms_edov": false}, false},
-		{"entra common without xms_edov", mk(store.KindMicrosoft, "common", "x.test"), "a@x.test", map[string]any{}, false},
-		{"entra organizations with xms_edov", mk(store.KindMicrosoft, "organizations", "x.test"), "a@x.test", map[string]any{"xms_edov": true}, true},
-		{"entra xms_edov, domain not authoritative", mk(store.KindMicrosoft, "organizations", "x.test"), "a@y.test", map[string]any{"xms_edov": true}, false},
+		{"verified claim", mk(auth.KindOIDC, "", ""), "a@x.test", map[string]any{"email_verified": true}, true},
+		{"verified claim as string", mk(auth.KindOIDC, "", ""), "a@x.test", map[string]any{"email_verified": "true"}, true},
+		{"unverified, no domains", mk(auth.KindOIDC, "", ""), "a@x.test", map[string]any{"email_verified": false}, false},
+		{"absent, no domains", mk(auth.KindGoogle, "", ""), "a@x.test", map[string]any{}, false},
+		{"authoritative domain", mk(auth.KindOkta, "", "x.test"), "a@X.test", map[string]any{"email_verified": false}, true},
+		{"subdomain not listed", mk(auth.KindOIDC, "", "x.test"), "a@sub.x.test", map[string]any{}, false},
+		{"other domain", mk(auth.KindOIDC, "", "x.test"), "a@y.test", map[string]any{}, false},
+		{"entra single tenant", mk(auth.KindMicrosoft, "acme-tid", "x.test"), "a@x.test", map[string]any{}, true},
+		{"entra single tenant, xms_edov false", mk(auth.KindMicrosoft, "acme-tid", "x.test"), "a@x.test", map[string]any{"xms_edov": false}, false},
+		{"entra common without xms_edov", mk(auth.KindMicrosoft, "common", "x.test"), "a@x.test", map[string]any{}, false},
+		{"entra organizations with xms_edov", mk(auth.KindMicrosoft, "organizations", "x.test"), "a@x.test", map[string]any{"xms_edov": true}, true},
+		{"entra xms_edov, domain not authoritative", mk(auth.KindMicrosoft, "organizations", "x.test"), "a@y.test", map[string]any{"xms_edov": true}, false},
 	}
 	for _, tc := range cases {
 		if got := tc.b.emailVerified(tc.email, tc.claims); got != tc.want {

@@ -14,16 +14,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/auth"
 )
 
-// Identity-provider kinds (identity_providers.kind).
+// Identity-provider kinds (identity_providers.kind), auth's.
 const (
-	KindGoogle    = "google"
-	KindMicrosoft = "microsoft"
-	KindOkta      = "okta"
-	KindOIDC      = "oidc"
-	KindSAML      = "saml"
-	KindJWT       = "jwt"
+	KindGoogle    = auth.KindGoogle
+	KindMicrosoft = auth.KindMicrosoft
+	KindOkta      = auth.KindOkta
+	KindOIDC      = auth.KindOIDC
+	KindSAML      = auth.KindSAML
+	KindJWT       = auth.KindJWT
 )
 
 // ProviderKinds lists the kinds in the order the admin console offers them.
@@ -265,26 +267,14 @@ func nilIfEmpty(b []byte) []byte {
 	return b
 }
 
-// SSOIdentity is what the access decision needs from a completed sign-in (a copy of
-// auth.Identity without the claims: the store does not import auth).
-type SSOIdentity struct {
-	Subject       string
-	Email         string
-	EmailVerified bool
-	Name          string
-	Company       string
-	Groups        []string
-	Locale        string
-}
-
-// SSORefusal is a refused access decision: Reason is a safe code (auth.Reason…), Detail is
-// for logs and the admin test mode.
+// SSORefusal is a refused access decision: Reason is one of auth's codes, Detail is for logs
+// and the admin test mode.
 type SSORefusal struct {
-	Reason string
+	Reason auth.Reason
 	Detail string
 }
 
-func (e *SSORefusal) Error() string { return "sso refused (" + e.Reason + "): " + e.Detail }
+func (e *SSORefusal) Error() string { return "sso refused (" + string(e.Reason) + "): " + e.Detail }
 
 // SSOSignIn is the one access decision for a completed SSO sign-in at provider p, in one
 // transaction and before any session exists: find the contact linked to (p, subject), else
@@ -295,12 +285,12 @@ func (e *SSORefusal) Error() string { return "sso refused (" + e.Reason + "): " 
 // contact joins the company named by id.Company only when p.TrustOrganization is set.
 //
 // An address the provider did not verify never creates nor links a contact: the refusal is
-// Reason "email_unverified" and the caller may mail a confirmation link (SSOConfirmRequest).
+// Reason auth.ReasonUnverified and the caller may mail a confirmation link (SSOConfirmRequest).
 // Concurrent first sign-ins of one new user all succeed with one contact: a transaction that
 // loses a race on a unique key (contact address, identity, company) is run again and then finds
 // the winner's rows. Errors: *SSORefusal for a refusal (nothing is written), or an internal
 // error.
-func (s *Store) SSOSignIn(ctx context.Context, p IdentityProvider, id SSOIdentity) (Contact, error) {
+func (s *Store) SSOSignIn(ctx context.Context, p IdentityProvider, id auth.Identity) (Contact, error) {
 	var c Contact
 	err := s.ssoTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -332,10 +322,10 @@ func (s *Store) ssoTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 // ssoSignInTx is SSOSignIn's decision inside tx.
-func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdentity) (Contact, error) {
+func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id auth.Identity) (Contact, error) {
 	var c Contact
 	if strings.TrimSpace(id.Subject) == "" {
-		return c, &SSORefusal{Reason: "invalid", Detail: "the identity has no subject"}
+		return c, &SSORefusal{Reason: auth.ReasonInvalid, Detail: "the identity has no subject"}
 	}
 	err := tx.QueryRow(ctx, `SELECT contact_id FROM contact_identities WHERE provider_id = $1 AND subject = $2`, p.ID, id.Subject).Scan(&c.ID)
 	linked := err == nil
@@ -345,7 +335,7 @@ func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdent
 	if !linked {
 		email, verr := NormalizeEmail(id.Email)
 		if verr != nil {
-			return c, &SSORefusal{Reason: "email_missing", Detail: fmt.Sprintf("no valid email address in the identity (%q)", id.Email)}
+			return c, &SSORefusal{Reason: auth.ReasonEmailMissing, Detail: fmt.Sprintf("no valid email address in the identity (%q)", id.Email)}
 		}
 		err := tx.QueryRow(ctx, `SELECT id FROM contacts WHERE lower(email) = $1`, email).Scan(&c.ID)
 		exists := err == nil
@@ -353,11 +343,11 @@ func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdent
 		case err != nil && !errors.Is(err, pgx.ErrNoRows):
 			return c, err
 		case !exists && !p.AllowCreate:
-			return c, &SSORefusal{Reason: "no_account", Detail: "no contact with address " + email + " and this provider may not create contacts"}
+			return c, &SSORefusal{Reason: auth.ReasonNoAccount, Detail: "no contact with address " + email + " and this provider may not create contacts"}
 		case !id.EmailVerified && exists:
-			return c, &SSORefusal{Reason: "email_unverified", Detail: "a contact with address " + email + " exists but the address is not verified; it is not linked until confirmed"}
+			return c, &SSORefusal{Reason: auth.ReasonUnverified, Detail: "a contact with address " + email + " exists but the address is not verified; it is not linked until confirmed"}
 		case !id.EmailVerified:
-			return c, &SSORefusal{Reason: "email_unverified", Detail: "the address " + email + " is not verified; no contact is created until it is confirmed"}
+			return c, &SSORefusal{Reason: auth.ReasonUnverified, Detail: "the address " + email + " is not verified; no contact is created until it is confirmed"}
 		case !exists:
 			name := strings.TrimSpace(id.Name)
 			if name == "" {
@@ -393,7 +383,7 @@ func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdent
 		return c, err
 	}
 	if status == "disabled" {
-		return c, &SSORefusal{Reason: "account_locked", Detail: "the contact's portal account is disabled"}
+		return c, &SSORefusal{Reason: auth.ReasonAccountLocked, Detail: "the contact's portal account is disabled"}
 	}
 	if p.Audience == AudienceGroups {
 		if err := ssoAudience(ctx, tx, p, id, c.ID); err != nil {
@@ -407,7 +397,7 @@ func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdent
 // ssoAudience checks audience "groups": the contact is a member of one of p.Groups, or the IdP
 // reported a group with the same name (case-insensitive), in which case the contact is added
 // to that access group. Otherwise it returns an *SSORefusal.
-func ssoAudience(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdentity, contactID int64) error {
+func ssoAudience(ctx context.Context, tx pgx.Tx, p IdentityProvider, id auth.Identity, contactID int64) error {
 	allowed := ssoLower(p.Groups)
 	var member bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM access_group_members m JOIN access_groups g ON g.id = m.group_id
@@ -434,7 +424,7 @@ func ssoAudience(ctx context.Context, tx pgx.Tx, p IdentityProvider, id SSOIdent
 			return err
 		}
 	}
-	return &SSORefusal{Reason: "not_in_groups", Detail: fmt.Sprintf("the contact is in none of the access groups %v (IdP groups %v)", p.Groups, id.Groups)}
+	return &SSORefusal{Reason: auth.ReasonNotInGroups, Detail: fmt.Sprintf("the contact is in none of the access groups %v (IdP groups %v)", p.Groups, id.Groups)}
 }
 
 func ssoLower(in []string) []string {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/auth"
 )
 
 // PurposeSSOConfirm is the purpose of the link that confirms an address a single sign-on
@@ -29,9 +31,9 @@ const ssoConfirmPerHour = 3
 
 // ssoPending is a sign-in waiting for its address to be confirmed (the token's payload).
 type ssoPending struct {
-	ProviderID int64       `json:"provider_id"`
-	Identity   SSOIdentity `json:"identity"`
-	ReturnTo   string      `json:"return_to,omitempty"`
+	ProviderID int64         `json:"provider_id"`
+	Identity   auth.Identity `json:"identity"`
+	ReturnTo   string        `json:"return_to,omitempty"`
 	// Binding is the SHA-256 (hex) of the browser session that signed in: the link completes
 	// the sign-in only in that browser, so confirming proves one person holds both the IdP
 	// account and the mailbox (a link opened elsewhere links nobody).
@@ -50,12 +52,13 @@ func SSOBindingHash(sessionID string) string {
 // written: no contact, no link, so no ticket of that address becomes visible. Earlier pending
 // links of the same provider and address are voided; beyond ssoConfirmPerHour mails per address
 // and hour no mail is sent (sent reports whether one was). Errors: *ValidationError (email).
-func (s *Store) SSOConfirmRequest(ctx context.Context, p IdentityProvider, id SSOIdentity, returnTo, binding, lang string) (sent bool, err error) {
+func (s *Store) SSOConfirmRequest(ctx context.Context, p IdentityProvider, id auth.Identity, returnTo, binding, lang string) (sent bool, err error) {
 	email, err := NormalizeEmail(id.Email)
 	if err != nil {
 		return false, err
 	}
 	id.Email = email
+	id.Claims = nil // the raw claims are for the admin test mode only; the token keeps the identity
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		var recent int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM account_tokens
@@ -87,8 +90,8 @@ type SSOConfirmed struct {
 // SSOConfirm completes a pending sign-in with its link token, in the browser whose session id
 // is binding: the token is used (once), and the access decision of SSOSignIn runs with the
 // address now verified by the link, in the same transaction. Errors: ErrNotFound for an
-// unknown, used or expired token; *SSORefusal "expired_flow" when binding is not the browser
-// that signed in (the token stays usable there), "unavailable" when the provider was disabled
+// unknown, used or expired token; *SSORefusal auth.ReasonExpiredFlow when binding is not the browser
+// that signed in (the token stays usable there), auth.ReasonUnavailable when the provider was disabled
 // or deleted meanwhile, and SSOSignIn's refusals.
 func (s *Store) SSOConfirm(ctx context.Context, token, binding string) (SSOConfirmed, error) {
 	var out SSOConfirmed
@@ -101,11 +104,11 @@ func (s *Store) SSOConfirm(ctx context.Context, token, binding string) (SSOConfi
 			return ErrNotFound
 		}
 		if subtle.ConstantTimeCompare([]byte(pl.SSO.Binding), []byte(SSOBindingHash(binding))) != 1 {
-			return &SSORefusal{Reason: "expired_flow", Detail: "the confirmation link was opened in another browser than the one that signed in"}
+			return &SSORefusal{Reason: auth.ReasonExpiredFlow, Detail: "the confirmation link was opened in another browser than the one that signed in"}
 		}
 		p, err := scanProvider(tx.QueryRow(ctx, `SELECT `+providerCols+` FROM identity_providers WHERE id = $1`, pl.SSO.ProviderID))
 		if errors.Is(err, ErrNotFound) || (err == nil && !p.Enabled) {
-			return &SSORefusal{Reason: "unavailable", Detail: fmt.Sprintf("provider %d is disabled or deleted", pl.SSO.ProviderID)}
+			return &SSORefusal{Reason: auth.ReasonUnavailable, Detail: fmt.Sprintf("provider %d is disabled or deleted", pl.SSO.ProviderID)}
 		}
 		if err != nil {
 			return err
