@@ -76,5 +76,8 @@ func (h *Handlers) AdminStageUpdate(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	if err := h.Store.StageSetConfirmation(c.UserContext(), *StaffOf(c), id, c.FormValue("confirm") == "true"); err != nil {
+		return err
+	}
 	return Redirect(c, "/admin/pipelines?saved=1")
 }

@@ -221,6 +221,8 @@ type ticketView struct {
 	Notice string
 	// Sharing is the "Shared with" box (participants, issue 16.1); nil on live updates.
 	Sharing *sharingView
+	// Confirm asks "Is this solved?" when an agent marked the ticket solved (issue 16.5).
+	Confirm *confirmView
 }
 
 // replyForm is the reply box: what was typed, and the errors beside it.
@@ -335,6 +337,7 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 		tv.CloseAction = "/tickets/" + strconv.FormatInt(t.ID, 10) + "/close"
 	}
 	participantAccess(p, tv, d)
+	confirmSolution(p, tv, d)
 	return tv
 }
 
@@ -357,6 +360,9 @@ func (h *Handlers) TicketShow(c *fiber.Ctx) error {
 	tv := h.ticketView(c, p, d)
 	if c.Query("closed") == "1" && d.Ticket.IsClosed {
 		tv.Notice = p.T("TicketClosedByYou")
+	}
+	if c.Query("accepted") == "1" && d.Ticket.IsClosed {
+		tv.Notice = p.T("SolvedThanks")
 	}
 	if text := h.takeDraft(c, id)["body"]; text != "" {
 		tv.Reply.Body = text

@@ -78,6 +78,7 @@ func (s *Server) routes() {
 	tickets.Get("/:id", h.TicketShow)
 	tickets.Post("/:id/replies", h.TicketReplyCreate).Name(streamedUpload)
 	tickets.Post("/:id/close", h.TicketClose)
+	tickets.Post("/:id/accept", h.TicketAccept)
 	tickets.Get("/:id/events", h.TicketEvents)
 	tickets.Get("/:id/messages", h.TicketMessagesAfter)
 	tickets.Post("/:id/participants", h.TicketShareCreate)

@@ -251,11 +251,12 @@ type StaffUser struct {
 }
 
 type Stage struct {
-	ID         int64
-	PipelineID int64
-	Name       string
-	Position   int32
-	IsClosed   bool
+	ID               int64
+	PipelineID       int64
+	Name             string
+	Position         int32
+	IsClosed         bool
+	AsksConfirmation bool
 }
 
 type SupportForm struct {

@@ -85,7 +85,7 @@ func (q *Queries) StageGetForUpdate(ctx context.Context, id int64) (StageGetForU
 }
 
 const stageList = `-- name: StageList :many
-SELECT id, pipeline_id, name, position, is_closed FROM stages ORDER BY position, id
+SELECT id, pipeline_id, name, position, is_closed, asks_confirmation FROM stages ORDER BY position, id
 `
 
 func (q *Queries) StageList(ctx context.Context) ([]Stage, error) {
@@ -103,6 +103,7 @@ func (q *Queries) StageList(ctx context.Context) ([]Stage, error) {
 			&i.Name,
 			&i.Position,
 			&i.IsClosed,
+			&i.AsksConfirmation,
 		); err != nil {
 			return nil, err
 		}
@@ -157,6 +158,24 @@ type StageRenameParams struct {
 func (q *Queries) StageRename(ctx context.Context, arg StageRenameParams) error {
 	_, err := q.db.Exec(ctx, stageRename, arg.Name, arg.IsClosed, arg.ID)
 	return err
+}
+
+const stageSetConfirmation = `-- name: StageSetConfirmation :execrows
+UPDATE stages SET asks_confirmation = $1 WHERE id = $2
+`
+
+type StageSetConfirmationParams struct {
+	AsksConfirmation bool
+	ID               int64
+}
+
+// Whether the stage asks the customer to confirm the solution (issue 16.5).
+func (q *Queries) StageSetConfirmation(ctx context.Context, arg StageSetConfirmationParams) (int64, error) {
+	result, err := q.db.Exec(ctx, stageSetConfirmation, arg.AsksConfirmation, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const stageSetOrder = `-- name: StageSetOrder :exec

@@ -1,5 +1,9 @@
 -- name: StageList :many
-SELECT id, pipeline_id, name, position, is_closed FROM stages ORDER BY position, id;
+SELECT id, pipeline_id, name, position, is_closed, asks_confirmation FROM stages ORDER BY position, id;
+
+-- name: StageSetConfirmation :execrows
+-- Whether the stage asks the customer to confirm the solution (issue 16.5).
+UPDATE stages SET asks_confirmation = @asks_confirmation WHERE id = @id;
 
 -- name: StageCreateDefaults :exec
 -- A new pipeline's two stages: "New" (open) and "Closed".

@@ -306,18 +306,30 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 // InboxTicketSetStage moves the ticket to stage (and that stage's pipeline), keeping is_closed
 // and closed_at consistent: closing sets closed_at (once), reopening clears it. Errors:
 // ErrNotFound (ticket or stage).
+//
+// Moving a ticket into a stage that asks the customer to confirm (issue 16.5) mails the
+// requester a link to answer "Is this solved?".
 func (s *Store) InboxTicketSetStage(ctx context.Context, ticketID, stageID int64) error {
-	tag, err := s.Pool.Exec(ctx, `UPDATE tickets t SET stage_id = st.id, pipeline_id = st.pipeline_id, is_closed = st.is_closed,
-			closed_at = CASE WHEN st.is_closed THEN coalesce(t.closed_at, now()) END,
-			last_activity_at = now()
-		FROM stages st WHERE t.id = $1 AND st.id = $2`, ticketID, stageID)
-	if err != nil {
-		return fmt.Errorf("ticket %d stage: %w", ticketID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("ticket %d stage %d: %w", ticketID, stageID, ErrNotFound)
-	}
-	return nil
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var wasAwaiting bool
+		err := tx.QueryRow(ctx, `SELECT st.asks_confirmation AND NOT t.is_closed FROM tickets t JOIN stages st ON st.id = t.stage_id
+			WHERE t.id = $1 FOR UPDATE OF t`, ticketID).Scan(&wasAwaiting)
+		if err != nil {
+			return fmt.Errorf("ticket %d stage: %w", ticketID, notFound(err))
+		}
+		var awaiting bool
+		err = tx.QueryRow(ctx, `UPDATE tickets t SET stage_id = st.id, pipeline_id = st.pipeline_id, is_closed = st.is_closed,
+				closed_at = CASE WHEN st.is_closed THEN coalesce(t.closed_at, now()) END,
+				last_activity_at = now()
+			FROM stages st WHERE t.id = $1 AND st.id = $2 RETURNING st.asks_confirmation AND NOT st.is_closed`, ticketID, stageID).Scan(&awaiting)
+		if err != nil {
+			return fmt.Errorf("ticket %d stage %d: %w", ticketID, stageID, notFound(err))
+		}
+		if awaiting && !wasAwaiting {
+			return enqueueSolvedNotice(ctx, tx, ticketID)
+		}
+		return nil
+	})
 }
 
 // InboxTicketAssign sets the ticket's owner (0 = unassigned). Errors: ErrNotFound (ticket or an

@@ -210,6 +210,8 @@ type Stage struct {
 	Name           string
 	Position       int
 	IsClosed       bool
+	// AsksConfirmation marks "solved, waiting for the customer" (issue 16.5).
+	AsksConfirmation bool
 }
 
 // Pipeline is a pipeline with its stages in order.
@@ -238,7 +240,8 @@ func (s *Store) PipelineList(ctx context.Context) ([]Pipeline, error) {
 	}
 	for _, st := range stages {
 		if i, ok := idx[st.PipelineID]; ok {
-			ps[i].Stages = append(ps[i].Stages, Stage{ID: st.ID, PipelineID: st.PipelineID, Name: st.Name, Position: int(st.Position), IsClosed: st.IsClosed})
+			ps[i].Stages = append(ps[i].Stages, Stage{ID: st.ID, PipelineID: st.PipelineID, Name: st.Name, Position: int(st.Position), IsClosed: st.IsClosed,
+				AsksConfirmation: st.AsksConfirmation})
 		}
 	}
 	return ps, nil

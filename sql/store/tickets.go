@@ -265,6 +265,9 @@ type Ticket struct {
 	CreatedAt      time.Time
 	LastActivityAt time.Time
 	ClosedAt       *time.Time
+	// AwaitsConfirmation: an agent marked the ticket solved and waits for the customer's
+	// "Is this solved?" answer (an open stage with asks_confirmation, issue 16.5).
+	AwaitsConfirmation bool
 	// Fields are the custom properties a customer can fill on a support form, with the form
 	// field's label, in the form's order (other properties are the CRM's and stay there).
 	Fields []TicketField
@@ -324,7 +327,7 @@ func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64
 	err := s.Pool.QueryRow(ctx, `SELECT t.id, t.subject, t.description, p.name, st.name, t.is_closed,
 			t.priority, t.category, t.channel, coalesce(nullif(rc.name, ''), rc.email, ''),
 			coalesce(co.name, ''), coalesce(su.name, ''), t.created_at, t.last_activity_at, t.closed_at,
-			`+manage+`, `+reply+`, `+participant+`
+			`+manage+`, `+reply+`, `+participant+`, st.asks_confirmation AND NOT t.is_closed
 		FROM tickets t
 		JOIN pipelines p ON p.id = t.pipeline_id
 		JOIN stages st ON st.id = t.stage_id
@@ -334,7 +337,7 @@ func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64
 		WHERE t.id = $1 AND `+scope, args...).Scan(&t.ID, &t.Subject, &t.Description, &t.PipelineName,
 		&t.StageName, &t.IsClosed, &t.Priority, &t.Category, &t.Channel, &t.RequesterName,
 		&t.CompanyName, &t.OwnerName, &t.CreatedAt, &t.LastActivityAt, &t.ClosedAt,
-		&d.Access.Manage, &d.Access.Reply, &d.Access.Participant)
+		&d.Access.Manage, &d.Access.Reply, &d.Access.Participant, &t.AwaitsConfirmation)
 	if err != nil {
 		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
 	}
@@ -456,10 +459,11 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		args := []any{ticketID}
 		scope := v.replyScope(&args)
-		var closed bool
+		var closed, awaiting bool
 		var subject string
 		var pipelineID int64
-		err := tx.QueryRow(ctx, `SELECT t.is_closed, t.subject, t.pipeline_id FROM tickets t WHERE t.id = $1 AND `+scope+` FOR UPDATE`, args...).Scan(&closed, &subject, &pipelineID)
+		err := tx.QueryRow(ctx, `SELECT t.is_closed, t.subject, t.pipeline_id, st.asks_confirmation AND NOT t.is_closed
+			FROM tickets t JOIN stages st ON st.id = t.stage_id WHERE t.id = $1 AND `+scope+` FOR UPDATE OF t`, args...).Scan(&closed, &subject, &pipelineID, &awaiting)
 		if err != nil {
 			return notFound(err)
 		}
@@ -489,6 +493,11 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 		if closed && opt.ReopenOnReply {
 			_, err = tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2, is_closed = false, closed_at = NULL,
 				stage_id = (SELECT id FROM stages WHERE pipeline_id = $3 AND NOT is_closed ORDER BY position, id LIMIT 1)
+				WHERE id = $1`, ticketID, m.CreatedAt, pipelineID)
+		} else if awaiting {
+			// "No, it still happens": a reply on a ticket marked solved reopens it (issue 16.5).
+			_, err = tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2,
+				stage_id = coalesce((SELECT id FROM stages WHERE pipeline_id = $3 AND NOT is_closed AND NOT asks_confirmation ORDER BY position, id LIMIT 1), stage_id)
 				WHERE id = $1`, ticketID, m.CreatedAt, pipelineID)
 		} else {
 			_, err = tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2 WHERE id = $1`, ticketID, m.CreatedAt)
@@ -530,14 +539,6 @@ func (s *Store) TicketCloseForViewer(ctx context.Context, v Viewer, ticketID int
 		if closed {
 			return nil
 		}
-		var stageID int64
-		err := tx.QueryRow(ctx, `SELECT coalesce(p.closed_stage_id,
-				(SELECT id FROM stages WHERE pipeline_id = p.id AND is_closed ORDER BY position, id LIMIT 1))
-			FROM pipelines p WHERE p.id = $1`, pipelineID).Scan(&stageID)
-		if err != nil || stageID == 0 {
-			return fmt.Errorf("close ticket %d: pipeline has no closed stage: %w", ticketID, ErrConflict)
-		}
-		_, err = tx.Exec(ctx, `UPDATE tickets SET stage_id = $2, is_closed = true, closed_at = now(), last_activity_at = now() WHERE id = $1`, ticketID, stageID)
-		return err
+		return closeTicket(ctx, tx, ticketID)
 	})
 }
