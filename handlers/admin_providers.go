@@ -26,6 +26,39 @@ type providerForm struct {
 	Rollover bool            // a next SP certificate is published, waiting to be activated (SAML)
 	Kinds    []string
 	Algs     []string
+	// Notice is a message above the form (e.g. why the provider was not enabled).
+	Notice string
+	labels map[string]string // translated field labels, for ErrorList
+}
+
+// providerFieldOrder is the order of the provider form's fields (the error summary follows it).
+var providerFieldOrder = []string{"name", "slug", "client_id", "client_secret", "tenant", "org_url", "discovery_url",
+	"idp_metadata_url", "idp_metadata_xml", "allow_idp_initiated", "alg", "jwt_secret", "public_key", "jwks_url",
+	"remote_login_url", "remote_logout_url", "clock_skew", "attr_email", "attr_name", "attr_company", "attr_groups",
+	"issuer", "token_audience", "audience", "authoritative_domains", "groups"}
+
+// providerError is one line of the form's error summary: a link to the field, its label and
+// the message.
+type providerError struct{ Field, Label, Message string }
+
+// ErrorList returns the form's errors in form order, each with its field's label (translated
+// with T), for the summary above the form. A field the form does not show is reported under
+// the button label.
+func (f providerForm) ErrorList() []providerError {
+	var out []providerError
+	seen := map[string]bool{}
+	for _, k := range providerFieldOrder {
+		if msg, ok := f.Errors[k]; ok {
+			out = append(out, providerError{Field: k, Label: f.labels[k], Message: msg})
+			seen[k] = true
+		}
+	}
+	for k, msg := range f.Errors {
+		if !seen[k] {
+			out = append(out, providerError{Field: "name", Label: f.labels["name"], Message: msg})
+		}
+	}
+	return out
 }
 
 // providerList is the provider list page's view model.
@@ -75,6 +108,13 @@ func (h *Handlers) AdminProviderNew(c *fiber.Ctx) error {
 }
 
 func (h *Handlers) renderProviderForm(c *fiber.Ctx, status int, f providerForm) error {
+	lp := h.newPage(c, "", nil)
+	f.labels = map[string]string{"audience": lp.T("SSOAudience")}
+	for _, k := range providerFieldOrder {
+		if k != "audience" {
+			f.labels[k] = lp.T("SSOField_" + k)
+		}
+	}
 	p := h.newPage(c, "", f)
 	if f.ID == 0 {
 		p.Title = p.T("SSONewProvider")
@@ -129,28 +169,57 @@ func splitList(s string) []string {
 	return out
 }
 
-// providerRefusal puts a validation or configuration error on the form; false when err is
-// neither (an internal error).
+// providerRefusal puts a validation or configuration error on the form (every field it
+// names; a field that already has a message keeps it); false when err is neither (an internal
+// error).
 func providerRefusal(p *Page, err error, f *providerForm) bool {
 	var ce *providers.ConfigError
 	var ve *store.ValidationError
-	switch {
-	case errors.As(err, &ce):
-		field := ce.Field
+	set := func(field, msg string) {
 		if field == "" {
 			field = "name"
 		}
-		f.Errors[field] = p.T(ce.MessageID)
+		if _, ok := f.Errors[field]; !ok {
+			f.Errors[field] = msg
+		}
+	}
+	switch {
+	case errors.As(err, &ce):
+		set(ce.Field, p.T(ce.MessageID, "Detail", ce.Detail))
+		for k, id := range ce.Fields {
+			set(k, p.T(id))
+		}
 	case errors.As(err, &ve):
 		for k, id := range ve.Fields {
-			f.Errors[k] = p.T(id)
+			set(k, p.T(id))
 		}
 	case errors.Is(err, store.ErrConflict):
-		f.Errors["slug"] = p.T("SSOSlugTaken")
+		set("slug", p.T("SSOSlugTaken"))
 	default:
 		return false
 	}
 	return true
+}
+
+// checkProviderForm validates everything the form holds at once: the store's fields (name,
+// slug, audience, groups) and the kind's settings and secrets (providers.Apply, which seals
+// the secrets only when all is well). It returns whether the row may be saved; refusals are on
+// f. err is an internal error.
+func (h *Handlers) checkProviderForm(p *Page, row *store.IdentityProvider, secrets map[string]string, f *providerForm) (bool, error) {
+	ok := true
+	if err := row.Validate(); err != nil {
+		if !providerRefusal(p, err, f) {
+			return false, err
+		}
+		ok = false
+	}
+	if err := ApplyProvider(row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs); err != nil {
+		if !providerRefusal(p, err, f) {
+			return false, err
+		}
+		ok = false
+	}
+	return ok, nil
 }
 
 // AdminProviderCreate adds a provider, disabled until tested and enabled (POST /admin/providers).
@@ -164,15 +233,19 @@ func (h *Handlers) AdminProviderCreate(c *fiber.Ctx) error {
 	row := store.IdentityProvider{Kind: kind, Slug: strings.ToLower(strings.TrimSpace(c.FormValue("slug")))}
 	f.Values["slug"] = row.Slug
 	secrets := readProviderForm(c, &row, &f)
-	err := ApplyProvider(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs)
-	if err == nil {
+	p := h.newPage(c, "", nil)
+	ok, err := h.checkProviderForm(p, &row, secrets, &f)
+	if err != nil {
+		return err
+	}
+	if ok {
 		row, err = h.Store.IdentityProviderCreate(ctx, *StaffOf(c), row)
 	}
-	if err != nil {
-		if providerRefusal(h.newPage(c, "", nil), err, &f) {
-			return h.renderProviderForm(c, fiber.StatusUnprocessableEntity, f)
-		}
+	if err != nil && !providerRefusal(p, err, &f) {
 		return err
+	}
+	if !ok || err != nil {
+		return h.renderProviderForm(c, fiber.StatusUnprocessableEntity, f)
 	}
 	h.providersChanged(c)
 	return Redirect(c, "/admin/providers/"+strconv.FormatInt(row.ID, 10)+"?flash=created")
@@ -226,14 +299,28 @@ func (h *Handlers) AdminProviderUpdate(c *fiber.Ctx) error {
 	}
 	f := h.formFor(row)
 	secrets := readProviderForm(c, &row, &f)
-	if err = ApplyProvider(&row, secrets, h.SSODeps.Sealer, h.SSODeps.AllowInsecureURLs); err == nil {
+	p := h.newPage(c, "", nil)
+	ok, err := h.checkProviderForm(p, &row, secrets, &f)
+	if err != nil {
+		return err
+	}
+	if ok && row.Enabled {
+		// An enabled provider stays one customers can sign in with.
+		if err := providers.CheckDiscovery(c.UserContext(), ProviderConfig(row), h.SSODeps); err != nil {
+			if !providerRefusal(p, err, &f) {
+				return err
+			}
+			ok = false
+		}
+	}
+	if ok {
 		err = h.Store.IdentityProviderUpdate(c.UserContext(), *StaffOf(c), row)
 	}
-	if err != nil {
-		if providerRefusal(h.newPage(c, "", nil), err, &f) {
-			return h.renderProviderForm(c, fiber.StatusUnprocessableEntity, f)
-		}
+	if err != nil && !providerRefusal(p, err, &f) {
 		return err
+	}
+	if !ok || err != nil {
+		return h.renderProviderForm(c, fiber.StatusUnprocessableEntity, f)
 	}
 	h.providersChanged(c)
 	return Redirect(c, "/admin/providers/"+c.Params("id")+"?flash=saved")
@@ -245,10 +332,44 @@ func (h *Handlers) AdminProviderEnable(c *fiber.Ctx) error { return h.providerSe
 // AdminProviderDisable switches a provider off (POST /admin/providers/{id}/disable).
 func (h *Handlers) AdminProviderDisable(c *fiber.Ctx) error { return h.providerSetEnabled(c, false) }
 
+// providerSetEnabled switches a provider on or off. A provider is enabled only when it would
+// work: its settings are complete and an OpenID Connect provider's discovery document answers
+// (providers.CheckDiscovery); otherwise its form comes back (422) with the reason next to the
+// field, instead of customers meeting "Access denied" at sign-in.
 func (h *Handlers) providerSetEnabled(c *fiber.Ctx, on bool) error {
+	if on {
+		row, err := h.providerByParam(c)
+		if err != nil {
+			return err
+		}
+		f := h.formFor(row)
+		p := h.newPage(c, "", nil)
+		if err := h.checkEnable(c.UserContext(), row); err != nil {
+			if !providerRefusal(p, err, &f) {
+				return err
+			}
+			f.Notice = p.T("SSONotEnabled")
+			return h.renderProviderForm(c, fiber.StatusUnprocessableEntity, f)
+		}
+	}
 	return h.providerChange(c, "saved", func(row store.IdentityProvider) error {
 		return h.Store.IdentityProviderSetEnabled(c.UserContext(), *StaffOf(c), row.ID, on)
 	})
+}
+
+// checkEnable reports why row cannot be enabled: unusable settings, else an unreachable or
+// invalid discovery document (*providers.ConfigError), or nil.
+func (h *Handlers) checkEnable(ctx context.Context, row store.IdentityProvider) error {
+	secrets, err := h.SSODeps.Sealer.Open(row.Slug, row.Secrets)
+	if err != nil {
+		return err
+	}
+	cfg := ProviderConfig(row)
+	if all := providers.ValidateAll(cfg, secrets, h.SSODeps.AllowInsecureURLs); len(all) > 0 {
+		msg := providers.Validate(cfg, secrets, h.SSODeps.AllowInsecureURLs)
+		return &providers.ConfigError{Field: providers.FieldOf(msg), MessageID: msg, Fields: all}
+	}
+	return providers.CheckDiscovery(ctx, cfg, h.SSODeps)
 }
 
 // providerChange applies change to the provider named by :id, tells every instance to reload

@@ -34,6 +34,8 @@ type FieldData struct {
 	Autocomplete string
 	Max, Rows    int
 	Required     bool
+	// Placeholder is shown in an empty control ("" = none), e.g. "stored" for a kept secret.
+	Placeholder string
 }
 
 // ID is the control's id (f-NAME).
@@ -59,7 +61,7 @@ func (f FieldData) Describedby() string {
 
 // Input returns a page for shared/field.html. typ is an input type or "textarea"; opts are
 // pairs of option name and value: "help" string, "maxlength" int, "rows" int, "autocomplete"
-// string, "required" bool. An unknown option or a value of the wrong type panics (a template
+// string, "required" bool, "placeholder" string. An unknown option or a value of the wrong type panics (a template
 // error, caught by the template tests).
 func (p *Page) Input(name, label, typ, value, errMsg string, opts ...any) *Page {
 	f := FieldData{Name: name, Label: label, Type: typ, Value: value, Error: errMsg}
@@ -78,6 +80,8 @@ func (p *Page) Input(name, label, typ, value, errMsg string, opts ...any) *Page 
 			f.Autocomplete = opts[i+1].(string)
 		case "required":
 			f.Required = opts[i+1].(bool)
+		case "placeholder":
+			f.Placeholder = opts[i+1].(string)
 		default:
 			panic(fmt.Sprintf("Input %s: unknown option %q", name, k))
 		}

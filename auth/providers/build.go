@@ -164,10 +164,16 @@ func Build(cfg Config, deps Deps) (auth.Provider, error) {
 	}
 }
 
-// ConfigError is an unusable provider configuration: a catalogue message id for the field.
+// ConfigError is an unusable provider configuration: a catalogue message id for the field
+// (the first problem), and, from Apply, every problem by field.
 type ConfigError struct {
 	Field     string
 	MessageID string
+	// Fields holds every field's message id (nil = only Field).
+	Fields map[string]string
+	// Detail is the technical cause (a discovery fetch's error), given to the message as
+	// {{.Detail}}.
+	Detail string
 }
 
 func (e *ConfigError) Error() string {
@@ -206,51 +212,74 @@ func msgField(id string) string { return fieldOf[id] }
 // id of the first problem (the admin console and the CLI show the same messages; FieldOf
 // names the field). insecure allows http URLs on loopback hosts (tests).
 func Validate(cfg Config, secrets map[string]string, insecure bool) string {
+	first := ""
+	check(cfg, secrets, insecure, func(_, msg string) {
+		if first == "" {
+			first = msg
+		}
+	})
+	return first
+}
+
+// ValidateAll checks every setting and secret of a provider and returns each problem by form
+// field (the first message id per field), so that a form can show them all at once; an empty
+// map means none.
+func ValidateAll(cfg Config, secrets map[string]string, insecure bool) map[string]string {
+	out := map[string]string{}
+	check(cfg, secrets, insecure, func(field, msg string) {
+		if _, ok := out[field]; !ok {
+			out[field] = msg
+		}
+	})
+	return out
+}
+
+// check calls add(field, message id) for every problem, in the order of the form.
+func check(cfg Config, secrets map[string]string, insecure bool, add func(field, msg string)) {
 	s := func(k string) string { return strings.TrimSpace(cfg.Settings[k]) }
 	if v := s("clock_skew"); v != "" {
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || time.Duration(n)*time.Second > MaxClockSkew {
-			return "SSOSkewInvalid"
+			add("clock_skew", "SSOSkewInvalid")
 		}
 	}
 	if v := s("discovery_url"); v != "" && !checkURL(v, insecure) {
-		return "SSODiscoveryURLInvalid"
+		add("discovery_url", "SSODiscoveryURLInvalid")
 	}
 	if _, ok := ParseDomains(s("authoritative_domains")); !ok {
-		return "SSODomainsInvalid"
+		add("authoritative_domains", "SSODomainsInvalid")
 	}
 	switch cfg.Kind {
 	case auth.KindGoogle, auth.KindMicrosoft, auth.KindOkta, auth.KindOIDC:
 		if s("client_id") == "" {
-			return "SSOClientIDRequired"
+			add("client_id", "SSOClientIDRequired")
 		}
 		if secrets["client_secret"] == "" {
-			return "SSOClientSecretRequired"
+			add("client_secret", "SSOClientSecretRequired")
 		}
 		switch cfg.Kind {
 		case auth.KindOkta:
 			if s("discovery_url") == "" && !checkURL(s("org_url"), insecure) {
-				return "SSOOrgURLInvalid"
+				add("org_url", "SSOOrgURLInvalid")
 			}
 		case auth.KindMicrosoft:
 			if s("discovery_url") == "" && s("tenant") == "" {
-				return "SSOTenantRequired"
+				add("tenant", "SSOTenantRequired")
 			}
 		case auth.KindOIDC:
 			if s("discovery_url") == "" {
-				return "SSODiscoveryURLInvalid"
+				add("discovery_url", "SSODiscoveryURLInvalid")
 			}
 		}
 	case auth.KindSAML:
 		if s("idp_metadata_url") == "" && s("idp_metadata_xml") == "" {
-			return "SSOMetadataRequired"
+			add("idp_metadata_url", "SSOMetadataRequired")
 		}
 		if v := s("idp_metadata_url"); v != "" && !checkURL(v, insecure) {
-			return "SSOMetadataURLInvalid"
+			add("idp_metadata_url", "SSOMetadataURLInvalid")
 		}
 	case auth.KindJWT:
-		return validateJWT(cfg, secrets, insecure)
+		checkJWT(cfg, secrets, insecure, add)
 	}
-	return ""
 }
 
 // FieldOf returns the form field a Validate message id belongs to.
@@ -304,8 +333,9 @@ func Apply(cfg *Config, newSecrets map[string]string, sealer *Sealer, insecure b
 			delete(cfg.Settings, k)
 		}
 	}
-	if msg := Validate(*cfg, secrets, insecure); msg != "" {
-		return &ConfigError{Field: msgField(msg), MessageID: msg}
+	if all := ValidateAll(*cfg, secrets, insecure); len(all) > 0 {
+		msg := Validate(*cfg, secrets, insecure)
+		return &ConfigError{Field: msgField(msg), MessageID: msg, Fields: all}
 	}
 	if cfg.Kind == auth.KindSAML {
 		if x := strings.TrimSpace(cfg.Settings["idp_metadata_xml"]); x != "" {

@@ -313,40 +313,36 @@ func parsePublicKey(text, alg string) (any, error) {
 	return k, nil
 }
 
-func validateJWT(cfg Config, secrets map[string]string, insecure bool) string {
+func checkJWT(cfg Config, secrets map[string]string, insecure bool, add func(field, msg string)) {
 	s := func(k string) string { return strings.TrimSpace(cfg.Settings[k]) }
 	alg := s("alg")
 	known := false
 	for _, a := range JWTAlgorithms {
 		known = known || a == alg
 	}
-	if !known {
-		return "SSOAlgInvalid"
-	}
-	if alg == "HS256" {
+	switch {
+	case !known:
+		add("alg", "SSOAlgInvalid")
+	case alg == "HS256":
 		if len(secrets["jwt_secret"]) < 32 {
-			return "SSOJWTSecretWeak"
+			add("jwt_secret", "SSOJWTSecretWeak")
 		}
-	} else {
-		switch {
-		case s("public_key") != "":
-			if _, err := parsePublicKey(s("public_key"), alg); err != nil {
-				return "SSOKeyInvalid"
-			}
-		case s("jwks_url") != "":
-			if !checkURL(s("jwks_url"), insecure) {
-				return "SSOJWKSURLInvalid"
-			}
-		default:
-			return "SSOKeyRequired"
+	case s("public_key") != "":
+		if _, err := parsePublicKey(s("public_key"), alg); err != nil {
+			add("public_key", "SSOKeyInvalid")
 		}
+	case s("jwks_url") != "":
+		if !checkURL(s("jwks_url"), insecure) {
+			add("jwks_url", "SSOJWKSURLInvalid")
+		}
+	default:
+		add("public_key", "SSOKeyRequired")
 	}
 	for _, k := range []string{"remote_login_url", "remote_logout_url"} {
 		if v := s(k); v != "" && !checkURL(v, insecure) {
-			return "SSORemoteURLInvalid"
+			add(k, "SSORemoteURLInvalid")
 		}
 	}
-	return ""
 }
 
 func httpGet(ctx context.Context, u string) (*http.Request, error) {

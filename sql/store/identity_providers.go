@@ -62,28 +62,33 @@ type IdentityProvider struct {
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 
-// validate checks the fields the store owns; it returns a *ValidationError naming the field.
+// Validate checks (and tidies) the fields the store owns: slug, name, kind, audience and
+// groups. It returns nil or a *ValidationError naming every refused field at once (a form
+// shows them all), with the catalogue message id of each.
+func (p *IdentityProvider) Validate() error { return p.validate() }
+
 func (p *IdentityProvider) validate() error {
+	fields := map[string]string{}
 	p.Slug = strings.ToLower(strings.TrimSpace(p.Slug))
 	p.Name = strings.TrimSpace(p.Name)
-	switch {
-	case !slugRE.MatchString(p.Slug):
-		return Invalid("slug", "SSOSlugInvalid")
-	case p.Name == "" || len([]rune(p.Name)) > 100:
-		return Invalid("name", "SSONameInvalid")
+	if !slugRE.MatchString(p.Slug) {
+		fields["slug"] = "SSOSlugInvalid"
+	}
+	if p.Name == "" || len([]rune(p.Name)) > 100 {
+		fields["name"] = "SSONameInvalid"
 	}
 	known := false
 	for _, k := range ProviderKinds {
 		known = known || k == p.Kind
 	}
 	if !known {
-		return Invalid("kind", "SSOKindInvalid")
+		fields["kind"] = "SSOKindInvalid"
 	}
 	if p.Audience == "" {
 		p.Audience = AudienceAll
 	}
 	if p.Audience != AudienceAll && p.Audience != AudienceGroups {
-		return Invalid("audience", "SSOAudienceInvalid")
+		fields["audience"] = "SSOAudienceInvalid"
 	}
 	groups := []string{}
 	for _, g := range p.Groups {
@@ -93,10 +98,13 @@ func (p *IdentityProvider) validate() error {
 	}
 	p.Groups = groups
 	if p.Audience == AudienceGroups && len(p.Groups) == 0 {
-		return Invalid("groups", "SSOGroupsRequired")
+		fields["groups"] = "SSOGroupsRequired"
 	}
 	if p.Settings == nil {
 		p.Settings = map[string]string{}
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
 	}
 	return nil
 }
