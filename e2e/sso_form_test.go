@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"portico/auth"
-	"portico/auth/providers"
+	"portico/handlers"
 	"portico/sql/store"
 )
 
@@ -39,7 +39,7 @@ func TestProviderFormErrorsInBrowser(t *testing.T) {
 	ln.Close()
 	row := store.IdentityProvider{Slug: "corp", Name: "Corp ID", Kind: store.KindOIDC, AllowCreate: true,
 		Settings: map[string]string{"client_id": "portico", "discovery_url": closed}}
-	if err := providers.Apply(&row, map[string]string{"client_secret": "op-secret"}, p.Handlers.SSODeps.Sealer, true); err != nil {
+	if err := handlers.ApplyProvider(&row, map[string]string{"client_secret": "op-secret"}, p.Handlers.SSODeps.Sealer, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Store.IdentityProviderCreate(ctx, store.CLIEditor, row); err != nil {
