@@ -210,15 +210,21 @@ func mustQuery(t *testing.T, requestURI, name string) string {
 }
 
 // TestSSOAuthoritativeDomainsEntra: a Microsoft provider bound to one tenant and marked
-// authoritative for example.com links an existing contact of that domain although the token
-// has no verified email (Entra work accounts); an address of another domain still needs the
-// confirmation mail; a multi-tenant provider needs xms_edov.
+// authoritative for example.com links an existing (imported) contact of that domain although
+// the token has no email_verified (Entra work accounts); an address of another domain still
+// needs the confirmation mail; a multi-tenant provider needs xms_edov: with xms_edov: true it
+// links the existing contact of the authoritative domain, never one of another domain, and
+// xms_edov: false refuses even the authoritative domain.
 func TestSSOAuthoritativeDomainsEntra(t *testing.T) {
 	smtpd := startSMTP(t)
 	ts := newSSOServerWith(t, ssoServerOpts{SMTP: smtpd.addr})
 	users := []providertest.OIDCUser{
 		{ID: "u-ann", Username: "ann", FirstName: "Ann", LastName: "Acme", Email: "ann@example.com"},
 		{ID: "u-eve", Username: "eve", FirstName: "Eve", LastName: "Other", Email: "eve@other.test"},
+		// Entra's optional claim "email domain owner verified".
+		{ID: "u-ned", Username: "ned", FirstName: "Ned", LastName: "Edov", Email: "ned@example.com", Claims: map[string]any{"xms_edov": true}},
+		{ID: "u-oda", Username: "oda", FirstName: "Oda", LastName: "Other", Email: "oda@other.test", Claims: map[string]any{"xms_edov": true}},
+		{ID: "u-fay", Username: "fay", FirstName: "Fay", LastName: "False", Email: "fay@example.com", Claims: map[string]any{"xms_edov": false}},
 	}
 	op := &oidcOP{OIDCOP: providertest.NewOIDCOP(t, "portico", "op-secret", []string{ssoBase + "/sso/entra/callback", ssoBase + "/sso/entra-multi/callback"}, users...), t: t}
 	op.srv = op.Server
@@ -230,9 +236,59 @@ func TestSSOAuthoritativeDomainsEntra(t *testing.T) {
 		map[string]string{"client_secret": "op-secret"})
 	ann := storetest.MustContact(t, ts.Pool, "ann@example.com", "Ann", 0, "")
 	storetest.MustContact(t, ts.Pool, "eve@other.test", "Eve", 0, "")
+	ned := storetest.MustContact(t, ts.Pool, "ned@example.com", "Ned", 0, "")
+	storetest.MustContact(t, ts.Pool, "oda@other.test", "Oda", 0, "")
+	storetest.MustContact(t, ts.Pool, "fay@example.com", "Fay", 0, "")
+
+	// The tokens are Entra-shaped: no email_verified at all (not even false); xms_edov as sent.
+	mp, _ := ts.Handlers.SSO.Get("entra-multi")
+	for user, edov := range map[string]any{"ann": nil, "ned": true, "fay": false} {
+		authURL, err := mp.Begin(context.Background(), auth.BeginRequest{Binding: "b-" + user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cb, _ := url.Parse(op.Login(authURL, user, ssoBase))
+		res, err := mp.Complete(context.Background(), auth.CompleteRequest{Query: cb.Query(), Binding: "b-" + user})
+		if err != nil {
+			t.Fatalf("%s: %v", user, err)
+		}
+		if v, ok := res.Identity.Claims["email_verified"]; ok {
+			t.Fatalf("%s: the token carries email_verified %v; Entra work accounts send none", user, v)
+		}
+		if got := res.Identity.Claims["xms_edov"]; got != edov {
+			t.Fatalf("%s: xms_edov %v, want %v", user, got, edov)
+		}
+		if want := edov == true; res.Identity.EmailVerified != want {
+			t.Fatalf("%s (multi-tenant, xms_edov %v): verified %v", user, edov, res.Identity.EmailVerified)
+		}
+	}
+
+	// Multi-tenant with xms_edov: true: the existing contact of the authoritative domain is
+	// linked and signed in; the same claim for another domain links nothing.
+	resp, doc := oidcSignIn(t, ts.client(), op, "entra-multi", "ned")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("multi-tenant Entra with xms_edov, authoritative domain: %d %q", resp.StatusCode, doc.Find("#sso-reason, main").First().Text())
+	}
+	if n := countRows(t, ts, `SELECT count(*) FROM contact_identities WHERE contact_id = $1`, ned); n != 1 {
+		t.Fatalf("existing contact not linked through xms_edov: %d", n)
+	}
+	resp, doc = oidcSignIn(t, ts.client(), op, "entra-multi", "oda")
+	if resp.StatusCode != http.StatusOK || doc.Find("#sso-confirm-sent").Length() != 1 {
+		t.Fatalf("multi-tenant Entra with xms_edov, other domain: %d", resp.StatusCode)
+	}
+	smtpd.next()
+	// xms_edov: false refuses the authoritative domain too (single tenant or not).
+	resp, doc = oidcSignIn(t, ts.client(), op, "entra", "fay")
+	if resp.StatusCode != http.StatusOK || doc.Find("#sso-confirm-sent").Length() != 1 {
+		t.Fatalf("Entra with xms_edov false: %d", resp.StatusCode)
+	}
+	smtpd.next()
+	if n := countRows(t, ts, `SELECT count(*) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE c.email IN ('oda@other.test', 'fay@example.com')`); n != 0 {
+		t.Fatal("an address not vouched for was linked")
+	}
 
 	// Multi-tenant without xms_edov: the domain alone is not enough (nOAuth).
-	resp, doc := oidcSignIn(t, ts.client(), op, "entra-multi", "ann")
+	resp, doc = oidcSignIn(t, ts.client(), op, "entra-multi", "ann")
 	if resp.StatusCode != http.StatusOK || doc.Find("#sso-confirm-sent").Length() != 1 {
 		t.Fatalf("multi-tenant Entra without xms_edov: %d %q", resp.StatusCode, doc.Find("#sso-reason").Text())
 	}

@@ -5,6 +5,7 @@
 package providertest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -29,6 +30,8 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 )
 
@@ -285,6 +288,10 @@ const OIDCPassword = "pw"
 type OIDCUser struct {
 	ID, Username, FirstName, LastName, Email string
 	EmailVerified                            bool
+	// Claims are extra claims of the user's ID token and userinfo (e.g. Entra's xms_edov).
+	// email_verified is sent only when EmailVerified is true (omitted otherwise, as Entra does
+	// for work accounts).
+	Claims map[string]any
 }
 
 // DefaultOIDCUsers are bob (verified email bob@example.com) and mallory (unverified email
@@ -326,12 +333,54 @@ func NewOIDCOP(t testing.TB, clientID, secret string, redirectURIs []string, use
 		us.users[u.ID] = &storage.User{ID: u.ID, Username: u.Username, Password: OIDCPassword, FirstName: u.FirstName,
 			LastName: u.LastName, Email: u.Email, EmailVerified: u.EmailVerified, PreferredLanguage: language.English}
 	}
-	st := storage.NewStorageWithClients(us, map[string]*storage.Client{clientID: storage.WebClient(clientID, secret, redirectURIs...)})
+	extra := map[string]map[string]any{}
+	for _, u := range users {
+		extra[u.ID] = u.Claims
+	}
+	st := claimsStorage{Storage: storage.NewStorageWithClients(us, map[string]*storage.Client{clientID: storage.WebClient(clientID, secret, redirectURIs...)}),
+		extra: extra}
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	h = exampleop.SetupServer(srv.URL, st, slog.New(slog.NewTextHandler(io.Discard, nil)), false)
 	return &OIDCOP{Server: srv, t: t}
+}
+
+// claimsStorage is the example storage that adds each user's extra claims to the ID token and
+// userinfo.
+type claimsStorage struct {
+	*storage.Storage
+	extra map[string]map[string]any
+}
+
+func (s claimsStorage) add(userinfo *oidc.UserInfo, userID string) {
+	for k, v := range s.extra[userID] {
+		userinfo.AppendClaims(k, v)
+	}
+}
+
+func (s claimsStorage) SetUserinfoFromScopes(ctx context.Context, userinfo *oidc.UserInfo, userID, clientID string, scopes []string) error {
+	if err := s.Storage.SetUserinfoFromScopes(ctx, userinfo, userID, clientID, scopes); err != nil {
+		return err
+	}
+	s.add(userinfo, userID)
+	return nil
+}
+
+func (s claimsStorage) SetUserinfoFromRequest(ctx context.Context, userinfo *oidc.UserInfo, token op.IDTokenRequest, scopes []string) error {
+	if err := s.Storage.SetUserinfoFromRequest(ctx, userinfo, token, scopes); err != nil {
+		return err
+	}
+	s.add(userinfo, token.GetSubject())
+	return nil
+}
+
+func (s claimsStorage) SetUserinfoFromToken(ctx context.Context, userinfo *oidc.UserInfo, tokenID, subject, origin string) error {
+	if err := s.Storage.SetUserinfoFromToken(ctx, userinfo, tokenID, subject, origin); err != nil {
+		return err
+	}
+	s.add(userinfo, subject)
+	return nil
 }
 
 // URL is the OP's issuer (and Okta-style org URL).
