@@ -29,6 +29,7 @@ test:
     bash scripts/services.sh portico
     bash scripts/mailserver.sh
     bash scripts/browser.sh
+    bash scripts/samlschemas.sh
     {{sqlc}} diff
     go vet ./...
     export PORTICO_TEST_DATABASE_URL="${PORTICO_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"; \

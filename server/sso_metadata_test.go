@@ -37,16 +37,15 @@ func spMetadata(t *testing.T, ts *testServer, slug string) *etree.Document {
 	if err := d.ReadFromString(body); err != nil {
 		t.Fatalf("metadata is not XML: %v", err)
 	}
+	validateMetadataXSD(t, []byte(body))
 	return d
 }
 
-// checkMetadataStructure validates the SP metadata against the content model of
-// saml-schema-metadata-2.0.xsd (OASIS SAML 2.0 metadata, §2.3.2, 2.4.1, 2.4.4) by hand: no
-// maintained XSD validator with the metadata schema is reachable here (Go has no pure XSD
-// validator; the npm SAML validators ship only the assertion and protocol schemas), so the
-// test checks what the schema requires of this document: namespaces, required attributes,
-// child order of SPSSODescriptor, KeyDescriptor use values and certificates that parse, and
-// indexed endpoints. It returns the signing certificates.
+// checkMetadataStructure checks what Portico promises of the SP metadata beyond the schema
+// (spMetadata has validated it against saml-schema-metadata-2.0.xsd with validateMetadataXSD):
+// namespaces, required attributes, child order of SPSSODescriptor, KeyDescriptor use values and
+// certificates that parse, the one HTTP-POST ACS, and indexed endpoints. It returns the
+// signing certificates.
 func checkMetadataStructure(t *testing.T, d *etree.Document, entityID string) []*x509.Certificate {
 	t.Helper()
 	root := d.Root()
