@@ -29,16 +29,20 @@ type Limit struct {
 type Limits struct {
 	SigninAccount, SigninIP Limit
 	MailAccount, MailIP     Limit
+	// APIToken counts every request of one API token (customer token or admin key).
+	APIToken Limit
 }
 
 // DefaultLimits: 10 failed sign-ins per account and 50 per IP in 15 minutes; 5 mail requests
-// (reset, sign-in link, registration) per address and 20 per IP in 15 minutes.
+// (reset, sign-in link, registration) per address and 20 per IP in 15 minutes; 600 API requests
+// per token and minute.
 func DefaultLimits() Limits {
 	return Limits{
 		SigninAccount: Limit{Name: "signin-acct", Max: 10, Window: 15 * time.Minute},
 		SigninIP:      Limit{Name: "signin-ip", Max: 50, Window: 15 * time.Minute},
 		MailAccount:   Limit{Name: "mail-acct", Max: 5, Window: 15 * time.Minute},
 		MailIP:        Limit{Name: "mail-ip", Max: 20, Window: 15 * time.Minute},
+		APIToken:      Limit{Name: "api-token", Max: 600, Window: time.Minute},
 	}
 }
 

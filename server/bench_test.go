@@ -425,3 +425,56 @@ func BenchmarkStoreTicketGet(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAPITicketList: the JSON API's customer list (GET /api/v1/tickets with a personal
+// access token, issue 17) next to the HTML fragment above, for the same contacts and views:
+// token lookup (PostgreSQL), the per-token rate limit (Redis, limit raised so it never refuses),
+// the same Viewer query, JSON and the ETag.
+func BenchmarkAPITicketList(b *testing.B) {
+	for _, v := range []struct{ name, mode, path string }{
+		{"mine", store.PermissionsOwn, "/api/v1/tickets"},
+		{"org", store.PermissionsCompany, "/api/v1/tickets?view=org"},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			forContacts(b, func(b *testing.B, ct benchContact) {
+				e := newBenchEnv(b, ct, v.mode)
+				e.srv.Handlers.Limits.APIToken.Max = 1 << 30
+				ctx := context.Background()
+				tok, err := store.New(e.pool).APITokenCreateForContact(ctx, e.contactID, "bench", 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() {
+					_, _ = e.pool.Exec(context.Background(), `DELETE FROM api_tokens WHERE contact_id = $1 AND name = 'bench'`, e.contactID)
+				})
+				get := func() (int, []byte) {
+					req := httptest.NewRequest(http.MethodGet, v.path, nil)
+					req.Header.Set("Authorization", "Bearer "+tok)
+					resp, err := e.srv.App.Test(req, -1)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer resp.Body.Close()
+					body, err := io.ReadAll(resp.Body)
+					if err != nil {
+						b.Fatal(err)
+					}
+					return resp.StatusCode, body
+				}
+				status, body := get()
+				if status != http.StatusOK || !bytes.Contains(body, []byte(`"id":`)) {
+					b.Fatalf("GET %s: status %d, body %.200s", v.path, status, body)
+				}
+				var bytesOut int
+				for b.Loop() {
+					status, body := get()
+					if status != http.StatusOK {
+						b.Fatalf("GET %s: status %d", v.path, status)
+					}
+					bytesOut = len(body)
+				}
+				b.ReportMetric(float64(bytesOut), "B/resp")
+			})
+		})
+	}
+}

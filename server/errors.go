@@ -44,7 +44,18 @@ func errorHandler(h *handlers.Handlers, base *slog.Logger) fiber.ErrorHandler {
 		}
 		c.Set("Cache-Control", "no-store")
 		var rerr error
+		api := handlers.IsAPIPath(c.Path())
 		switch {
+		case api && status == fiber.StatusServiceUnavailable && fe == nil:
+			dep := DependencyOf(err)
+			metrics.DependencyError(dep)
+			log.Warn("dependency unavailable", "method", c.Method(), "path", c.Path(), "dependency", dep, "err", err)
+			rerr = handlers.APIErrorAnswer(c, status)
+		case api:
+			if status >= 500 {
+				log.Error("internal error", "method", c.Method(), "path", c.Path(), "err", err)
+			}
+			rerr = handlers.APIErrorAnswer(c, status)
 		case status == fiber.StatusServiceUnavailable && fe == nil:
 			dep := DependencyOf(err)
 			metrics.DependencyError(dep)

@@ -168,6 +168,9 @@ const sessionUnavailableKey = "portico.session_unavailable"
 // token); ids we did not issue are never adopted. Only "no such session" and "no such (or
 // disabled) account" end a session: any other failure is an outage, never a sign-out (issue 11).
 func (s *Server) session(c *fiber.Ctx) error {
+	if handlers.IsAPIPath(c.Path()) {
+		return c.Next() // bearer tokens only: the API never reads or sets a cookie
+	}
 	h := s.Handlers
 	ctx := c.UserContext()
 	st := handlers.SettingsOf(c)
@@ -227,6 +230,9 @@ func sessionUnavailable(c *fiber.Ctx) error {
 
 // locale picks the request's language (handlers.Catalogue.Pick).
 func (s *Server) locale(c *fiber.Ctx) error {
+	if handlers.IsAPIPath(c.Path()) {
+		return c.Next() // the API speaks English JSON, whatever the cookies say
+	}
 	// Precedence: the customer's own choice (account page or switcher) > the switcher's cookie >
 	// the browser > the portal default (setting portal_language).
 	contactLang := ""
@@ -366,6 +372,9 @@ func (s *Server) inputGuard(c *fiber.Ctx) error {
 		bad = !clean(c.Request().PostArgs())
 	}
 	if bad {
+		if handlers.IsAPIPath(c.Path()) {
+			return fiber.ErrBadRequest // answered as a problem by the error table
+		}
 		return s.Handlers.ErrorPage(c, fiber.StatusBadRequest)
 	}
 	return c.Next()
@@ -381,7 +390,12 @@ func (s *Server) bodyGuard(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func (s *Server) notFound(c *fiber.Ctx) error { return s.Handlers.ErrorPage(c, fiber.StatusNotFound) }
+func (s *Server) notFound(c *fiber.Ctx) error {
+	if handlers.IsAPIPath(c.Path()) {
+		return handlers.APIErrorAnswer(c, fiber.StatusNotFound)
+	}
+	return s.Handlers.ErrorPage(c, fiber.StatusNotFound)
+}
 
 func redirectTo(target string) fiber.Handler {
 	return func(c *fiber.Ctx) error { return c.Redirect(target, fiber.StatusSeeOther) }

@@ -1,5 +1,10 @@
 package server
 
+import (
+	"portico/handlers"
+	"portico/sql/store"
+)
+
 // routes is THE route table, grouped by who may enter; guards sit on the groups.
 func (s *Server) routes() {
 	h := s.Handlers
@@ -71,6 +76,9 @@ func (s *Server) routes() {
 	account.Post("", h.AccountUpdate)
 	account.Post("/password", h.AccountPasswordUpdate)
 	account.Post("/sign-out-everywhere", h.AccountSignOutEverywhere)
+	account.Get("/tokens", h.AccountTokenList) // personal access tokens for the API (issue 17)
+	account.Post("/tokens", h.AccountTokenCreate)
+	account.Post("/tokens/:id/revoke", h.AccountTokenRevoke)
 	tickets := app.Group("/tickets", portal, s.requireContact, s.csrf)
 	tickets.Get("", h.TicketList)
 	tickets.Get("/new", h.TicketNew) // before /:id
@@ -134,6 +142,9 @@ func (s *Server) routes() {
 	admin.Post("/settings/:section", h.AdminSettingsUpdate)
 	admin.Post("/branding/logo", h.AdminLogoUpload)
 	admin.Get("/audit", h.AdminAuditList)
+	admin.Get("/api-keys", h.AdminAPIKeyList) // issue 17: keys for the JSON API, audited
+	admin.Post("/api-keys", h.AdminAPIKeyCreate)
+	admin.Post("/api-keys/:id/revoke", h.AdminAPIKeyRevoke)
 	admin.Get("/groups", h.AdminGroupList)
 	admin.Post("/groups", h.AdminGroupCreate)
 	admin.Get("/groups/:id", h.AdminGroupShow)
@@ -182,6 +193,41 @@ func (s *Server) routes() {
 	admin.Post("/forms/:id/fields/:field", h.AdminFormFieldUpdate)
 	admin.Post("/forms/:id/fields/:field/remove", h.AdminFormFieldRemove)
 	admin.Post("/forms/:id/fields/:field/move", h.AdminFormFieldMove)
+
+	// JSON API (issue 17): bearer tokens only. No session, cookie, CSRF or locale (those
+	// middlewares skip /api/ paths) and no bearer token on any route above; every error is an
+	// RFC 9457 problem (errors.go). Authentication, then the per-token rate limit, then ETags.
+	api := app.Group(handlers.APIPrefix, h.APIHeaders)
+	api.Get("/openapi.json", h.APIOpenAPI)
+	authed := api.Group("", h.APIAuth, h.APIRateLimit, h.APIETag)
+	authed.Get("/me", h.APIMe)
+	// Tickets: a customer token sees what the portal shows its contact (Viewer); an admin key
+	// with the named scope sees and changes every ticket.
+	read, write := store.ScopeTicketsRead, store.ScopeTicketsWrite
+	authed.Get("/tickets", handlers.APIByKind(h.APITicketList, read, h.APIAdminTicketList))
+	authed.Post("/tickets", handlers.RequireScope(write), h.APIIdempotent, h.APIAdminTicketCreate)
+	authed.Get("/tickets/:id", handlers.APIByKind(h.APITicketShow, read, h.APIAdminTicketShow))
+	authed.Patch("/tickets/:id", handlers.RequireScope(write), h.APIAdminTicketUpdate)
+	authed.Post("/tickets/:id/messages", h.APIIdempotent, handlers.APIByKind(h.APITicketReplyCreate, write, h.APIAdminMessageCreate))
+	authed.Post("/tickets/:id/close", handlers.RequireCustomer, h.APITicketClose)
+	authed.Get("/attachments/:id", handlers.APIByKind(h.APIAttachmentDownload, read, h.APIAdminAttachmentDownload))
+	contacts := authed.Group("/contacts", handlers.RequireScope(store.ScopeContacts))
+	contacts.Get("", h.APIContactList)
+	contacts.Post("", h.APIIdempotent, h.APIContactCreate)
+	contacts.Get("/:id", h.APIContactShow)
+	contacts.Patch("/:id", h.APIContactUpdate)
+	companies := authed.Group("/companies", handlers.RequireScope(store.ScopeCompanies))
+	companies.Get("", h.APICompanyList)
+	companies.Post("", h.APIIdempotent, h.APICompanyCreate)
+	companies.Get("/:id", h.APICompanyShow)
+	groups := authed.Group("/groups", handlers.RequireScope(store.ScopeGroups))
+	groups.Get("", h.APIGroupList)
+	groups.Post("", h.APIIdempotent, h.APIGroupCreate)
+	groups.Get("/:id", h.APIGroupShow)
+	groups.Post("/:id/members", h.APIGroupMembersAdd)
+	groups.Post("/:id/members/remove", h.APIGroupMembersRemove)
+	authed.Get("/settings", handlers.RequireScope(store.ScopeSettingsRead), h.APISettingsShow)
+	api.Use(h.APINotFound)
 
 	app.Use(s.notFound)
 	s.uploads = streamedUploads(app)

@@ -34,6 +34,31 @@ type AccountToken struct {
 	UsedAt    pgtype.Timestamptz
 }
 
+type ApiIdempotencyKey struct {
+	TokenID     int64
+	Key         string
+	Fingerprint []byte
+	Status      *int32
+	Body        []byte
+	Location    string
+	CreatedAt   time.Time
+}
+
+type ApiToken struct {
+	ID               int64
+	Kind             string
+	ContactID        *int64
+	Name             string
+	TokenHash        []byte
+	Hint             string
+	Scopes           []string
+	CreatedByStaffID *int64
+	CreatedAt        time.Time
+	ExpiresAt        pgtype.Timestamptz
+	LastUsedAt       pgtype.Timestamptz
+	RevokedAt        pgtype.Timestamptz
+}
+
 type Attachment struct {
 	ID          int64
 	MessageID   int64
