@@ -65,8 +65,8 @@ func (h *Handlers) APITicketList(c *fiber.Ctx) error {
 		return APIProblem(c, fiber.StatusBadRequest, problemInvalidParams, "status must be open, closed or all.")
 	}
 	view := c.Query("view")
-	if view != "" && view != store.ViewMine && view != store.ViewOrg {
-		return APIProblem(c, fiber.StatusBadRequest, problemInvalidParams, "view must be mine or org.")
+	if view != "" && view != store.ViewMine && view != store.ViewOrg && view != store.ViewShared {
+		return APIProblem(c, fiber.StatusBadRequest, problemInvalidParams, "view must be mine, org or shared.")
 	}
 	limit := 25
 	if s := c.Query("limit"); s != "" {
