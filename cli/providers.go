@@ -95,6 +95,11 @@ func cmdProvider(ctx context.Context, cfg *config.Config, args []string, stdin i
 				return err
 			case "remove":
 				err = s.IdentityProviderDelete(ctx, store.CLIEditor, p.ID)
+			case "enable":
+				if err := checkDiscovery(ctx, p); err != nil {
+					return err
+				}
+				err = s.IdentityProviderSetEnabled(ctx, store.CLIEditor, p.ID, true)
 			default:
 				err = s.IdentityProviderSetEnabled(ctx, store.CLIEditor, p.ID, args[0] == "enable")
 			}
@@ -232,6 +237,11 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 		}
 		return err
 	}
+	if row.Enabled {
+		if err := checkDiscovery(ctx, row); err != nil {
+			return err
+		}
+	}
 	return withStore(ctx, cfg, func(s *store.Store) error {
 		p, err := s.IdentityProviderCreate(ctx, store.CLIEditor, row)
 		var ve *store.ValidationError
@@ -252,6 +262,21 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 		announceProviders(ctx, cfg, stderr)
 		return nil
 	})
+}
+
+// checkDiscovery refuses to enable an OpenID Connect provider whose discovery document cannot
+// be fetched or is not one (providers.CheckDiscovery), with the console's message in English.
+func checkDiscovery(ctx context.Context, p store.IdentityProvider) error {
+	err := providers.CheckDiscovery(ctx, handlers.ProviderConfig(p), providers.Deps{})
+	var ce *providers.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	cat, cerr := handlers.NewCatalogue()
+	if cerr != nil {
+		return err
+	}
+	return fmt.Errorf("provider %s not enabled: %s: %s", p.Slug, ce.Field, cat.Match("en").T(ce.MessageID, "Detail", ce.Detail))
 }
 
 // kindUses reports whether a provider of kind has the setting key (providers.SettingKeys), so

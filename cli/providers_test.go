@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,5 +48,33 @@ func TestCLIProviders(t *testing.T) {
 	out, _, _ = runCLI(t, dbURL, "", "provider", "list")
 	if strings.Contains(out, "our-app") {
 		t.Fatalf("removed provider listed: %q", out)
+	}
+}
+
+// TestCLIProviderEnableChecksDiscovery (issue 15): `provider enable` and `provider add
+// --enable` refuse an OpenID Connect provider whose discovery URL answers nothing (a closed
+// port), naming the field and the cause; the provider stays disabled.
+func TestCLIProviderEnableChecksDiscovery(t *testing.T) {
+	pool := storetest.NewDB(t)
+	dbURL := pool.Config().ConnString()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "https://" + ln.Addr().String() + "/.well-known/openid-configuration"
+	ln.Close()
+	add := []string{"provider", "add", "oidc", "--name", "Corp", "--client-id", "portico", "--secret-stdin", "--discovery-url", closed}
+	if _, _, err := runCLI(t, dbURL, "op-secret\n", append(add, "--enable")...); err == nil ||
+		!strings.Contains(err.Error(), "discovery_url: Portico cannot fetch the discovery document") || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("add --enable: %v", err)
+	}
+	if _, _, err := runCLI(t, dbURL, "op-secret\n", add...); err != nil {
+		t.Fatalf("add (disabled): %v", err)
+	}
+	if _, _, err := runCLI(t, dbURL, "", "provider", "enable", "corp"); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("enable: %v", err)
+	}
+	if out, _, _ := runCLI(t, dbURL, "", "provider", "list"); !strings.Contains(out, "corp\toidc\tdisabled") {
+		t.Fatalf("list: %q", out)
 	}
 }
