@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"sort"
 	"strings"
 
 	"portico/auth"
@@ -233,7 +234,10 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 	if err := handlers.ApplyProvider(&row, secrets, sealer, false); err != nil {
 		var ce *providers.ConfigError
 		if errors.As(err, &ce) {
-			return fmt.Errorf("%s: %s", ce.Field, t(ce.MessageID))
+			if len(ce.Fields) == 0 {
+				ce.Fields = map[string]string{ce.Field: ce.MessageID}
+			}
+			return fieldErrors(ce.Fields, t)
 		}
 		return err
 	}
@@ -247,9 +251,7 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 		var ve *store.ValidationError
 		switch {
 		case errors.As(err, &ve):
-			for f, id := range ve.Fields {
-				return fmt.Errorf("%s: %s", f, t(id))
-			}
+			return fieldErrors(ve.Fields, t)
 		case errors.Is(err, store.ErrConflict):
 			return fmt.Errorf("slug: %s", t("SSOSlugTaken"))
 		case err != nil:
@@ -262,6 +264,20 @@ func providerAdd(ctx context.Context, cfg *config.Config, sealer *providers.Seal
 		announceProviders(ctx, cfg, stderr)
 		return nil
 	})
+}
+
+// fieldErrors is every refused field with its message, sorted by field: "a: …; b: …".
+func fieldErrors(fields map[string]string, t func(string, ...any) string) error {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + t(fields[k])
+	}
+	return errors.New(strings.Join(parts, "; "))
 }
 
 // checkDiscovery refuses to enable an OpenID Connect provider whose discovery document cannot
