@@ -9,8 +9,8 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 
 	"portico/auth"
