@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"html/template"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -45,6 +46,9 @@ type Page struct {
 	ReturnTo string
 	// KBLink shows the knowledge-base link in the portal navigation (setting kb_link_in_portal).
 	KBLink bool
+	// Body is the page's own content, rendered before its layout; set by Views.Render while
+	// the layout renders ({{.Body}}), empty otherwise.
+	Body template.HTML
 }
 
 // T translates message id for the request's locale (see Locale.T).

@@ -278,7 +278,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	engine := html.NewFileSystem(http.FS(partials.FS), ".html")
 	engine.AddFunc("ssoButtons", s.Handlers.SSO.Buttons)
-	if err := engine.Load(); err != nil {
+	views := handlers.NewViews(engine)
+	if err := views.Load(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("templates: %w", err)
 	}
@@ -287,7 +288,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	s.App = fiber.New(fiber.Config{
-		Views:        engine,
+		Views:        views,
 		ErrorHandler: errorHandler(s.Handlers, s.Log),
 		ReadTimeout:  cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout,
