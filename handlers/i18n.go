@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -21,7 +23,18 @@ type Catalogue struct {
 	bundle  *i18n.Bundle
 	matcher language.Matcher
 	tags    []language.Tag
+	// locales holds one Locale per supported tag (by tag string), built once: a request copies
+	// one (Pick, Match) instead of building a localizer.
+	locales map[string]*Locale
+	// accept remembers the Locale chosen for an Accept-Language header (nil: no confident
+	// match), for at most maxAcceptCache distinct headers: parsing and matching one cost more
+	// than the rest of the locale's work.
+	accept  sync.Map
+	acceptN atomic.Int64
 }
+
+// maxAcceptCache bounds the distinct Accept-Language headers Catalogue remembers.
+const maxAcceptCache = 4096
 
 // NewCatalogue loads every partials/locales/*.toml; English is the default and fallback. Files
 // are named LANG.toml or AREA.LANG.toml (e.g. accounts.nl.toml), so each area keeps its own.
@@ -34,6 +47,7 @@ func NewCatalogue() (*Catalogue, error) {
 		return nil, err
 	}
 	tags := []language.Tag{language.English}
+	ids := map[string]bool{}
 	for _, f := range files {
 		data, err := fs.ReadFile(partials.FS, f)
 		if err != nil {
@@ -43,6 +57,9 @@ func NewCatalogue() (*Catalogue, error) {
 		if err != nil {
 			return nil, fmt.Errorf("catalogue %s: %w", f, err)
 		}
+		for _, m := range mf.Messages {
+			ids[m.ID] = true
+		}
 		known := false
 		for _, t := range tags {
 			known = known || t == mf.Tag
@@ -51,7 +68,18 @@ func NewCatalogue() (*Catalogue, error) {
 			tags = append(tags, mf.Tag)
 		}
 	}
-	return &Catalogue{bundle: b, matcher: language.NewMatcher(tags), tags: tags}, nil
+	c := &Catalogue{bundle: b, matcher: language.NewMatcher(tags), tags: tags, locales: map[string]*Locale{}}
+	for _, tag := range tags {
+		l := c.newLocale(tag)
+		// Every message's argument-free translation, once: templates ask for most of them on
+		// every request ({{.T "Search"}}), each a go-i18n lookup and template execution.
+		l.plain = make(map[string]string, len(ids))
+		for id := range ids {
+			l.plain[id] = l.translate(id, nil)
+		}
+		c.locales[tag.String()] = l
+	}
+	return c, nil
 }
 
 // Locale is a localizer for one request's language.
@@ -62,6 +90,8 @@ type Locale struct {
 	tag  language.Tag
 	// Zone is the viewer's time zone (from the browser, see ZoneFromCookie); nil means UTC.
 	Zone *time.Location
+	// plain holds T(id) without arguments for every message of the catalogue (shared, read-only).
+	plain map[string]string
 }
 
 // Match picks the best supported language for an Accept-Language header (RFC 9110 §12.5.4).
@@ -71,9 +101,58 @@ func (c *Catalogue) Match(acceptLanguage string) *Locale {
 	return c.locale(c.tags[idx])
 }
 
+// locale returns a request's own copy of the Locale of tag (its Zone is the request's).
 func (c *Catalogue) locale(tag language.Tag) *Locale {
+	if l, ok := c.locales[tag.String()]; ok {
+		cp := *l
+		return &cp
+	}
+	return c.newLocale(tag)
+}
+
+func (c *Catalogue) newLocale(tag language.Tag) *Locale {
 	base, _ := tag.Base()
 	return &Locale{Lang: base.String(), loc: i18n.NewLocalizer(c.bundle, tag.String()), tag: tag}
+}
+
+// acceptLocale returns the Locale of the best confident match for an Accept-Language header
+// (nil when none is), remembering the answer for the next request with the same header.
+func (c *Catalogue) acceptLocale(acceptLanguage string) *Locale {
+	if v, ok := c.accept.Load(acceptLanguage); ok {
+		return v.(*Locale)
+	}
+	var l *Locale
+	if tags, _, err := language.ParseAcceptLanguage(acceptLanguage); err == nil && len(tags) > 0 {
+		_, idx, conf := c.matcher.Match(tags...)
+		if conf != language.No {
+			l = c.locales[c.tags[idx].String()]
+		}
+	}
+	if c.acceptN.Load() < maxAcceptCache {
+		if _, loaded := c.accept.LoadOrStore(acceptLanguage, l); !loaded {
+			c.acceptN.Add(1)
+		}
+	}
+	return l
+}
+
+// supportedLocale is Supported's Locale for code (nil when code names no supported language),
+// without parsing when code is a supported tag as it is ("nl").
+func (c *Catalogue) supportedLocale(code string) *Locale {
+	if code == "" {
+		return nil
+	}
+	if l, ok := c.locales[code]; ok {
+		return l
+	}
+	if l, ok := c.Supported(code); ok {
+		tag := language.Make(l)
+		if loc, ok := c.locales[tag.String()]; ok {
+			return loc
+		}
+		return c.newLocale(tag)
+	}
+	return nil
 }
 
 // Supported returns the supported language named by code ("de", "de-AT" → "de") and whether
@@ -96,21 +175,21 @@ func (c *Catalogue) Supported(code string) (string, bool) {
 // the switcher's (cookie), then the browser's Accept-Language, then the portal default. Each
 // step counts only when it names a supported language.
 func (c *Catalogue) Pick(contact, switcher, acceptLanguage, portalDefault string) *Locale {
-	for _, code := range []string{contact, switcher} {
-		if l, ok := c.Supported(code); ok {
-			return c.locale(language.Make(l))
-		}
+	l := c.supportedLocale(contact)
+	if l == nil {
+		l = c.supportedLocale(switcher)
 	}
-	if tags, _, err := language.ParseAcceptLanguage(acceptLanguage); err == nil && len(tags) > 0 {
-		_, idx, conf := c.matcher.Match(tags...)
-		if conf != language.No {
-			return c.locale(c.tags[idx])
-		}
+	if l == nil && acceptLanguage != "" {
+		l = c.acceptLocale(acceptLanguage)
 	}
-	if l, ok := c.Supported(portalDefault); ok {
-		return c.locale(language.Make(l))
+	if l == nil {
+		l = c.supportedLocale(portalDefault)
 	}
-	return c.locale(c.tags[0])
+	if l == nil {
+		l = c.locales[c.tags[0].String()]
+	}
+	cp := *l
+	return &cp
 }
 
 // Languages lists the supported languages.
@@ -127,6 +206,16 @@ func (c *Catalogue) Languages() []string {
 // { one = "…", other = "…" }); it may be a number or a number formatted by Number.
 // A missing message renders as its id, so a gap is visible rather than fatal.
 func (l *Locale) T(id string, args ...any) string {
+	if len(args) == 0 {
+		if s, ok := l.plain[id]; ok {
+			return s
+		}
+	}
+	return l.translate(id, args)
+}
+
+// translate is T through go-i18n, without the cache of argument-free messages.
+func (l *Locale) translate(id string, args []any) string {
 	var data map[string]any
 	if len(args) > 1 {
 		data = make(map[string]any, len(args)/2)
