@@ -264,6 +264,14 @@ func BenchmarkTicketListFragmentOrg(b *testing.B) {
 	})
 }
 
+// BenchmarkTicketListPage: the full list page (layout around the fragment) of the org view.
+func BenchmarkTicketListPage(b *testing.B) {
+	forContacts(b, func(b *testing.B, ct benchContact) {
+		e := newBenchEnv(b, ct, store.PermissionsCompany)
+		benchGet(b, e, "/tickets?view=org", false, 25)
+	})
+}
+
 // BenchmarkTicketListSearch searches subjects and public message bodies in the org view for a
 // term of each kind: "printer" (in about 1 ticket of 50), "login" (in every ticket: the
 // common-term plan) and "zzzz" (in none: the worst case of walking the company).

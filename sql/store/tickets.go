@@ -20,39 +20,58 @@ const (
 	StatusAll    = "all"
 )
 
-// searchDirectLimit is the most matches a search sorts itself; above it, the term is common and
-// the listing is walked in order instead. searchWalkScope is the largest scope that is always
-// walked (walking it costs less than asking the trigram indexes).
+// Search plans (TicketListForViewer). searchWalkScope is the walk's budget: the most tickets a
+// search examines in list order before it asks the (scope, trigram) indexes instead, and so the
+// largest scope that is always walked whole. searchDirectLimit is the most matches a search
+// sorts itself; above it the listing is walked in order without a budget.
 var (
-	searchDirectLimit = 1000
-	searchWalkScope   = 2000
+	searchWalkScope   = 500
+	searchDirectLimit = 4000
 )
 
-// searchPlan decides how to search the viewer's scope for pat: direct (the ids of every
-// matching ticket) or walk (false, nil). Errors: database failures.
-func (s *Store) searchPlan(ctx context.Context, v Viewer, pat string) (bool, []int64, error) {
-	args := []any{}
-	scope := v.scope(&args)
-	var n int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE `+scope+` LIMIT `+strconv.Itoa(searchWalkScope+1)+`) x`, args...).Scan(&n); err != nil {
-		return false, nil, fmt.Errorf("ticket search: %w", err)
+// traceQuery, set by tests (SetSearchTrace), sees each query of a search before it runs, with
+// its arguments: the plan test explains them on bench-shaped data.
+var traceQuery func(name, sql string, args []any)
+
+func trace(name, sql string, args []any) {
+	if traceQuery != nil {
+		traceQuery(name, sql, args)
 	}
-	if n <= searchWalkScope {
-		return false, nil, nil
-	}
-	margs := []any{pat}
-	rows, err := s.Pool.Query(ctx, v.searchMatches("$1", searchDirectLimit+1, &margs), margs...)
+}
+
+// searchDirect returns the ids of the tickets matching pat (an ILIKE pattern) in the viewer's
+// scope through the (scope, trigram) indexes, and false when there are more than
+// searchDirectLimit (the term is too common to sort its matches). Errors: database failures.
+func (s *Store) searchDirect(ctx context.Context, v Viewer, pat string) ([]int64, bool, error) {
+	args := []any{pat}
+	sql := v.searchMatches("$1", searchDirectLimit+1, &args)
+	trace("direct", sql, args)
+	rows, err := s.Pool.Query(ctx, sql, args...)
 	if err != nil {
-		return false, nil, fmt.Errorf("ticket search: %w", err)
+		return nil, false, fmt.Errorf("ticket search: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return false, nil, fmt.Errorf("ticket search: %w", err)
+		return nil, false, fmt.Errorf("ticket search: %w", err)
 	}
-	if len(ids) > searchDirectLimit {
-		return false, nil, nil
+	// Each branch is limited on its own: either one full means too many.
+	subj, body := 0, 0
+	for _, id := range ids {
+		if id > 0 {
+			subj++
+		} else {
+			body++
+		}
 	}
-	return true, ids, nil
+	if subj > searchDirectLimit || body > searchDirectLimit {
+		return nil, false, nil
+	}
+	for i, id := range ids {
+		if id < 0 {
+			ids[i] = -id
+		}
+	}
+	return ids, true, nil
 }
 
 // MaxReplyRunes is the longest reply a customer may send, in characters.
@@ -191,61 +210,136 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		p.Sort = strings.Replace(p.Sort, "status", "stage", 1) // cursors then carry the stage sort
 	}
 	spec := ticketSorts[strings.TrimPrefix(p.Sort, "-")]
-	var q listQuery
-	q.scope(v)
-	switch p.Status {
-	case StatusOpen:
-		q.and("NOT t.is_closed")
-	case StatusClosed:
-		q.and("t.is_closed")
-	}
-	if text := strings.TrimSpace(p.Q); text != "" {
-		// Three plans keep every search bounded, whatever the size of the scope and however
-		// common the term: a small scope is simply walked in list order; in a large one a rare
-		// term is found through the (scope, trigram) indexes and its few tickets sorted, while
-		// a common term is found fastest by walking in list order until a page is full.
-		pat := likePattern(text)
-		direct, ids, err := s.searchPlan(ctx, v, pat)
-		if err != nil {
-			return TicketPage{}, err
-		}
-		if direct {
-			q.and("t.id = ANY(" + q.arg(ids) + ")")
-		} else {
-			n := q.arg(pat)
-			q.and("(t.subject ILIKE " + n + " OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND m.kind = 'public' AND m.body ILIKE " + n + "))")
-		}
-	}
 	cur, hasCur := parseCursor(p.Cursor, p.Sort)
-	orderBy := q.keyset(spec.expr, spec.typ, strings.HasPrefix(p.Sort, "-"), cur, hasCur)
-	sql := q.sql(`SELECT t.id, t.subject, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(su.name, ''),
-			t.created_at, t.last_activity_at, st.name, t.is_closed, (`+spec.expr+`)::text
+	desc := strings.HasPrefix(p.Sort, "-")
+	// base is the listing's query without a search: scope, status filter and keyset position.
+	base := func() (*listQuery, string) {
+		q := &listQuery{}
+		q.scope(v)
+		switch p.Status {
+		case StatusOpen:
+			q.and("NOT t.is_closed")
+		case StatusClosed:
+			q.and("t.is_closed")
+		}
+		return q, q.keyset(spec.expr, spec.typ, desc, cur, hasCur)
+	}
+	text := strings.TrimSpace(p.Q)
+	if text == "" {
+		q, orderBy := base()
+		return s.ticketPage(ctx, q.sql(ticketListSelect(spec.expr), orderBy, p.Limit), q.args, p, cur, hasCur)
+	}
+	// Search costs what it finds, whatever the size of the scope and however common the term
+	// (issue 18). Plan 1 walks the listing in order, matching each ticket, but examines at most
+	// searchWalkScope tickets; it goes out in one round trip with the size of the scope (up to
+	// the same bound). A page it fills is the answer (a common term fills it within its first
+	// tickets), and so is whatever it found in a scope it examined whole. Otherwise the term is
+	// rare in a large scope: plan 2 finds its few tickets through the (scope, trigram) indexes
+	// and sorts them; a term with too many matches for that (plan 3) is walked without a budget.
+	// A message matches through a correlated probe of that ticket's messages (OFFSET 0: never a
+	// hashed subplan over every message in the database that matches the term).
+	pat := likePattern(text)
+	match := func(q *listQuery, alias string) {
+		n := q.arg(pat)
+		q.and("(" + alias + ".subject ILIKE " + n + " OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = " + alias +
+			".id AND m.kind = 'public' AND m.body ILIKE " + n + " OFFSET 0))")
+	}
+	{
+		q, orderBy := base()
+		inner := q.sql(ticketListSelectWith(spec.expr, ", ("+spec.expr+") AS walk_key"), orderBy, searchWalkScope-1)
+		outer := &listQuery{args: q.args}
+		match(outer, "w")
+		dir := " ASC"
+		if strings.Contains(orderBy, " DESC") {
+			dir = " DESC"
+		}
+		walk := outer.sql(`SELECT w.id, w.subject, w.requester, w.owner, w.created_at, w.last_activity_at, w.stage, w.is_closed, w.key
+		FROM (`+inner+`) w`, "ORDER BY w.walk_key"+dir+", w.id"+dir, p.Limit)
+		cargs := []any{}
+		count := `SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE ` + v.scope(&cargs) + ` LIMIT ` + strconv.Itoa(searchWalkScope+1) + `) x`
+		trace("scope", count, cargs)
+		trace("walk", walk, outer.args)
+		batch := &pgx.Batch{}
+		var scope int
+		batch.Queue(count, cargs...).QueryRow(func(r pgx.Row) error { return r.Scan(&scope) })
+		var out []keyedRow
+		batch.Queue(walk, outer.args...).Query(func(rows pgx.Rows) error {
+			var err error
+			out, err = pgx.CollectRows(rows, scanKeyedRow)
+			return err
+		})
+		if err := s.Pool.SendBatch(ctx, batch).Close(); err != nil {
+			return TicketPage{}, fmt.Errorf("ticket search: %w", err)
+		}
+		if len(out) > p.Limit || scope <= searchWalkScope {
+			return keyedPage(out, p, cur, hasCur), nil
+		}
+	}
+	q, orderBy := base()
+	ids, direct, err := s.searchDirect(ctx, v, pat)
+	if err != nil {
+		return TicketPage{}, err
+	}
+	name := "direct page"
+	if direct {
+		q.and("t.id = ANY(" + q.arg(ids) + ")")
+	} else {
+		match(q, "t")
+		name = "unbounded walk"
+	}
+	sql := q.sql(ticketListSelect(spec.expr), orderBy, p.Limit)
+	trace(name, sql, q.args)
+	return s.ticketPage(ctx, sql, q.args, p, cur, hasCur)
+}
+
+// ticketListSelect is the listing's SELECT … FROM … JOIN with the sort expression's value as
+// text (the cursor's key) last.
+func ticketListSelect(expr string) string { return ticketListSelectWith(expr, "") }
+
+// ticketListSelectWith is ticketListSelect with more columns (", … AS name") after the key.
+func ticketListSelectWith(expr, more string) string {
+	return `SELECT t.id, t.subject, coalesce(nullif(rc.name, ''), rc.email, '') AS requester, coalesce(su.name, '') AS owner,
+			t.created_at, t.last_activity_at, st.name AS stage, t.is_closed, (` + expr + `)::text AS key` + more + `
 		FROM tickets t
 		JOIN stages st ON st.id = t.stage_id
 		LEFT JOIN contacts rc ON rc.id = t.requester_id
-		LEFT JOIN staff_users su ON su.id = t.owner_id`, orderBy, p.Limit)
-	rows, err := s.Pool.Query(ctx, sql, q.args...)
+		LEFT JOIN staff_users su ON su.id = t.owner_id`
+}
+
+// keyedRow is a listing row with its sort key as text (for cursors).
+type keyedRow struct {
+	row TicketRow
+	key string
+}
+
+func scanKeyedRow(r pgx.CollectableRow) (keyedRow, error) {
+	var k keyedRow
+	err := r.Scan(&k.row.ID, &k.row.Subject, &k.row.RequesterName, &k.row.OwnerName, &k.row.CreatedAt, &k.row.LastActivityAt, &k.row.StageName, &k.row.IsClosed, &k.key)
+	return k, err
+}
+
+// ticketPage runs a listing query (ticketListSelect, keyset order, limit+1 rows) and returns
+// its page. Errors: database failures.
+func (s *Store) ticketPage(ctx context.Context, sql string, args []any, p TicketListParams, cur cursor, hasCur bool) (TicketPage, error) {
+	rows, err := s.Pool.Query(ctx, sql, args...)
 	if err != nil {
 		return TicketPage{}, fmt.Errorf("ticket list: %w", err)
 	}
-	type keyed struct {
-		row TicketRow
-		key string
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (keyed, error) {
-		var k keyed
-		err := r.Scan(&k.row.ID, &k.row.Subject, &k.row.RequesterName, &k.row.OwnerName, &k.row.CreatedAt, &k.row.LastActivityAt, &k.row.StageName, &k.row.IsClosed, &k.key)
-		return k, err
-	})
+	out, err := pgx.CollectRows(rows, scanKeyedRow)
 	if err != nil {
 		return TicketPage{}, fmt.Errorf("ticket list: %w", err)
 	}
-	out, next, prev := keysetPage(out, p.Limit, p.Sort, cur, hasCur, func(k keyed) (string, int64) { return k.key, k.row.ID })
+	return keyedPage(out, p, cur, hasCur), nil
+}
+
+// keyedPage turns the limit+1 rows a listing query read into its page (keysetPage).
+func keyedPage(out []keyedRow, p TicketListParams, cur cursor, hasCur bool) TicketPage {
+	out, next, prev := keysetPage(out, p.Limit, p.Sort, cur, hasCur, func(k keyedRow) (string, int64) { return k.key, k.row.ID })
 	page := TicketPage{Rows: make([]TicketRow, len(out)), NextCursor: next, PrevCursor: prev}
 	for i, k := range out {
 		page.Rows[i] = k.row
 	}
-	return page, nil
+	return page
 }
 
 // Ticket is one ticket's properties as a customer may see them.

@@ -3,14 +3,15 @@ package store_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"testing"
 
 	"portico/sql/store"
 	"portico/sql/store/storetest"
 )
 
-// Both search plans (direct for rare terms, walking for common ones) find the same tickets and
-// never cross the viewer's scope.
+// Every search plan (the bounded walk, direct for rare terms, the unbounded walk for common ones)
+// finds the same tickets, pages through them alike, and never crosses the viewer's scope.
 func TestSearchPlansAgreeAndStayInScope(t *testing.T) {
 	pool := storetest.NewDB(t)
 	s := store.New(pool)
@@ -35,23 +36,60 @@ func TestSearchPlansAgreeAndStayInScope(t *testing.T) {
 		}
 		return len(p.Rows)
 	}
-	for _, limit := range []int{-1, 1000, 2} { // walk, direct, and "every term is common"
-		walk := 2000
-		if limit > 0 {
-			walk = 1 // every scope is "large"
+	// pages follows the cursors of a 2-row listing of q, both ways, and returns the ids seen.
+	pages := func(q, sort string) []int64 {
+		var ids []int64
+		cur := ""
+		for i := 0; ; i++ {
+			p, err := s.TicketListForViewer(ctx, alice, store.TicketListParams{Q: q, Limit: 2, Sort: sort, Cursor: cur})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range p.Rows {
+				ids = append(ids, r.ID)
+			}
+			if p.NextCursor == "" || i > 20 {
+				back, err := s.TicketListForViewer(ctx, alice, store.TicketListParams{Q: q, Limit: 2, Sort: sort, Cursor: p.PrevCursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.PrevCursor != "" && len(back.Rows) == 0 {
+					t.Errorf("%s: the page before the last is empty", q)
+				}
+				return ids
+			}
+			cur = p.NextCursor
 		}
-		store.SetSearchLimits(t, walk, max(limit, 0))
+	}
+	var want map[string][]int64
+	// The bounded walk whole (a small scope), the bounded walk filling a page in a "large" one
+	// (budget 3), direct, and "every term is common" (an unbounded walk).
+	for _, lim := range []struct{ walk, direct int }{{2000, 0}, {3, 0}, {1, 1000}, {1, 2}} {
+		walk, limit := lim.walk, lim.direct
+		store.SetSearchLimits(t, walk, limit)
+		got := map[string][]int64{}
+		for _, sort := range []string{"-activity", "subject", "-requester"} {
+			got[sort] = pages("printer", sort)
+			if len(got[sort]) != 6 {
+				t.Errorf("walk %d, direct %d, sort %s: paging printer saw %v", walk, limit, sort, got[sort])
+			}
+		}
+		if want == nil {
+			want = got
+		} else if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("walk %d, direct %d: pages %v, want %v (the small-scope walk's)", walk, limit, got, want)
+		}
 		if n := count("printer"); n != 6 { // 5 jams + "Printer on fire"
-			t.Errorf("limit %d: printer → %d", limit, n)
+			t.Errorf("walk %d, direct %d: printer → %d", walk, limit, n)
 		}
 		if n := count("PAPER every"); n != 5 {
-			t.Errorf("limit %d: message text → %d", limit, n)
+			t.Errorf("walk %d, direct %d: message text → %d", walk, limit, n)
 		}
 		if n := count("zebra"); n != 0 {
-			t.Errorf("limit %d: Carol's message text found", limit)
+			t.Errorf("walk %d, direct %d: Carol's message text found", walk, limit)
 		}
 		if n := count("100%_"); n != 0 {
-			t.Errorf("limit %d: LIKE wildcards not escaped", limit)
+			t.Errorf("walk %d, direct %d: LIKE wildcards not escaped", walk, limit)
 		}
 	}
 }

@@ -125,10 +125,11 @@ func (v Viewer) manageScope(args *[]any) string {
 	return v.withFilters(v.ownScope(args), args)
 }
 
-// searchMatches returns the query listing at most limit ids of tickets matching pattern (an
-// ILIKE pattern, argument pat) within the viewer's list scope: subjects and public message
-// bodies, each through a (scope column, trigram) index, so it costs what it finds rather than
-// the size of the company. Filters apply to the outer query.
+// searchMatches returns the query listing the ids of tickets matching pattern (an ILIKE
+// pattern, argument pat) within the viewer's list scope: subjects (as id) and public message
+// bodies (as -id), each through a (scope column, trigram) index and each branch limited to limit
+// rows on its own, so it costs what it finds rather than the size of the company. Filters apply
+// to the outer query.
 func (v Viewer) searchMatches(pat string, limit int, args *[]any) string {
 	if v.View == ViewShared {
 		*args = append(*args, v.ContactID)
@@ -143,7 +144,7 @@ func (v Viewer) searchMatches(pat string, limit int, args *[]any) string {
 	}
 	*args = append(*args, val)
 	n := "$" + strconv.Itoa(len(*args))
-	return "SELECT s.id FROM tickets s WHERE s." + col + " = " + n + " AND s.subject ILIKE " + pat +
-		" UNION ALL SELECT m.ticket_id FROM messages m WHERE m." + col + " = " + n + " AND m.kind = 'public' AND m.body ILIKE " + pat +
-		" LIMIT " + strconv.Itoa(limit)
+	l := strconv.Itoa(limit)
+	return "(SELECT s.id FROM tickets s WHERE s." + col + " = " + n + " AND s.subject ILIKE " + pat + " LIMIT " + l + ")" +
+		" UNION ALL (SELECT -m.ticket_id FROM messages m WHERE m." + col + " = " + n + " AND m.kind = 'public' AND m.body ILIKE " + pat + " LIMIT " + l + ")"
 }
