@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,11 +74,17 @@ func NewCatalogue() (*Catalogue, error) {
 		l := c.newLocale(tag)
 		// Every message's argument-free translation, once: templates ask for most of them on
 		// every request ({{.T "Search"}}), each a go-i18n lookup and template execution.
+		l.withArgs = &argMemo{}
 		l.plain = make(map[string]string, len(ids))
 		for id := range ids {
 			l.plain[id] = l.translate(id, nil)
 		}
 		c.locales[tag.String()] = l
+	}
+	for _, l := range c.locales {
+		for _, code := range c.Languages() {
+			l.options = append(l.options, LanguageOption{Code: code, Name: languageNames[code], Current: code == l.Lang})
+		}
 	}
 	return c, nil
 }
@@ -92,6 +99,44 @@ type Locale struct {
 	Zone *time.Location
 	// plain holds T(id) without arguments for every message of the catalogue (shared, read-only).
 	plain map[string]string
+	// withArgs remembers T with string or integer arguments (shared by the language's requests).
+	withArgs *argMemo
+	// options is the language switcher with this language marked (shared, read-only).
+	options []LanguageOption
+}
+
+// argMemo remembers translations with arguments, keyed by message id and arguments, for at most
+// maxArgMemo keys (arguments may carry names: the memory stays bounded).
+type argMemo struct {
+	m sync.Map
+	n atomic.Int64
+}
+
+// maxArgMemo bounds the translations with arguments one language remembers.
+const maxArgMemo = 8192
+
+// argKey returns the memo key of id with args, and false when an argument is neither a string
+// nor an integer (those are not remembered).
+func argKey(id string, args []any) (string, bool) {
+	b := make([]byte, 0, 64)
+	b = append(b, id...)
+	for _, a := range args {
+		b = append(b, 0)
+		switch v := a.(type) {
+		case string:
+			b = append(b, 's')
+			b = append(b, v...)
+		case int:
+			b = append(b, 'i')
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int64:
+			b = append(b, 'l')
+			b = strconv.AppendInt(b, v, 10)
+		default:
+			return "", false
+		}
+	}
+	return string(b), true
 }
 
 // Match picks the best supported language for an Accept-Language header (RFC 9110 §12.5.4).
@@ -192,6 +237,19 @@ func (c *Catalogue) Pick(contact, switcher, acceptLanguage, portalDefault string
 	return &cp
 }
 
+// LanguageOptions returns the language switcher's entries with l's language marked: shared,
+// read-only (built once per supported language; built afresh for any other Locale).
+func (c *Catalogue) LanguageOptions(l *Locale) []LanguageOption {
+	if l.options != nil {
+		return l.options
+	}
+	var out []LanguageOption
+	for _, code := range c.Languages() {
+		out = append(out, LanguageOption{Code: code, Name: languageNames[code], Current: code == l.Lang})
+	}
+	return out
+}
+
 // Languages lists the supported languages.
 func (c *Catalogue) Languages() []string {
 	out := make([]string, len(c.tags))
@@ -210,8 +268,25 @@ func (l *Locale) T(id string, args ...any) string {
 		if s, ok := l.plain[id]; ok {
 			return s
 		}
+		return l.translate(id, nil)
 	}
-	return l.translate(id, args)
+	if l.withArgs == nil {
+		return l.translate(id, args)
+	}
+	key, ok := argKey(id, args)
+	if !ok {
+		return l.translate(id, args)
+	}
+	if s, ok := l.withArgs.m.Load(key); ok {
+		return s.(string)
+	}
+	s := l.translate(id, args)
+	if l.withArgs.n.Load() < maxArgMemo {
+		if _, loaded := l.withArgs.m.LoadOrStore(key, s); !loaded {
+			l.withArgs.n.Add(1)
+		}
+	}
+	return s
 }
 
 // translate is T through go-i18n, without the cache of argument-free messages.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -55,11 +56,34 @@ func TestCachedLocalesMatchGoI18n(t *testing.T) {
 		if got, want := cached.T("TicketCount", "Count", 3), live.T("TicketCount", "Count", 3); got != want || got == "TicketCount" {
 			t.Errorf("%s: TicketCount 3 → %q, want %q", tag, got, want)
 		}
+		// With arguments: remembered after the first call, equal to go-i18n's answer every time
+		// (plural forms by count included); other argument types are not remembered.
+		for round := 0; round < 2; round++ {
+			for n := 0; n < 30; n++ {
+				if got, want := cached.T("TicketCount", "Count", n), live.T("TicketCount", "Count", n); got != want {
+					t.Errorf("%s: TicketCount %d → %q, want %q", tag, n, got, want)
+				}
+				if got, want := cached.T("TicketCount", "Count", int64(n)), live.T("TicketCount", "Count", int64(n)); got != want {
+					t.Errorf("%s: TicketCount int64 %d → %q, want %q", tag, n, got, want)
+				}
+			}
+			for _, label := range []string{"Org", "Mine <&>", ""} {
+				if got, want := cached.T("ViewMenu", "View", label), live.T("ViewMenu", "View", label); got != want {
+					t.Errorf("%s: ViewMenu %q → %q, want %q", tag, label, got, want)
+				}
+			}
+			if got, want := cached.T("TicketCount", "Count", 2.0), live.T("TicketCount", "Count", 2.0); got != want {
+				t.Errorf("%s: TicketCount 2.0 → %q, want %q", tag, got, want)
+			}
+		}
 		if cached.T("NoSuchMessageID") != "NoSuchMessageID" {
 			t.Errorf("%s: a missing message must render as its id", tag)
 		}
 	}
 	t.Logf("%d cached translations checked", n)
+	if _, ok := argKey("TicketCount", []any{"Count", 2.0}); ok {
+		t.Fatal("a float argument must not be remembered")
+	}
 
 	codes := []string{"", "nl", "de-AT", "EN", "fr-CA", "xx", "not a tag", "es"}
 	accepts := []string{"", "fr-CH, fr;q=0.9, en;q=0.8", "xx", "*", "es;q=0.1, nl", "de-DE", "zz, pt;q=0.5", ";;;"}
@@ -74,6 +98,18 @@ func TestCachedLocalesMatchGoI18n(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+	for _, code := range cat.Languages() {
+		l := cat.Pick(code, "", "", "")
+		opts, fresh := cat.LanguageOptions(l), cat.LanguageOptions(cat.newLocale(l.tag))
+		if fmt.Sprint(opts) != fmt.Sprint(fresh) || len(opts) != len(cat.tags) {
+			t.Errorf("%s: switcher %v, want %v", code, opts, fresh)
+		}
+		for _, o := range opts {
+			if o.Current != (o.Code == code) || o.Name == "" {
+				t.Errorf("%s: switcher entry %+v", code, o)
 			}
 		}
 	}

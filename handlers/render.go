@@ -40,7 +40,8 @@ type Page struct {
 	RequestID string
 	// Data is the page-specific view model.
 	Data any
-	// Languages feed the language switcher (every supported language, the current one marked).
+	// Languages feed the language switcher (every supported language, the current one marked;
+	// shared between requests: read-only).
 	Languages []LanguageOption
 	// ReturnTo is this page's local URL, for forms that come back here (language switcher).
 	ReturnTo string
@@ -85,9 +86,7 @@ func (h *Handlers) newPage(c *fiber.Ctx, title string, data any) *Page {
 	if ret := c.OriginalURL(); LocalPath(ret) && c.Method() == fiber.MethodGet && !HTMXRequest(c) {
 		p.ReturnTo = ret
 	}
-	for _, code := range h.Catalogue.Languages() {
-		p.Languages = append(p.Languages, LanguageOption{Code: code, Name: languageNames[code], Current: code == loc.Lang})
-	}
+	p.Languages = h.Catalogue.LanguageOptions(loc)
 	return p
 }
 

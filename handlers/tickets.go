@@ -17,28 +17,36 @@ type listState struct {
 	View, Q, Status, Sort, Cursor string
 }
 
-// query returns the state as a query string, with the cursor replaced by cur.
+// query returns the state as a query string, with the cursor replaced by cur: the parameters
+// that differ from the defaults, in url.Values.Encode's form (keys sorted, values escaped by
+// url.QueryEscape), written without building a url.Values (a listing writes about ten).
 func (s listState) query(cur string) string {
-	v := url.Values{}
-	if s.View != "" {
-		v.Set("view", s.View)
-	}
-	if s.Q != "" {
-		v.Set("q", s.Q)
-	}
-	if s.Status != "" && s.Status != store.StatusAll {
-		v.Set("status", s.Status)
-	}
-	if s.Sort != "" && s.Sort != store.DefaultTicketSort {
-		v.Set("sort", s.Sort)
+	b := make([]byte, 0, 64+len(cur)+len(s.Q))
+	b = append(b, "/tickets"...)
+	sep := byte('?')
+	add := func(k, v string) {
+		b = append(b, sep)
+		b = append(b, k...)
+		b = append(b, '=')
+		b = append(b, url.QueryEscape(v)...)
+		sep = '&'
 	}
 	if cur != "" {
-		v.Set("cursor", cur)
+		add("cursor", cur)
 	}
-	if len(v) == 0 {
-		return "/tickets"
+	if s.Q != "" {
+		add("q", s.Q)
 	}
-	return "/tickets?" + v.Encode()
+	if s.Sort != "" && s.Sort != store.DefaultTicketSort {
+		add("sort", s.Sort)
+	}
+	if s.Status != "" && s.Status != store.StatusAll {
+		add("status", s.Status)
+	}
+	if s.View != "" {
+		add("view", s.View)
+	}
+	return string(b)
 }
 
 // listRow is one listing row with every value formatted once, in Go.
