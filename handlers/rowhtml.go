@@ -43,6 +43,31 @@ func listRowsHTML(rows []listRow) template.HTML {
 	return template.HTML(b)
 }
 
+// columnsHTML renders the heading cells of tickets/list.html once, in Go, for the same reason
+// as listRowsHTML: six columns of six template actions each were the largest template cost of a
+// listing after the rows. Byte for byte what the template's range produced (parity test): the
+// labels, the aria-sort values and the keys are escaped as text and attribute values; Href is
+// listState.query's output (only unreserved characters, %XX and ?&=+ of a query string), which
+// html/template's URL normalizer leaves as it is before escaping the attribute.
+func columnsHTML(cols []column) template.HTML {
+	b := make([]byte, 0, len(cols)*200)
+	for i := range cols {
+		c := &cols[i]
+		b = append(b, `<th scope="col" aria-sort="`...)
+		b = escapeHTML(b, c.AriaSort)
+		b = append(b, `"><a href="`...)
+		b = escapeHTML(b, c.Href)
+		b = append(b, `" hx-get="`...)
+		b = escapeHTML(b, c.Href)
+		b = append(b, `" class="sort-link" id="sort-`...)
+		b = escapeHTML(b, c.Key)
+		b = append(b, `">`...)
+		b = escapeHTML(b, c.Label)
+		b = append(b, "</a></th>\n"...)
+	}
+	return template.HTML(b)
+}
+
 // escapeHTML appends s to b escaped as html/template escapes text and quoted attribute values
 // (its htmlReplacementTable): NUL becomes U+FFFD, and " & ' + < > their character references.
 // Invalid UTF-8 is copied as is, as html/template does.

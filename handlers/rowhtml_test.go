@@ -66,3 +66,32 @@ func BenchmarkListRows(b *testing.B) {
 		}
 	})
 }
+
+// columnsTemplate is the heading range tickets/list.html had before columnsHTML.
+const columnsTemplate = `{{range .}}<th scope="col" aria-sort="{{.AriaSort}}"><a href="{{.Href}}" hx-get="{{.Href}}" class="sort-link" id="sort-{{.Key}}">{{.Label}}</a></th>
+{{end}}`
+
+// TestColumnsHTMLMatchesTemplateEscaping: the headings rendered in Go equal html/template's
+// (URL normalising and attribute escaping of the links included) for hostile labels and for
+// links carrying hostile search text through listState.query.
+func TestColumnsHTMLMatchesTemplateEscaping(t *testing.T) {
+	hostile := []string{`<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`, `it's & "quoted" + more`,
+		"nul\x00byte", "Überweisung – ¿por qué? 日本語", "", "javascript:alert(1)", "100%_ a+b=c&d #x ?y"}
+	var cols []column
+	for i, h := range hostile {
+		st := listState{View: "org", Q: h, Status: []string{"", "open", "closed"}[i%3], Sort: []string{"subject", "-created", ""}[i%3]}
+		cols = append(cols, column{Key: []string{"subject", "requester", "created", "owner", "activity", "status"}[i%6], Label: h,
+			AriaSort: []string{"none", "ascending", "descending"}[i%3], Href: st.query([]string{"", "YWJj", "a b"}[i%3])})
+	}
+	tpl := template.Must(template.New("cols").Parse(columnsTemplate))
+	var want strings.Builder
+	if err := tpl.Execute(&want, cols); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(columnsHTML(cols)); got != want.String() {
+		t.Fatalf("columnsHTML differs from html/template:\n got %q\nwant %q", got, want.String())
+	}
+	if columnsHTML(nil) != "" {
+		t.Fatal("no columns must render nothing")
+	}
+}

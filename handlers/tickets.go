@@ -100,6 +100,8 @@ type listView struct {
 	// HasShared offers "Shared with me" in it; SharedHref links that view.
 	ShowViews, HasShared bool
 	SharedHref           string
+	// ColumnsHTML is Columns rendered once, in Go (columnsHTML): the heading cells.
+	ColumnsHTML template.HTML
 }
 
 // column is one sortable column heading: its label, the link that sorts by it (toggling the
@@ -182,6 +184,7 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 		lv.Columns = append(lv.Columns, column{Key: col.key, Label: p.T(col.label), AriaSort: aria,
 			Href: listState{View: st.View, Q: st.Q, Status: st.Status, Sort: next}.query("")})
 	}
+	lv.ColumnsHTML = columnsHTML(lv.Columns)
 	p.Data = &lv
 	if IsHTMX(c) {
 		lv.Fragment = true
