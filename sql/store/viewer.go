@@ -131,12 +131,13 @@ func (v Viewer) manageScope(args *[]any) string {
 // rows on its own, so it costs what it finds rather than the size of the company. Filters apply
 // to the outer query.
 func (v Viewer) searchMatches(pat string, limit int, args *[]any) string {
+	l := strconv.Itoa(limit)
 	if v.View == ViewShared {
 		*args = append(*args, v.ContactID)
 		n := "$" + strconv.Itoa(len(*args))
-		return "SELECT s.id FROM tickets s JOIN ticket_participants tp ON tp.ticket_id = s.id WHERE tp.contact_id = " + n + " AND s.subject ILIKE " + pat +
-			" UNION ALL SELECT m.ticket_id FROM messages m JOIN ticket_participants tp ON tp.ticket_id = m.ticket_id WHERE tp.contact_id = " + n +
-			" AND m.kind = 'public' AND m.body ILIKE " + pat + " LIMIT " + strconv.Itoa(limit)
+		return "(SELECT s.id FROM tickets s JOIN ticket_participants tp ON tp.ticket_id = s.id WHERE tp.contact_id = " + n + " AND s.subject ILIKE " + pat + " LIMIT " + l + ")" +
+			" UNION ALL (SELECT -m.ticket_id FROM messages m JOIN ticket_participants tp ON tp.ticket_id = m.ticket_id WHERE tp.contact_id = " + n +
+			" AND m.kind = 'public' AND m.body ILIKE " + pat + " LIMIT " + l + ")"
 	}
 	col, val := "requester_id", any(v.ContactID)
 	if v.View == ViewOrg && v.CanSeeOrg() {
@@ -144,7 +145,6 @@ func (v Viewer) searchMatches(pat string, limit int, args *[]any) string {
 	}
 	*args = append(*args, val)
 	n := "$" + strconv.Itoa(len(*args))
-	l := strconv.Itoa(limit)
 	return "(SELECT s.id FROM tickets s WHERE s." + col + " = " + n + " AND s.subject ILIKE " + pat + " LIMIT " + l + ")" +
 		" UNION ALL (SELECT -m.ticket_id FROM messages m WHERE m." + col + " = " + n + " AND m.kind = 'public' AND m.body ILIKE " + pat + " LIMIT " + l + ")"
 }
