@@ -168,10 +168,11 @@ func (h *Handlers) ssoBrowser(c *fiber.Ctx) string {
 	return v
 }
 
-// ssoComplete validates the provider's callback, then either shows the admin test result or
-// runs the access decision (store.SSOSignIn: link or create the contact and company, check the
-// audience) and only then opens a fresh session (id rotation) and redirects to a local
-// return_to. Any refusal shows the access-denied page with a safe reason.
+// ssoComplete validates the provider's callback, then shows the admin test result, or for an
+// unsolicited sign-in (IdP-initiated SAML, app-initiated JWT) the "Continue as …?" page, or
+// runs the access decision (ssoDecide: store.SSOSignIn links or creates the contact and
+// company and checks the audience) and only then opens a fresh session (id rotation) and
+// redirects to a local return_to. Any refusal shows the access-denied page with a safe reason.
 func (h *Handlers) ssoComplete(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	p, ok := h.ssoProvider(c)
