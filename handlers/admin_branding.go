@@ -19,13 +19,17 @@ const defaultPrimary = "#1d4ed8"
 
 // brandingView is the extra part of the branding settings page: logo, contrast check, preview.
 type brandingView struct {
-	LogoURL     string
-	LogoError   string
-	Color       string
-	Contrast    string
-	LowContrast bool
-	Warning     string
-	MaxKB       int
+	LogoURL   string
+	LogoError string
+	// LogoRemoved confirms a removal just made.
+	LogoRemoved bool
+	Color     string
+	// OnBrand names the text colour chosen for the brand colour; Contrast is its ratio.
+	OnBrand  string
+	Contrast string
+	// Warning is set when a colour stored before the contrast rule still fails it.
+	Warning string
+	MaxKB   int
 }
 
 func (h *Handlers) brandingView(c *fiber.Ctx, p *Page) (*brandingView, error) {
@@ -40,24 +44,34 @@ func (h *Handlers) brandingView(c *fiber.Ctx, p *Page) (*brandingView, error) {
 	if st.BrandLogo != "" {
 		b.LogoURL = "/branding/logo?v=" + st.BrandLogo
 	}
-	ratio := store.ContrastRatio(b.Color, "#ffffff")
-	b.Contrast = fmt.Sprintf("%.2f:1", ratio)
-	if ratio < 4.5 { // WCAG 2.1 SC 1.4.3 (AA), normal text
-		b.LowContrast = true
+	b.LogoRemoved = c.Query("logo_removed") == "1"
+	pal, ok := store.NewBrandPalette(b.Color)
+	b.Contrast = p.Locale.Decimal(pal.Contrast, 2) + ":1"
+	b.OnBrand = p.T("OnBrandWhite")
+	if pal.OnBrand == store.OnBrandDark {
+		b.OnBrand = p.T("OnBrandDark")
+	}
+	if !ok { // WCAG 2.1 SC 1.4.3 (AA), normal text: a colour saved before the rule
 		b.Warning = p.T("ContrastWarning", "Ratio", b.Contrast)
 	}
 	return b, nil
 }
 
-// brandingCSS returns the stylesheet for st: the brand colour and font as custom properties of
-// portico.css and Pico CSS (a selector strong enough to win over Pico's theme rules).
+// brandingCSS returns the stylesheet for st: the brand palette (store.NewBrandPalette) and the
+// font as the custom properties that static/css/portico.css documents and maps onto Pico CSS
+// (a selector strong enough to win over Pico's theme rules).
 func brandingCSS(st store.Settings) string {
-	var b strings.Builder
-	b.WriteString("/* Portico branding (generated from the admin settings). */\n")
-	b.WriteString(":root:root:root {\n")
-	if st.BrandColor != "" {
-		fmt.Fprintf(&b, "  --portico-primary: %[1]s;\n  --pico-primary: %[1]s;\n  --pico-primary-background: %[1]s;\n  --pico-primary-border: %[1]s;\n  --pico-primary-underline: %[1]s;\n", st.BrandColor)
+	c := st.BrandColor
+	if c == "" {
+		c = defaultPrimary
 	}
+	pal, _ := store.NewBrandPalette(c)
+	var b strings.Builder
+	b.WriteString("/* Portico branding (generated from the admin settings; the tokens are documented in portico.css). */\n")
+	b.WriteString(":root:root:root {\n")
+	fmt.Fprintf(&b, "  --portico-brand: %s;\n  --portico-on-brand: %s;\n  --portico-brand-hover: %s;\n", pal.Brand, pal.OnBrand, pal.BrandHover)
+	fmt.Fprintf(&b, "  --portico-brand-text-light: %s;\n  --portico-brand-text-dark: %s;\n", pal.TextLight, pal.TextDark)
+	fmt.Fprintf(&b, "  --portico-brand-border-light: %s;\n  --portico-brand-border-dark: %s;\n", pal.BorderLight, pal.BorderDark)
 	if stack, ok := store.FontStacks[st.BrandFont]; ok && st.BrandFont != "system" {
 		fmt.Fprintf(&b, "  --pico-font-family: %s;\n  --pico-font-family-sans-serif: %s;\n", stack, stack)
 	}
@@ -154,4 +168,16 @@ func (h *Handlers) AdminLogoUpload(c *fiber.Ctx) error {
 		return err
 	}
 	return Redirect(c, "/admin/settings/branding?saved=1")
+}
+
+// AdminLogoDelete removes the logo (POST /admin/branding/logo/delete), then 303 back to the
+// branding page with a notice.
+func (h *Handlers) AdminLogoDelete(c *fiber.Ctx) error {
+	if err := h.Store.LogoDelete(c.UserContext(), StaffOf(c).ID); err != nil {
+		return err
+	}
+	if err := h.settingsChanged(c); err != nil {
+		return err
+	}
+	return Redirect(c, "/admin/settings/branding?logo_removed=1")
 }

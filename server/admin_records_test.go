@@ -131,30 +131,84 @@ func TestLogoUpload(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" || !bytes.Equal(body, data) {
 		t.Fatalf("served logo: %d %q %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
+
+	// Removal: an agent is refused; the admin removes it, the header and the branding page
+	// show none, the URL answers 404 and the audit log records it.
+	if resp, _ := f.agent.post("/admin/branding/logo/delete", url.Values{}, false); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("agent removal: %d, want 403", resp.StatusCode)
+	}
+	f.admin.get("/admin/settings/branding", false)
+	if resp, _ := f.admin.post("/admin/branding/logo/delete", url.Values{}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logo removal: %d, want 303", resp.StatusCode)
+	}
+	_, doc = f.admin.get("/admin/settings/branding?logo_removed=1", false)
+	if doc.Find("#current-logo, .brand-logo").Length() != 0 || doc.Find("#no-logo").Length() != 1 || doc.Find("#logo-removed").Length() != 1 {
+		t.Fatalf("after removal the branding page still shows a logo or no notice")
+	}
+	resp = ts.client().do(httptest.NewRequest(http.MethodGet, src, nil))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("removed logo answers %d, want 404", resp.StatusCode)
+	}
+	ts.Pool.QueryRow(context.Background(), `SELECT count(*) FROM branding_assets`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d assets left after removal", n)
+	}
 }
 
-// TestContrastWarning: a colour that fails WCAG AA against white shows the warning; the default
-// blue does not.
-func TestContrastWarning(t *testing.T) {
+// TestBrandColourContrast: a brand colour is saved only when white or near-black text reaches
+// WCAG AA (4.5:1) on it; the text colour is then chosen by itself (yellow gets near-black, the
+// default blue white). A mid-grey where neither reaches 4.5:1 is refused with the reason beside
+// the field, in the admin's language, and nothing is stored.
+func TestBrandColourContrast(t *testing.T) {
 	ts := newTestServer(t, nil)
 	f := newStaffFixture(t, ts)
-	set := func(colour string) *goquery.Document {
+	set := func(colour string) (*http.Response, *goquery.Document) {
 		t.Helper()
 		f.admin.get("/admin/settings/branding", false)
-		resp, _ := f.admin.post("/admin/settings/branding", url.Values{"brand_color": {colour}, "brand_font": {"system"}}, false)
-		if resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("brand_color %s: %d", colour, resp.StatusCode)
+		return f.admin.post("/admin/settings/branding", url.Values{"brand_color": {colour}, "brand_font": {"system"}}, false)
+	}
+	for _, c := range [][2]string{{"#ffdd00", "near-black"}, {"#ffff00", "near-black"}, {"#f0f0f0", "near-black"}, {"#1d4ed8", "white"}} {
+		colour, text := c[0], c[1]
+		if resp, _ := set(colour); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("brand_color %s: %d, want 303", colour, resp.StatusCode)
 		}
 		_, doc := f.admin.get("/admin/settings/branding", false)
-		return doc
+		if got := doc.Find("#brand-contrast").Text(); !strings.Contains(got, text) {
+			t.Errorf("%s: %q, want the text named %s", colour, got, text)
+		}
+		if n := doc.Find("#contrast-warning").Length(); n != 0 {
+			t.Errorf("%s: warning shown: %q", colour, doc.Find("#contrast-warning").Text())
+		}
+		_, cssResp := ts.client().get("/branding.css", false)
+		css := cssResp.Text()
+		if !strings.Contains(css, "--portico-brand: "+colour) {
+			t.Errorf("%s: branding.css lacks the colour:\n%s", colour, css)
+		}
 	}
-	doc := set("#ffff00")
-	if w := doc.Find("#contrast-warning").Text(); !strings.Contains(w, "WCAG") || !strings.Contains(w, "4.5:1") {
-		t.Errorf("#ffff00: warning = %q", w)
+	resp, doc := set("#7a7a7a")
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("#7a7a7a: %d, want 422", resp.StatusCode)
 	}
-	doc = set("#1d4ed8")
-	if n := doc.Find("#contrast-warning").Length(); n != 0 {
-		t.Errorf("#1d4ed8: warning shown: %q", doc.Find("#contrast-warning").Text())
+	if msg := doc.Find("#e-brand_color").Text(); !strings.Contains(msg, "4.5:1") || !strings.Contains(msg, "4.29:1") {
+		t.Errorf("#7a7a7a: message beside the field = %q", msg)
+	}
+	if inv := doc.Find("#s-brand_color").AttrOr("aria-invalid", ""); inv != "true" {
+		t.Errorf("#7a7a7a: aria-invalid=%q", inv)
+	}
+	var stored string
+	ts.Pool.QueryRow(context.Background(), `SELECT value #>> '{}' FROM portal_settings WHERE key = 'brand_color'`).Scan(&stored)
+	if stored != "#1d4ed8" {
+		t.Errorf("after the refusal brand_color is %q, want #1d4ed8 kept", stored)
+	}
+	// In German.
+	de := ts.client()
+	de.lang = "de"
+	de.staffSignIn("ada@portico.test")
+	de.get("/admin/settings/branding", false)
+	_, doc = de.post("/admin/settings/branding", url.Values{"brand_color": {"#7a7a7a"}, "brand_font": {"system"}}, false)
+	if msg := doc.Find("#e-brand_color").Text(); !strings.Contains(msg, "weder weißer noch fast schwarzer Text") {
+		t.Errorf("German message = %q", msg)
 	}
 }
 

@@ -9,6 +9,15 @@ import (
 	"context"
 )
 
+const brandingAssetDelete = `-- name: BrandingAssetDelete :exec
+DELETE FROM branding_assets WHERE name = $1
+`
+
+func (q *Queries) BrandingAssetDelete(ctx context.Context, name string) error {
+	_, err := q.db.Exec(ctx, brandingAssetDelete, name)
+	return err
+}
+
 const brandingAssetGet = `-- name: BrandingAssetGet :one
 SELECT content_type, data, sha256 FROM branding_assets WHERE name = $1
 `

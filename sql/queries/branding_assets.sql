@@ -4,3 +4,6 @@ ON CONFLICT (name) DO UPDATE SET content_type = EXCLUDED.content_type, data = EX
 
 -- name: BrandingAssetGet :one
 SELECT content_type, data, sha256 FROM branding_assets WHERE name = @name;
+
+-- name: BrandingAssetDelete :exec
+DELETE FROM branding_assets WHERE name = @name;

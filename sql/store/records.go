@@ -455,6 +455,16 @@ func (s *Store) LogoSet(ctx context.Context, staffID int64, contentType string, 
 	return version, nil
 }
 
+// LogoDelete removes the logo and clears the audited brand_logo setting (the portal then shows
+// its name alone). Removing when there is none is not an error.
+func (s *Store) LogoDelete(ctx context.Context, staffID int64) error {
+	if err := db.New(s.Pool).BrandingAssetDelete(ctx, "logo"); err != nil {
+		return fmt.Errorf("logo: %w", err)
+	}
+	_, err := s.SettingsSetAudited(ctx, staffID, map[string]string{"brand_logo": ""})
+	return err
+}
+
 // LogoGet returns the logo's content type, bytes and version. Errors: ErrNotFound.
 func (s *Store) LogoGet(ctx context.Context) (string, []byte, string, error) {
 	r, err := db.New(s.Pool).BrandingAssetGet(ctx, "logo")

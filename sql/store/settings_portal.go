@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -95,6 +96,27 @@ func ColorSetting(key, section string, ptr func(*Settings) *string) SettingDef {
 	}
 }
 
+// BrandColorSetting defines the brand colour: a ColorSetting that also refuses a colour on which
+// neither white nor near-black text reaches WCAG 2.1 AA (4.5:1), so that no setting can make the
+// text of a button or banner unreadable (message "SettingBrandContrast" with both ratios).
+func BrandColorSetting(key, section string, ptr func(*Settings) *string) SettingDef {
+	d := ColorSetting(key, section, ptr)
+	parse := d.parse
+	d.parse = func(v string) (any, error) {
+		c, err := parse(v)
+		if err != nil || c == "" {
+			return c, err
+		}
+		if _, ok := NewBrandPalette(c.(string)); !ok {
+			white, dark := fmt.Sprintf("%.2f:1", ContrastRatio(c.(string), OnBrandLight)), fmt.Sprintf("%.2f:1", ContrastRatio(c.(string), OnBrandDark))
+			return nil, refuse("SettingBrandContrast", map[string]any{"White": white, "Dark": dark},
+				"leaves text below 4.5:1 (white %s, near-black %s)", white, dark)
+		}
+		return c, nil
+	}
+	return d
+}
+
 var logoVersion = regexp.MustCompile(`^[0-9a-f]{0,64}$`)
 
 func init() {
@@ -110,7 +132,7 @@ func init() {
 		format: func(s Settings) string { return s.BrandLogo },
 	}
 	defineSettings(
-		ColorSetting("brand_color", "branding", func(s *Settings) *string { return &s.BrandColor }),
+		BrandColorSetting("brand_color", "branding", func(s *Settings) *string { return &s.BrandColor }),
 		EnumSetting("brand_font", "branding", fontNames, "system", func(s *Settings) *string { return &s.BrandFont }),
 		logo,
 	)
