@@ -182,7 +182,7 @@ func dispatch(ctx context.Context, cfg *config.Config, cmd string, rest []string
 		if rest[0] != "demo" || len(rest) != 1 {
 			return errors.New("usage: portico seed demo")
 		}
-		return withStore(ctx, cfg, func(s *store.Store) error { return seedDemo(ctx, s, stdout, stderr) })
+		return withMailStore(ctx, cfg, func(s *store.Store) error { return seedDemo(ctx, s, stdout, stderr) }) // the blob store: the demo reply's attachment
 	case "contact":
 		return cmdContact(ctx, cfg, rest, stdin, stdout, stderr)
 	case "settings":

@@ -107,6 +107,7 @@ func TestCLISecretPrintsAKey(t *testing.T) {
 // TestCLISeedDemoPrintsWorkingSignIns: the printed customer and staff sign-ins work.
 func TestCLISeedDemoPrintsWorkingSignIns(t *testing.T) {
 	pool := storetest.NewDB(t)
+	t.Setenv("PORTICO_BLOB_URL", "file://"+t.TempDir()+"?no_tmp_dir=1")
 	out, _, err := runCLI(t, pool.Config().ConnString(), "", "seed", "demo")
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +127,34 @@ func TestCLISeedDemoPrintsWorkingSignIns(t *testing.T) {
 	_, doc := c.Get("/tickets", false)
 	if doc.Find("#tickets-table tbody tr").Length() == 0 {
 		t.Fatalf("demo customer %s has no tickets", customer)
+	}
+	// The showcase (issue 14): help center in two languages at least, a connected support
+	// form, a logo and an agent reply with an attachment.
+	_, doc = c.Get("/", false)
+	if cards := doc.Find(".kb-categories-grid").Text(); !strings.Contains(cards, "Getting started") || !strings.Contains(cards, "How to submit a support ticket") {
+		t.Errorf("demo home's help center = %q", cards)
+	}
+	if doc.Find("#nav-new-ticket").Length() != 1 || doc.Find("header .brand-logo").Length() != 1 {
+		t.Errorf("demo home lacks the support form link or the logo")
+	}
+	if _, doc = c.Get("/kb/submit-a-ticket?lang=de", false); !strings.Contains(doc.Find("#kb-title").Text(), "So reichen Sie") {
+		t.Errorf("German article title = %q", doc.Find("#kb-title").Text())
+	}
+	var withFile int
+	pool.QueryRow(context.Background(), `SELECT count(*) FROM attachments a JOIN messages m ON m.id = a.message_id
+		WHERE m.author_staff_id IS NOT NULL AND m.kind = 'public'`).Scan(&withFile)
+	if withFile != 1 {
+		t.Errorf("%d agent replies carry an attachment, want 1", withFile)
+	}
+	// Running it again adds nothing twice.
+	if _, _, err := runCLI(t, pool.Config().ConnString(), "", "seed", "demo"); err != nil {
+		t.Fatal(err)
+	}
+	var articles int
+	pool.QueryRow(context.Background(), `SELECT count(*) FROM kb_articles`).Scan(&articles)
+	pool.QueryRow(context.Background(), `SELECT count(*) FROM attachments`).Scan(&withFile)
+	if articles != 5 || withFile != 1 {
+		t.Errorf("after a second seed: %d articles, %d attachments; want 5 and 1", articles, withFile)
 	}
 	admin := ts.Client()
 	admin.Get("/admin/login", false)

@@ -160,6 +160,10 @@ func seedDemo(ctx context.Context, s *store.Store, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("seed demo: %w", err)
 	}
+	if err := seed.DemoShowcase(ctx, s); err != nil {
+		return fmt.Errorf("seed demo: %w", err)
+	}
+	fmt.Fprintln(stdout, "demo showcase: help center articles (en, de, nl, fr), a support form, a logo and an agent reply with an attachment")
 	printStaffSignIns(stdout, staff)
 	return nil
 }

@@ -63,12 +63,18 @@ func axeRun(b *browser, label string) (int, []axeViolation) {
 	return out.Passes, out.Violations
 }
 
-// chooseLanguage uses the language switcher (a plain form) and waits for the new page.
+// chooseLanguage uses the language switcher (applied on change with JavaScript, by its button
+// without) and waits for the new page.
 func chooseLanguage(b *browser, lang string) {
 	b.t.Helper()
 	b.visible("#language-select")
 	b.do("choose "+lang, chromedp.SetValue(chromedp.CSS("#language-select"), lang))
-	if st := b.follow("apply the language", chromedp.Click(chromedp.CSS("#language-apply"))); st != http.StatusOK {
+	// With JavaScript the choice applies itself (the button is hidden); without, the button.
+	apply := chromedp.Click(chromedp.CSS("#language-apply"))
+	if !run(b, "look for the apply button", chromedp.Evaluate[bool](`document.querySelector("#language-apply").offsetParent !== null`)) {
+		apply = chromedp.Evaluate[chromedp.Void](`document.querySelector("#language-select").dispatchEvent(new Event("change", {bubbles: true}))`)
+	}
+	if st := b.follow("apply the language", apply); st != http.StatusOK {
 		b.t.Fatalf("language switch to %s answered %d", lang, st)
 	}
 	if got := run(b, "read html lang", chromedp.Evaluate[string](`document.documentElement.lang`)); got != lang {

@@ -42,8 +42,7 @@ func TestAdminAccessibility(t *testing.T) {
 			b := newBrowser(t, p.URL, browserOptions{})
 			if lang != "en" {
 				b.navigate("/kb")
-				b.do("choose "+lang, chromedp.SetValue(chromedp.CSS("#language-select"), lang))
-				b.follow("apply the language", chromedp.Click(chromedp.CSS("#language-apply")))
+				chooseLanguage(b, lang)
 			}
 			b.navigate("/admin/login")
 			b.visible("#email")

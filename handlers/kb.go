@@ -24,6 +24,9 @@ type kbChrome struct {
 	PortalLink bool
 	// Q is the search box's text.
 	Q string
+	// Banner: the page has its own search banner (the help center's index), so the layout
+	// leaves its search form out.
+	Banner bool
 }
 
 // kbEntryView is one article in a list or search result.
@@ -43,6 +46,7 @@ type kbCategoryView struct {
 // kbIndexView is the view model of kb/index.html.
 type kbIndexView struct {
 	kbChrome
+	Cards      []kbCardView
 	Categories []kbCategoryView
 	Empty      bool
 }
@@ -68,7 +72,17 @@ type kbArticleView struct {
 	// Translations link to the article in its other published languages.
 	Translations []LanguageOption
 	Visibility   string
+	// Outline is the table of contents (the article's h2 and h3), shown from two entries on.
+	Outline []store.KBHeading
+	// Related are other articles of the same category (at most kbRelated).
+	Related []kbEntryView
+	// Helpful is the "was this helpful" state: Thanks after an answer, with the tally.
+	Thanks bool
+	Tally  string
 }
+
+// kbRelated is the most related articles listed under an article.
+const kbRelated = 5
 
 // kbAudience says who reads: staff (a live staff session), a signed-in customer, or a visitor.
 func (h *Handlers) kbAudience(c *fiber.Ctx) store.KBAudience {
@@ -117,7 +131,8 @@ func (h *Handlers) KBIndex(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := &kbIndexView{kbChrome: kbChrome{PortalLink: SettingsOf(c).KBShowPortalLink}, Empty: len(entries) == 0}
+	v := &kbIndexView{kbChrome: kbChrome{PortalLink: SettingsOf(c).KBShowPortalLink, Banner: true}, Empty: len(entries) == 0}
+	v.Cards = h.kbCards(p, cats, entries, lang, def)
 	byCat := map[int64][]kbEntryView{}
 	for _, e := range entries {
 		byCat[e.CategoryID] = append(byCat[e.CategoryID], h.kbEntry(p, e))
@@ -173,8 +188,33 @@ func (h *Handlers) KBArticleShow(c *fiber.Ctx) error {
 		return err
 	}
 	p.Title = e.Title
+	body, outline := store.KBOutline(e.BodyHTML) // sanitised on save (store.RenderMarkdown); ids added from text
 	v := &kbArticleView{kbChrome: kbChrome{PortalLink: SettingsOf(c).KBShowPortalLink}, Slug: e.Slug, Title: e.Title,
-		Body: template.HTML(e.BodyHTML), Visibility: e.Visibility} // sanitised on save (store.RenderMarkdown)
+		Body: template.HTML(body), Visibility: e.Visibility}
+	if len(outline) >= 2 {
+		v.Outline = outline
+	}
+	if c.Query("helpful") != "" {
+		v.Thanks = true
+		yes, total, err := h.Store.KBFeedbackTally(ctx, e.ArticleID)
+		if err != nil {
+			return err
+		}
+		if total > 0 {
+			v.Tally = p.T("KBHelpfulTally", "Yes", p.Locale.Number(yes), "Total", p.Locale.Number(total))
+		}
+	}
+	if e.CategoryID != 0 {
+		all, err := h.Store.KBPublishedList(ctx, h.kbAudience(c), lang, def)
+		if err != nil {
+			return err
+		}
+		for _, o := range all {
+			if o.CategoryID == e.CategoryID && o.ArticleID != e.ArticleID && len(v.Related) < kbRelated {
+				v.Related = append(v.Related, h.kbEntry(p, o))
+			}
+		}
+	}
 	v.Updated, v.UpdatedISO = p.Locale.Times(e.UpdatedAt)
 	if e.Lang != lang {
 		v.Lang = e.Lang // the article element carries its own lang for screen readers
@@ -202,3 +242,22 @@ func (h *Handlers) KBArticleShow(c *fiber.Ctx) error {
 
 // itoa is strconv.FormatInt for ids.
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// KBFeedback records "was this article helpful" (POST /kb/:slug/helpful, form helpful=yes|no,
+// lang = the language read) and goes back to the article, which then thanks the reader. An
+// article the reader may not see: 404, like reading it.
+func (h *Handlers) KBFeedback(c *fiber.Ctx) error {
+	helpful := c.FormValue("helpful")
+	if helpful != "yes" && helpful != "no" {
+		return ErrBadForm
+	}
+	lang := c.FormValue("lang")
+	if lang == "" {
+		lang = h.newPage(c, "", nil).Locale.Lang
+	}
+	slug := c.Params("slug")
+	if err := h.Store.KBFeedbackAdd(c.UserContext(), h.kbAudience(c), slug, lang, helpful == "yes"); err != nil {
+		return err
+	}
+	return Redirect(c, "/kb/"+url.PathEscape(slug)+"?lang="+url.QueryEscape(lang)+"&helpful="+helpful+"#kb-helpful")
+}

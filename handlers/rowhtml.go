@@ -11,30 +11,46 @@ import (
 // byte for byte what the template's range produced: every value goes through escapeHTML,
 // which escapes exactly the characters html/template's HTML and attribute escapers do, so the
 // markup is as safe as the contextually escaped one. Href is a fixed path prefix and a number.
-func listRowsHTML(rows []listRow) template.HTML {
+// rowLabels name the columns inside the cells (data-label), for the stacked cards that the list
+// becomes on phones (portico.css) where the header row is not beside the values.
+type rowLabels struct {
+	Requester, Created, Owner, Activity, Status string
+}
+
+func listRowsHTML(rows []listRow, l rowLabels) template.HTML {
 	if len(rows) == 0 {
 		return ""
 	}
 	b := make([]byte, 0, len(rows)*420)
 	for i := range rows {
 		r := &rows[i]
-		b = append(b, `<tr><td><a href="`...)
+		b = append(b, `<tr><td class="cell-subject"><a href="`...)
 		b = escapeHTML(b, r.Href)
 		b = append(b, `">`...)
 		b = escapeHTML(b, r.Subject)
-		b = append(b, `</a></td><td>`...)
+		b = append(b, `</a></td><td class="cell-requester" data-label="`...)
+		b = escapeHTML(b, l.Requester)
+		b = append(b, `">`...)
 		b = escapeHTML(b, r.Requester)
-		b = append(b, `</td><td><time datetime="`...)
+		b = append(b, `</td><td class="cell-date" data-label="`...)
+		b = escapeHTML(b, l.Created)
+		b = append(b, `"><time datetime="`...)
 		b = escapeHTML(b, r.CreatedISO)
 		b = append(b, `">`...)
 		b = escapeHTML(b, r.Created)
-		b = append(b, `</time></td><td>`...)
+		b = append(b, `</time></td><td class="cell-owner" data-label="`...)
+		b = escapeHTML(b, l.Owner)
+		b = append(b, `">`...)
 		b = escapeHTML(b, r.Owner)
-		b = append(b, `</td><td><time datetime="`...)
+		b = append(b, `</td><td class="cell-date" data-label="`...)
+		b = escapeHTML(b, l.Activity)
+		b = append(b, `"><time datetime="`...)
 		b = escapeHTML(b, r.ActivityISO)
 		b = append(b, `">`...)
 		b = escapeHTML(b, r.Activity)
-		b = append(b, `</time></td><td><span class="status status-`...)
+		b = append(b, `</time></td><td class="cell-status" data-label="`...)
+		b = escapeHTML(b, l.Status)
+		b = append(b, `"><span class="status status-`...)
 		b = escapeHTML(b, r.StatusClass)
 		b = append(b, `">`...)
 		b = escapeHTML(b, r.Status)

@@ -8,7 +8,7 @@ import (
 
 // rowsTemplate is the per-row range tickets/list.html had before listRowsHTML: the reference
 // listRowsHTML must match byte for byte, escaping included.
-const rowsTemplate = `{{range .}}<tr><td><a href="{{.Href}}">{{.Subject}}</a></td><td>{{.Requester}}</td><td><time datetime="{{.CreatedISO}}">{{.Created}}</time></td><td>{{.Owner}}</td><td><time datetime="{{.ActivityISO}}">{{.Activity}}</time></td><td><span class="status status-{{.StatusClass}}">{{.Status}}</span></td></tr>
+const rowsTemplate = `{{$l := .L}}{{range .Rows}}<tr><td class="cell-subject"><a href="{{.Href}}">{{.Subject}}</a></td><td class="cell-requester" data-label="{{$l.Requester}}">{{.Requester}}</td><td class="cell-date" data-label="{{$l.Created}}"><time datetime="{{.CreatedISO}}">{{.Created}}</time></td><td class="cell-owner" data-label="{{$l.Owner}}">{{.Owner}}</td><td class="cell-date" data-label="{{$l.Activity}}"><time datetime="{{.ActivityISO}}">{{.Activity}}</time></td><td class="cell-status" data-label="{{$l.Status}}"><span class="status status-{{.StatusClass}}">{{.Status}}</span></td></tr>
 {{end}}`
 
 func TestListRowsHTMLMatchesTemplateEscaping(t *testing.T) {
@@ -25,17 +25,21 @@ func TestListRowsHTMLMatchesTemplateEscaping(t *testing.T) {
 	}
 	tpl := template.Must(template.New("rows").Parse(rowsTemplate))
 	var want strings.Builder
-	if err := tpl.Execute(&want, rows); err != nil {
+	labels := rowLabels{Requester: `Requested "by"`, Created: "Créé <le>", Owner: "Owner & co", Activity: "Last", Status: "Status"}
+	if err := tpl.Execute(&want, struct {
+		L    rowLabels
+		Rows []listRow
+	}{labels, rows}); err != nil {
 		t.Fatal(err)
 	}
-	got := string(listRowsHTML(rows))
+	got := string(listRowsHTML(rows, labels))
 	if got != want.String() {
 		t.Fatalf("listRowsHTML differs from html/template:\n got %q\nwant %q", got, want.String())
 	}
 	if strings.Contains(got, "<script>") || strings.Contains(got, `"><img`) {
 		t.Fatalf("unescaped markup in %q", got)
 	}
-	if listRowsHTML(nil) != "" {
+	if listRowsHTML(nil, labels) != "" {
 		t.Fatal("no rows must render nothing")
 	}
 }
@@ -62,7 +66,7 @@ func BenchmarkListRows(b *testing.B) {
 		var sb strings.Builder
 		for b.Loop() {
 			sb.Reset()
-			_ = tpl.Execute(&sb, listRowsHTML(rows))
+			_ = tpl.Execute(&sb, listRowsHTML(rows, rowLabels{}))
 		}
 	})
 }

@@ -144,7 +144,8 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	p := h.newPage(c, "", nil)
 	p.Title = p.TicketsLabel
 	lv := listView{State: st, CanSeeOrg: v.CanSeeOrg(), Rows: listRows(p, SettingsOf(c), page.Rows, "/tickets/")}
-	lv.RowsHTML = listRowsHTML(lv.Rows)
+	lv.RowsHTML = listRowsHTML(lv.Rows, rowLabels{Requester: p.T("RequestedBy"), Created: p.T("CreateDate"),
+		Owner: p.T("TicketOwner"), Activity: p.T("LastActivityDate"), Status: p.T("Status")})
 	if err := h.listViews(c, p, v, &lv); err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func (s *Server) routes() {
 	portal := s.portalSwitch
 
 	// Everyone (signed in or not).
-	app.Get("/", portal, redirectTo("/tickets"))
+	app.Get("/", portal, h.Home) // the portal home (signed in, or public when the KB has public articles)
 	app.Get("/favicon.ico", redirectTo(s.Handlers.Assets("img/favicon.svg")))
 	login := app.Group("/login", portal) // the sign-in page and its e-mailed links below
 	login.Get("", h.LoginPage)
@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	app.Get("/kb", h.KBIndex)
 	app.Get("/kb/search", h.KBSearch)
 	app.Get("/kb/:slug", h.KBArticleShow)
+	app.Post("/kb/:slug/helpful", s.csrf, h.KBFeedback)
 
 	// Getting in (issue 3): registration, one-time links, password reset. Links carry their
 	// token in the query string (never in the logged path); opening one only shows a form.
@@ -141,6 +142,7 @@ func (s *Server) routes() {
 	admin.Get("/settings/:section", h.AdminSettingsShow)
 	admin.Post("/settings/:section", h.AdminSettingsUpdate)
 	admin.Post("/branding/logo", h.AdminLogoUpload)
+	admin.Post("/branding/logo/delete", h.AdminLogoDelete)
 	admin.Get("/audit", h.AdminAuditList)
 	admin.Get("/api-keys", h.AdminAPIKeyList) // issue 17: keys for the JSON API, audited
 	admin.Post("/api-keys", h.AdminAPIKeyCreate)

@@ -210,6 +210,14 @@ type KbCategory struct {
 	CreatedAt time.Time
 }
 
+type KbFeedback struct {
+	ID        int64
+	ArticleID int64
+	Lang      string
+	Helpful   bool
+	CreatedAt time.Time
+}
+
 type KbTranslation struct {
 	ArticleID   int64
 	Lang        string

@@ -1,6 +1,19 @@
 // Portico's own script: small progressive enhancements on top of htmx. Pages work without it.
 (function () {
   "use strict";
+  // Mark the page as scripted: CSS hides what only the script-less page needs (.no-js, the
+  // language switcher's button) and shows .js-only.
+  document.documentElement.classList.add("js");
+  // The language switcher applies the language as soon as one is chosen (its button is for
+  // pages without JavaScript; the hint beside the select says the page reloads).
+  document.addEventListener("change", function (evt) {
+    var sel = evt.target;
+    if (!sel || sel.id !== "language-select") return;
+    var form = sel.form;
+    if (form && form.hasAttribute("data-autosubmit")) {
+      if (form.requestSubmit) form.requestSubmit(); else form.submit();
+    }
+  });
   // Upload progress: forms marked data-upload-progress show their <progress> while htmx sends.
   document.addEventListener("htmx:xhr:progress", function (evt) {
     var form = evt.target.closest && evt.target.closest("form[data-upload-progress]");
