@@ -23,7 +23,7 @@ type brandingView struct {
 	LogoError string
 	// LogoRemoved confirms a removal just made.
 	LogoRemoved bool
-	Color     string
+	Color       string
 	// OnBrand names the text colour chosen for the brand colour; Contrast is its ratio.
 	OnBrand  string
 	Contrast string

@@ -106,7 +106,7 @@ func TestKBHelpfulAndOutline(t *testing.T) {
 	doc.Find("#kb-toc a").Each(func(_ int, s *goquery.Selection) {
 		href := s.AttrOr("href", "")
 		toc = append(toc, s.Text())
-		if doc.Find("#kb-body " + href).Length() != 1 {
+		if doc.Find("#kb-body "+href).Length() != 1 {
 			t.Errorf("table of contents link %q reaches no heading", href)
 		}
 	})
