@@ -68,12 +68,13 @@ func axeRun(b *browser, label string) (int, []axeViolation) {
 func chooseLanguage(b *browser, lang string) {
 	b.t.Helper()
 	b.visible("#language-select")
-	b.do("choose "+lang, chromedp.SetValue(chromedp.CSS("#language-select"), lang))
-	// With JavaScript the choice applies itself (the button is hidden); without, the button.
-	apply := chromedp.Click(chromedp.CSS("#language-apply"))
-	if !run(b, "look for the apply button", chromedp.Evaluate[bool](`document.querySelector("#language-apply").offsetParent !== null`)) {
-		apply = chromedp.Evaluate[chromedp.Void](`document.querySelector("#language-select").dispatchEvent(new Event("change", {bubbles: true}))`)
-	}
+	// With JavaScript the choice applies itself on change (the button is hidden); without,
+	// the button submits it.
+	apply := chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const s = document.querySelector("#language-select"), btn = document.querySelector("#language-apply");
+		s.value = %q;
+		if (btn.offsetParent !== null) btn.click(); else s.dispatchEvent(new Event("change", {bubbles: true}));
+	})()`, lang))
 	if st := b.follow("apply the language", apply); st != http.StatusOK {
 		b.t.Fatalf("language switch to %s answered %d", lang, st)
 	}
