@@ -70,7 +70,7 @@ func TestViewsRenderLikeTheEngine(t *testing.T) {
 		return p
 	}
 	lv := &listView{State: listState{View: "org", Q: `"x"`, Status: store.StatusAll, Sort: "-activity"}, CanSeeOrg: true,
-		RowsHTML: listRowsHTML([]listRow{{Href: "/tickets/1", Subject: "<i>s</i>", Status: "Open", StatusClass: "open"}}),
+		RowsHTML: listRowsHTML([]listRow{{Href: "/tickets/1", Subject: "<i>s</i>", Status: "Open", StatusClass: "open"}}, rowLabels{Requester: "By <x>"}),
 		NextHref: "/tickets?cursor=abc", Announce: "1 ticket"}
 	errData := map[string]string{"Title": "Oops", "Text": "It <broke>", "BackHref": "/kb", "BackLabel": "Back"}
 	cases := []struct {
