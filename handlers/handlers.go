@@ -38,4 +38,6 @@ type Handlers struct {
 	SSO              *auth.Registry
 	SSODeps          providers.Deps
 	ProvidersChanged func(ctx context.Context) error
+	// RatingLinks checks the satisfaction links of closing mails (issue 16.4).
+	RatingLinks *store.RatingLinks
 }

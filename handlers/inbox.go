@@ -188,6 +188,8 @@ type inboxTicketView struct {
 	Properties                                 []store.TicketProperty
 	// Sharing is the participants box (issue 16.1).
 	Sharing *sharingView
+	// Ratings are the satisfaction votes of the ticket's closes (issue 16.4).
+	Ratings []ratingRow
 }
 
 func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (*inboxTicketView, error) {
@@ -249,6 +251,11 @@ func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (
 	if v.Sharing, err = h.inboxSharing(c, p, t.ID); err != nil {
 		return nil, err
 	}
+	ratings, err := h.Store.TicketRatings(c.UserContext(), t.ID)
+	if err != nil {
+		return nil, err
+	}
+	v.Ratings = ratingRows(p, ratings)
 	v.Compose = composeForm{Action: "/admin/inbox/" + strconv.FormatInt(t.ID, 10) + "/messages"}
 	if st := SettingsOf(c); st.AttachmentMaxFiles > 0 {
 		v.Compose.CanAttach, v.Compose.Limits = true, attachmentText(p, st, "AttachmentLimits")

@@ -235,6 +235,8 @@ type ticketView struct {
 	Sharing *sharingView
 	// Confirm asks "Is this solved?" when an agent marked the ticket solved (issue 16.5).
 	Confirm *confirmView
+	// Rating asks "How did we do?" on a closed ticket (issue 16.4).
+	Rating *ratingView
 }
 
 // replyForm is the reply box: what was typed, and the errors beside it.
@@ -350,6 +352,7 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 	}
 	participantAccess(p, tv, d)
 	confirmSolution(p, tv, d)
+	rateTicket(c, p, tv, d)
 	return tv
 }
 

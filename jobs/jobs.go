@@ -46,6 +46,8 @@ type Config struct {
 	Inbound *inbound.Processor
 	// Tokens signs reply addresses of threaded replies on email tickets.
 	Tokens *inbound.Tokens
+	// RatingLinks signs the closing mail's satisfaction links (nil = the mail carries none).
+	RatingLinks *store.RatingLinks
 }
 
 // Queue is the job client: it works jobs once started.
@@ -213,6 +215,17 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 	if a.Template == store.MailAlreadyRegistered {
 		v.Action, v.Link = T(stem+"Action"), base+"/login"
 		v.After = append(v.After, T("MailAlreadyRegisteredReset", "URL", base+"/password/forgot"))
+	}
+	if a.Rating != nil && w.cfg.RatingLinks != nil {
+		// Satisfaction (issue 16.4): each link opens a page whose form records the vote; the
+		// link itself records nothing, so a mail scanner that follows it changes nothing.
+		q := st.CSATQuestion(v.Lang)
+		if q == "" {
+			q = T("CSATQuestion")
+		}
+		v.Paragraphs = append(v.Paragraphs, q)
+		rate := base + "/rate/" + w.cfg.RatingLinks.Token(*a.Rating) + "?score="
+		v.Choices = []mail.Choice{{Label: T("CSATGood"), Link: rate + store.ScoreGood}, {Label: T("CSATBad"), Link: rate + store.ScoreBad}}
 	}
 	if after := T(stem+"After", "Portal", portal, "Ticket", a.Ticket); after != stem+"After" {
 		v.After = append(v.After, after) // optional

@@ -23,6 +23,9 @@ type View struct {
 	Quote []string
 	// Action is the button text and Link its absolute URL ("" = no button).
 	Action, Link string
+	// Choices are further links shown as buttons after the action, each with its label (the
+	// closing mail's "Good" and "Bad" rating links).
+	Choices []Choice
 	// After are paragraphs after the action (validity, "if this was not you").
 	After []string
 	// Color is the brand colour "#rrggbb" for the button and heading.
@@ -30,6 +33,9 @@ type View struct {
 	// Footer closes the mail.
 	Footer string
 }
+
+// Choice is one link button of View.Choices.
+type Choice struct{ Label, Link string }
 
 // Renderer renders partials/email/message.html and message.txt.
 type Renderer struct {

@@ -12,6 +12,7 @@ import (
 	"portico/mail"
 	"portico/mail/inbound"
 	"portico/partials"
+	"portico/sql/store"
 )
 
 // MailSealerInfo is the HKDF info of the key that seals inboxes' IMAP passwords.
@@ -38,7 +39,12 @@ func (s *Server) wireAccounts(ctx context.Context, cat *handlers.Catalogue, pref
 	}
 	s.Handlers.MailSealer = s.mailSealer
 	proc := &inbound.Processor{Store: s.Store, Tokens: s.MailTokens, Settings: s.Settings.Get, Log: s.Log.With("component", "mail-in")}
-	s.Jobs, err = jobs.New(jobs.Config{Pool: s.Pool, Store: s.Store, Settings: s.Settings.Get, Sender: sender, Renderer: renderer,
+	ratingLinks, err := store.NewRatingLinks(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	s.Handlers.RatingLinks = ratingLinks
+	s.Jobs, err = jobs.New(jobs.Config{Pool: s.Pool, Store: s.Store, Settings: s.Settings.Get, Sender: sender, Renderer: renderer, RatingLinks: ratingLinks,
 		Translate: func(lang string) func(string, ...any) string { return cat.Match(lang).T },
 		BaseURL:   cfg.BaseURL, RetryBase: cfg.MailRetryBase, PollInterval: opt.JobPollInterval, Log: s.Log,
 		Inbound: proc, Tokens: s.MailTokens})

@@ -88,11 +88,16 @@ func (s *Server) routes() {
 	tickets.Post("/:id/replies", h.TicketReplyCreate).Name(streamedUpload)
 	tickets.Post("/:id/close", h.TicketClose)
 	tickets.Post("/:id/accept", h.TicketAccept)
+	tickets.Post("/:id/rating", h.TicketRatingCreate)
 	tickets.Get("/:id/events", h.TicketEvents)
 	tickets.Get("/:id/messages", h.TicketMessagesAfter)
 	tickets.Post("/:id/participants", h.TicketShareCreate)
 	tickets.Post("/:id/participants/:contact/remove", h.TicketParticipantRemove)
 	app.Get("/attachments/:id", portal, s.requireContact, h.AttachmentDownload)
+	// Satisfaction links of closing mails (issue 16.4): no sign-in; GET only shows the form.
+	rate := app.Group("/rate", portal)
+	rate.Get("/:token", h.RatePage)
+	rate.Post("/:token", s.csrf, h.RateCreate)
 
 	// Branding (public: the login page is branded too).
 	app.Get("/branding.css", h.BrandingCSS)
@@ -147,6 +152,7 @@ func (s *Server) routes() {
 	admin.Get("/api-keys", h.AdminAPIKeyList) // issue 17: keys for the JSON API, audited
 	admin.Post("/api-keys", h.AdminAPIKeyCreate)
 	admin.Post("/api-keys/:id/revoke", h.AdminAPIKeyRevoke)
+	admin.Get("/satisfaction", h.AdminSatisfaction)
 	admin.Get("/groups", h.AdminGroupList)
 	admin.Post("/groups", h.AdminGroupCreate)
 	admin.Get("/groups/:id", h.AdminGroupShow)

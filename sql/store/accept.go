@@ -69,8 +69,10 @@ func closeTicket(ctx context.Context, tx pgx.Tx, ticketID int64) error {
 	if err != nil || stageID == 0 {
 		return fmt.Errorf("close ticket %d: pipeline has no closed stage: %w", ticketID, ErrConflict)
 	}
-	_, err = tx.Exec(ctx, `UPDATE tickets SET stage_id = $2, is_closed = true, closed_at = now(), last_activity_at = now() WHERE id = $1`, ticketID, stageID)
-	return err
+	if _, err = tx.Exec(ctx, `UPDATE tickets SET stage_id = $2, is_closed = true, closed_at = now(), last_activity_at = now() WHERE id = $1`, ticketID, stageID); err != nil {
+		return err
+	}
+	return enqueueRatingRequest(ctx, tx, ticketID)
 }
 
 // enqueueSolvedNotice mails the requester (when they may see the ticket) that an agent marked

@@ -64,6 +64,8 @@ type MailJob struct {
 	Quote string `json:"quote,omitempty"`
 	// By names who did what the mail reports (MailTicketShared: who shared the ticket).
 	By string `json:"by,omitempty"`
+	// Rating names the close a MailTicketClosed asks about; the worker signs its links.
+	Rating *RatingRef `json:"rating,omitempty"`
 }
 
 // Kind is River's job kind.

@@ -317,13 +317,19 @@ func (s *Store) InboxTicketSetStage(ctx context.Context, ticketID, stageID int64
 		if err != nil {
 			return fmt.Errorf("ticket %d stage: %w", ticketID, notFound(err))
 		}
-		var awaiting bool
+		var awaiting, closes bool
 		err = tx.QueryRow(ctx, `UPDATE tickets t SET stage_id = st.id, pipeline_id = st.pipeline_id, is_closed = st.is_closed,
 				closed_at = CASE WHEN st.is_closed THEN coalesce(t.closed_at, now()) END,
 				last_activity_at = now()
-			FROM stages st WHERE t.id = $1 AND st.id = $2 RETURNING st.asks_confirmation AND NOT st.is_closed`, ticketID, stageID).Scan(&awaiting)
+			FROM stages st, tickets old WHERE t.id = $1 AND st.id = $2 AND old.id = t.id
+			RETURNING st.asks_confirmation AND NOT st.is_closed, st.is_closed AND NOT old.is_closed`, ticketID, stageID).Scan(&awaiting, &closes)
 		if err != nil {
 			return fmt.Errorf("ticket %d stage %d: %w", ticketID, stageID, notFound(err))
+		}
+		if closes {
+			if err := enqueueRatingRequest(ctx, tx, ticketID); err != nil {
+				return err
+			}
 		}
 		if awaiting && !wasAwaiting {
 			return enqueueSolvedNotice(ctx, tx, ticketID)

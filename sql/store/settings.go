@@ -47,6 +47,7 @@ type Settings struct {
 	KBSettings
 	FormSettings
 	ParticipantSettings
+	SatisfactionSettings
 }
 
 // SettingKind tells the admin console which input a setting needs.

@@ -363,6 +363,8 @@ type Ticket struct {
 	// AwaitsConfirmation: an agent marked the ticket solved and waits for the customer's
 	// "Is this solved?" answer (an open stage with asks_confirmation, issue 16.5).
 	AwaitsConfirmation bool
+	// Rated is the satisfaction vote given for the current close ("" = none, issue 16.4).
+	Rated string
 	// Fields are the custom properties a customer can fill on a support form, with the form
 	// field's label, in the form's order (other properties are the CRM's and stay there).
 	Fields []TicketField
@@ -422,7 +424,8 @@ func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64
 	err := s.Pool.QueryRow(ctx, `SELECT t.id, t.subject, t.description, p.name, st.name, t.is_closed,
 			t.priority, t.category, t.channel, coalesce(nullif(rc.name, ''), rc.email, ''),
 			coalesce(co.name, ''), coalesce(su.name, ''), t.created_at, t.last_activity_at, t.closed_at,
-			`+manage+`, `+reply+`, `+participant+`, st.asks_confirmation AND NOT t.is_closed
+			`+manage+`, `+reply+`, `+participant+`, st.asks_confirmation AND NOT t.is_closed,
+			coalesce((SELECT r.score FROM ticket_ratings r WHERE r.ticket_id = t.id AND r.closed_at = t.closed_at), '')
 		FROM tickets t
 		JOIN pipelines p ON p.id = t.pipeline_id
 		JOIN stages st ON st.id = t.stage_id
@@ -432,7 +435,7 @@ func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64
 		WHERE t.id = $1 AND `+scope, args...).Scan(&t.ID, &t.Subject, &t.Description, &t.PipelineName,
 		&t.StageName, &t.IsClosed, &t.Priority, &t.Category, &t.Channel, &t.RequesterName,
 		&t.CompanyName, &t.OwnerName, &t.CreatedAt, &t.LastActivityAt, &t.ClosedAt,
-		&d.Access.Manage, &d.Access.Reply, &d.Access.Participant, &t.AwaitsConfirmation)
+		&d.Access.Manage, &d.Access.Reply, &d.Access.Participant, &t.AwaitsConfirmation, &t.Rated)
 	if err != nil {
 		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
 	}
