@@ -344,6 +344,18 @@ type TicketParticipant struct {
 	CreatedAt        time.Time
 }
 
+type TicketRating struct {
+	ID        int64
+	TicketID  int64
+	ClosedAt  time.Time
+	ContactID *int64
+	Score     string
+	Comment   string
+	InboxID   *int64
+	OwnerID   *int64
+	CreatedAt time.Time
+}
+
 type TimelineEvent struct {
 	ID        int64
 	ContactID int64
