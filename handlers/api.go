@@ -243,11 +243,13 @@ func (h *Handlers) APIRateLimit(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// APIHeaders marks API answers: reads may be revalidated with their ETag (Cache-Control
-// private, no-cache; never a shared cache), everything else is no-store.
+// APIHeaders marks API answers: JSON reads may be revalidated with their ETag (Cache-Control
+// private, no-cache; never a shared cache); everything else (writes, problems, attachment
+// downloads) stays no-store.
 func (h *Handlers) APIHeaders(c *fiber.Ctx) error {
 	err := c.Next()
-	if c.Method() == fiber.MethodGet && c.Response().StatusCode() < 400 {
+	ct := string(c.Response().Header.ContentType())
+	if c.Method() == fiber.MethodGet && c.Response().StatusCode() < 400 && strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
 		c.Set("Cache-Control", "private, no-cache")
 		c.Vary(fiber.HeaderAuthorization)
 	}

@@ -287,7 +287,7 @@ func TestAccountTokensPage(t *testing.T) {
 		t.Errorf("revoked token: %d", r.status)
 	}
 	_, doc = c.get("/account/tokens?done=revoked", false)
-	if doc.Find(".badge.revoked").Length() != 1 {
+	if doc.Find(".token-state.revoked").Length() != 1 {
 		t.Error("the revoked token is not marked")
 	}
 }

@@ -402,6 +402,9 @@ func TestAPIETagAndPagination(t *testing.T) {
 	}
 	r := ts.api("GET", "/api/v1/tickets", tok, "")
 	etag := r.header.Get("ETag")
+	if cc := r.header.Get("Cache-Control"); cc != "private, no-cache" || !strings.Contains(r.header.Get("Vary"), "Authorization") {
+		t.Errorf("list Cache-Control %q Vary %q", cc, r.header.Get("Vary"))
+	}
 	if r.status != http.StatusOK || !strings.HasPrefix(etag, `"`) {
 		t.Fatalf("list: %d etag %q", r.status, etag)
 	}
