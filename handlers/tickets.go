@@ -267,7 +267,7 @@ func (h *Handlers) messageView(p *Page, m store.Message) messageView {
 	}
 	mv.Time, mv.TimeISO = p.Locale.Times(m.CreatedAt)
 	mv.Attachments = attachmentViews(p, m.Attachments)
-	if m.Channel == "email" {
+	if m.ByEmail {
 		mv.Via = p.T("Channel_email")
 	}
 	return mv

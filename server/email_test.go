@@ -8,12 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/mail"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
@@ -359,6 +362,18 @@ func TestEmailEndToEnd(t *testing.T) {
 	// The fetched mails were flagged as stored in the support mailbox, not fetched again.
 	if n := ts.count(`SELECT count(*) FROM inbound_mails`); n != 3 {
 		t.Fatalf("%d inbound mails stored, want 3", n)
+	}
+	// The mailed message is labelled Email; a reply typed in the portal in the same thread is not.
+	if resp, _ := c.post(fmt.Sprintf("/tickets/%d/replies", ticketID), url.Values{"body": {"Typed in the portal."}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("portal reply: %d", resp.StatusCode)
+	}
+	_, doc := c.get(fmt.Sprintf("/tickets/%d", ticketID), false)
+	labels := map[string]string{}
+	doc.Find("article.message").Each(func(_ int, m *goquery.Selection) {
+		labels[strings.TrimSpace(m.Find(".message-body").Text())] = strings.TrimSpace(m.Find(".channel-label").Text())
+	})
+	if labels["My router reboots every hour."] != "Email" || labels["Typed in the portal."] != "" {
+		t.Fatalf("channel labels = %q, want Email on the mailed message only", labels)
 	}
 }
 

@@ -389,6 +389,9 @@ type Message struct {
 	// ConversationID and Channel name the thread the message belongs to.
 	ConversationID int64
 	Channel        string
+	// ByEmail is true when the message itself arrived as a mail (an inbound or imported mail);
+	// a portal reply in an email thread is false.
+	ByEmail bool
 }
 
 // TicketDetail is a ticket with the public messages of its oldest conversation, oldest first.
@@ -477,7 +480,8 @@ type querier interface {
 // this query.
 func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64, all bool, afterID int64) ([]Message, error) {
 	rows, err := q.Query(ctx, `SELECT m.id, coalesce(nullif(c.name, ''), c.email, su.name, ''),
-			m.author_contact_id IS NOT NULL, m.body, m.created_at, cv.id, cv.channel
+			m.author_contact_id IS NOT NULL, m.body, m.created_at, cv.id, cv.channel,
+			m.inbound_mail_id IS NOT NULL
 		FROM messages m
 		JOIN conversations cv ON cv.id = m.conversation_id
 		LEFT JOIN contacts c ON c.id = m.author_contact_id
@@ -490,7 +494,7 @@ func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64, a
 	}
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
 		var m Message
-		err := r.Scan(&m.ID, &m.AuthorName, &m.FromCustomer, &m.Body, &m.CreatedAt, &m.ConversationID, &m.Channel)
+		err := r.Scan(&m.ID, &m.AuthorName, &m.FromCustomer, &m.Body, &m.CreatedAt, &m.ConversationID, &m.Channel, &m.ByEmail)
 		return m, err
 	})
 	if err != nil {
