@@ -250,7 +250,7 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 	return nil
 }
 
-// PurgeTokens is the hourly job that deletes old one-time link tokens.
+// PurgeTokens is the hourly job that deletes old one-time link tokens and API idempotency keys.
 type PurgeTokens struct{}
 
 // Kind is River's job kind.
@@ -262,6 +262,9 @@ type purgeWorker struct {
 }
 
 func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeTokens]) error {
-	_, err := w.store.AccountTokensPurge(ctx)
+	if _, err := w.store.AccountTokensPurge(ctx); err != nil {
+		return err
+	}
+	_, err := w.store.APIIdempotencyPurge(ctx) // API idempotency keys older than 24 hours
 	return err
 }

@@ -478,3 +478,29 @@ func TestAPIRateLimitPerToken(t *testing.T) {
 		t.Errorf("another token: %d", r.status)
 	}
 }
+
+// TestAPIIdempotencyPurge: the hourly purge forgets keys older than 24 hours, keeps newer ones.
+func TestAPIIdempotencyPurge(t *testing.T) {
+	ts := newTestServer(t, nil)
+	fx := storetest.MustStandard(t, ts.Pool)
+	ctx := context.Background()
+	tok := mustToken(t, ts.Store, fx.Alice)
+	p, err := ts.Store.APIAuthenticate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"old", "new"} {
+		if _, err := ts.Store.APIIdempotencyClaim(ctx, p.TokenID, k, []byte("f")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ts.Pool.Exec(ctx, `UPDATE api_idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ts.Store.APIIdempotencyPurge(ctx); err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want 1", n, err)
+	}
+	if _, err := ts.Store.APIIdempotencyClaim(ctx, p.TokenID, "new", []byte("f")); err == nil {
+		t.Error("the new key was purged")
+	}
+}

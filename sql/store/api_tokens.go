@@ -354,3 +354,8 @@ func (s *Store) APIIdempotencyComplete(ctx context.Context, tokenID int64, key s
 func (s *Store) APIIdempotencyRelease(ctx context.Context, tokenID int64, key string) error {
 	return db.New(s.Pool).ApiIdempotencyRelease(ctx, db.ApiIdempotencyReleaseParams{TokenID: tokenID, Key: key})
 }
+
+// APIIdempotencyPurge deletes idempotency keys older than 24 hours and returns how many.
+func (s *Store) APIIdempotencyPurge(ctx context.Context) (int64, error) {
+	return db.New(s.Pool).ApiIdempotencyPurge(ctx)
+}
