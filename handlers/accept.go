@@ -34,6 +34,7 @@ func confirmSolution(p *Page, tv *ticketView, d store.TicketDetail) {
 		return
 	}
 	tv.Confirm = &confirmView{AcceptAction: "/tickets/" + strconv.FormatInt(d.Ticket.ID, 10) + "/accept"}
+	tv.CloseAction = "" // "Yes, close the ticket" says the same
 	if tv.Reply.CanReply {
 		tv.Reply.Notice = p.T("SolvedReplyReopens")
 	}
