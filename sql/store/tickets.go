@@ -256,6 +256,24 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		}
 		walk := outer.sql(`SELECT w.id, w.subject, w.requester, w.owner, w.created_at, w.last_activity_at, w.stage, w.is_closed, w.key
 		FROM (`+inner+`) w`, "ORDER BY w.walk_key"+dir+", w.id"+dir, p.Limit)
+		if !strings.Contains(spec.expr, "rc.") && !strings.Contains(spec.expr, "su.") && !strings.Contains(spec.expr, "st.") {
+			// The sort key is the ticket's own: the walk reads tickets alone and only the page's
+			// rows are joined to their stage, requester and owner (not every ticket examined;
+			// the page's ticket columns come along, so nothing is read twice).
+			q, orderBy := base()
+			inner := q.sql(`SELECT t.id, t.subject, t.created_at, t.last_activity_at, t.is_closed, t.stage_id, t.requester_id, t.owner_id,
+			(`+spec.expr+`) AS walk_key, (`+spec.expr+`)::text AS key FROM tickets t`, orderBy, searchWalkScope-1)
+			outer = &listQuery{args: q.args}
+			match(outer, "w")
+			page := outer.sql(`SELECT w.* FROM (`+inner+`) w`, "ORDER BY w.walk_key"+dir+", w.id"+dir, p.Limit)
+			walk = `SELECT w.id, w.subject, coalesce(nullif(rc.name, ''), rc.email, ''), coalesce(su.name, ''),
+			w.created_at, w.last_activity_at, st.name, w.is_closed, w.key
+		FROM (` + page + `) w
+		JOIN stages st ON st.id = w.stage_id
+		LEFT JOIN contacts rc ON rc.id = w.requester_id
+		LEFT JOIN staff_users su ON su.id = w.owner_id
+		ORDER BY w.walk_key` + dir + ", w.id" + dir
+		}
 		cargs := []any{}
 		count := `SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE ` + v.scope(&cargs) + ` LIMIT ` + strconv.Itoa(searchWalkScope+1) + `) x`
 		trace("scope", count, cargs)
