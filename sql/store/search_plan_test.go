@@ -178,7 +178,7 @@ func TestSearchPlanShapes(t *testing.T) {
 	}{
 		{"large company", large, "login", "scope walk", "tickets_company_activity_idx"},
 		{"large company", large, "printer", "scope walk direct direct page", "tickets_company_activity_idx"},
-		{"large company", large, "zzzz", "scope walk direct direct page", "tickets_company_activity_idx"},
+		{"large company", large, "zzzz", "scope walk direct", "tickets_company_activity_idx"}, // nothing to sort: no page query
 		{"large company, own view", largeOwn, "printer", ownPlans, "tickets_requester_activity_idx"},
 		{"small company", small, "printer", "scope walk", "tickets_company_activity_idx"},
 		{"small company", small, "login", "scope walk", "tickets_company_activity_idx"},

@@ -300,6 +300,10 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		return TicketPage{}, err
 	}
 	name := "direct page"
+	if direct && len(ids) == 0 {
+		// Nothing matches: no query (an empty id list still had the planner walk the scope).
+		return TicketPage{Rows: []TicketRow{}}, nil
+	}
 	if direct {
 		q.and("t.id = ANY(" + q.arg(ids) + ")")
 	} else {
