@@ -445,7 +445,7 @@ func (h *Handlers) newTicketForm(c *fiber.Ctx, p *Page, f *newTicketForm) error 
 	for _, pl := range pipes {
 		f.Pipelines = append(f.Pipelines, idOpt(pl.ID, pl.Name, f.Pipeline))
 	}
-	for _, pr := range []string{"", "low", "medium", "high", "urgent"} {
+	for _, pr := range store.TicketPriorities {
 		f.Priorities = append(f.Priorities, option{Value: pr, Label: tOr(p, "Priority_"+pr, pr), Selected: pr == f.Priority})
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -46,25 +47,18 @@ func (s *Store) APITicketCreate(ctx context.Context, n APITicketNew) (int64, err
 	if n.Channel == "" {
 		n.Channel = "chat"
 	}
-	valid := false
-	for _, ch := range APIChannels {
-		valid = valid || ch == n.Channel
-	}
-	if !valid {
+	if !slices.Contains(APIChannels, n.Channel) {
 		fields["channel"] = "ChannelInvalid"
 	}
-	switch n.Priority {
-	case "", "low", "medium", "high", "urgent":
-	default:
+	if !slices.Contains(TicketPriorities, n.Priority) {
 		fields["priority"] = "PriorityInvalid"
 	}
-	var contactID, companyID int64
-	err := s.Pool.QueryRow(ctx, `SELECT id, coalesce(company_id, 0) FROM contacts WHERE lower(email) = lower($1)`,
-		strings.TrimSpace(n.ContactEmail)).Scan(&contactID, &companyID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		fields["contact_email"] = "ContactUnknown"
-	} else if err != nil {
+	contactID, companyID, found, err := s.requesterByEmail(ctx, n.ContactEmail)
+	if err != nil {
 		return 0, err
+	}
+	if !found {
+		fields["contact_email"] = "ContactUnknown"
 	}
 	var stageID int64
 	err = s.Pool.QueryRow(ctx, `SELECT st.pipeline_id, st.id FROM stages st JOIN pipelines p ON p.id = st.pipeline_id

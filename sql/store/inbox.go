@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -371,6 +372,22 @@ type InboxTicketNew struct {
 // MaxSubjectRunes bounds a ticket subject.
 const MaxSubjectRunes = 200
 
+// TicketPriorities are the priorities a ticket may carry, "" meaning none, in the order forms
+// offer them.
+var TicketPriorities = []string{"", "low", "medium", "high", "urgent"}
+
+// requesterByEmail finds the contact a ticket opened on someone's behalf is for (email compared
+// case-insensitively, spaces trimmed) and its primary company (0 when none). found is false when
+// no contact has the address; err is a database error.
+func (s *Store) requesterByEmail(ctx context.Context, email string) (contactID, companyID int64, found bool, err error) {
+	err = s.Pool.QueryRow(ctx, `SELECT id, coalesce(company_id, 0) FROM contacts WHERE lower(email) = lower($1)`,
+		strings.TrimSpace(email)).Scan(&contactID, &companyID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	return contactID, companyID, err == nil, err
+}
+
 // InboxTicketCreate creates a phone ticket for the contact with ContactEmail (its company is the
 // contact's primary company) in the first open stage of the pipeline, with NO conversation: the
 // customer's first portal reply opens one in the default inbox (TicketReplyCreate). A "ticket"
@@ -385,18 +402,15 @@ func (s *Store) InboxTicketCreate(ctx context.Context, staffID int64, n InboxTic
 	if utf8.RuneCountInString(n.Description) > MaxReplyRunes || !utf8.ValidString(n.Description) {
 		fields["description"] = "ReplyTooLong"
 	}
-	switch n.Priority {
-	case "", "low", "medium", "high", "urgent":
-	default:
+	if !slices.Contains(TicketPriorities, n.Priority) {
 		fields["priority"] = "PriorityInvalid"
 	}
-	var contactID, companyID int64
-	err := s.Pool.QueryRow(ctx, `SELECT id, coalesce(company_id, 0) FROM contacts WHERE lower(email) = lower($1)`,
-		strings.TrimSpace(n.ContactEmail)).Scan(&contactID, &companyID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		fields["contact"] = "ContactUnknown"
-	} else if err != nil {
+	contactID, companyID, found, err := s.requesterByEmail(ctx, n.ContactEmail)
+	if err != nil {
 		return 0, err
+	}
+	if !found {
+		fields["contact"] = "ContactUnknown"
 	}
 	var stageID int64
 	err = s.Pool.QueryRow(ctx, `SELECT id FROM stages WHERE pipeline_id = $1 AND NOT is_closed ORDER BY position, id LIMIT 1`, n.PipelineID).Scan(&stageID)
