@@ -86,14 +86,11 @@ func sharingHelp(p *Page, st store.Settings) string {
 	return ""
 }
 
-// sharingView loads the ticket's participants for the viewer and builds the box; d tells what
-// the viewer may do. Errors: the store's (ErrNotFound outside scope).
-func (h *Handlers) sharingView(c *fiber.Ctx, p *Page, d store.TicketDetail) (*sharingView, error) {
+// sharingView builds the box from the ticket's participants (d.Participants, read with the
+// ticket); d.Access tells what the viewer may do.
+func (h *Handlers) sharingView(c *fiber.Ctx, p *Page, d store.TicketDetail) *sharingView {
 	v := h.viewer(c, "")
-	list, err := h.Store.TicketParticipantsForViewer(c.UserContext(), v, d.Ticket.ID)
-	if err != nil {
-		return nil, err
-	}
+	list := d.Participants
 	st := SettingsOf(c)
 	id := strconv.FormatInt(d.Ticket.ID, 10)
 	sv := &sharingView{People: participantViews(p, list, "/tickets/"+id+"/participants/", v.ContactID, d.Access.Manage)}
@@ -110,7 +107,7 @@ func (h *Handlers) sharingView(c *fiber.Ctx, p *Page, d store.TicketDetail) (*sh
 	case "removed":
 		sv.Notice = p.T("ShareRemoved")
 	}
-	return sv, nil
+	return sv
 }
 
 // participantAccess narrows the ticket view to what a participant may do: no close button
@@ -147,9 +144,7 @@ func (h *Handlers) TicketShareCreate(c *fiber.Ctx) error {
 		p := h.newPage(c, d.Ticket.Subject, nil)
 		tv := h.ticketView(c, p, d)
 		participantAccess(p, tv, d)
-		if tv.Sharing, err = h.sharingView(c, p, d); err != nil {
-			return err
-		}
+		tv.Sharing = h.sharingView(c, p, d)
 		tv.Sharing.Email = email
 		tv.Sharing.Error = p.T(ve.Fields["email"])
 		p.Data = tv
@@ -249,24 +244,18 @@ func (h *Handlers) InboxParticipantRemove(c *fiber.Ctx) error {
 }
 
 // listViews fills the list's View menu: Organization tickets (company mode), Owned by me, and
-// Shared with me when tickets are shared with the viewer (or that view is shown).
-func (h *Handlers) listViews(c *fiber.Ctx, p *Page, v store.Viewer, lv *listView) error {
+// Shared with me when tickets are shared with the viewer (lv.HasShared, from the listing's
+// ProbeShared answer, or that view is shown).
+func (h *Handlers) listViews(c *fiber.Ctx, p *Page, v store.Viewer, lv *listView) {
 	st := lv.State
 	lv.CanSeeOrg = v.CanSeeOrg()
-	lv.HasShared = v.View == store.ViewShared
-	if !lv.HasShared {
-		has, err := h.Store.ContactHasShared(c.UserContext(), v.ContactID)
-		if err != nil {
-			return err
-		}
-		lv.HasShared = has
-	}
+	lv.HasShared = lv.HasShared || v.View == store.ViewShared
 	if c.Query("left") == "1" {
 		lv.Notice = p.T("ShareLeft")
 	}
 	lv.ShowViews = lv.CanSeeOrg || lv.HasShared
 	if !lv.ShowViews {
-		return nil
+		return
 	}
 	switch st.View {
 	case store.ViewOrg:
@@ -283,5 +272,4 @@ func (h *Handlers) listViews(c *fiber.Ctx, p *Page, v store.Viewer, lv *listView
 	if lv.HasShared {
 		lv.SharedHref = listState{View: store.ViewShared, Q: st.Q, Status: st.Status, Sort: st.Sort}.query("")
 	}
-	return nil
 }

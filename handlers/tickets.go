@@ -137,7 +137,7 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	v := h.viewer(c, st.View)
 	st.View = v.View
 	page, err := h.Store.TicketListForViewer(c.UserContext(), v, store.TicketListParams{Q: st.Q, Status: st.Status, Sort: st.Sort, Cursor: st.Cursor,
-		StatusByStage: SettingsOf(c).ShowCustomStages})
+		StatusByStage: SettingsOf(c).ShowCustomStages, ProbeShared: true})
 	if err != nil {
 		return err
 	}
@@ -146,9 +146,8 @@ func (h *Handlers) TicketList(c *fiber.Ctx) error {
 	lv := listView{State: st, CanSeeOrg: v.CanSeeOrg(), Rows: listRows(p, SettingsOf(c), page.Rows, "/tickets/")}
 	lv.RowsHTML = listRowsHTML(lv.Rows, rowLabels{Requester: p.T("RequestedBy"), Created: p.T("CreateDate"),
 		Owner: p.T("TicketOwner"), Activity: p.T("LastActivityDate"), Status: p.T("Status")})
-	if err := h.listViews(c, p, v, &lv); err != nil {
-		return err
-	}
+	lv.HasShared = page.HasShared
+	h.listViews(c, p, v, &lv)
 	if page.NextCursor != "" {
 		lv.NextHref = st.query(page.NextCursor)
 	}
@@ -383,9 +382,7 @@ func (h *Handlers) TicketShow(c *fiber.Ctx) error {
 		tv.Reply.Body = text
 		tv.Reply.Notice = p.T("DraftRestored")
 	}
-	if tv.Sharing, err = h.sharingView(c, p, d); err != nil {
-		return err
-	}
+	tv.Sharing = h.sharingView(c, p, d)
 	p.Data = tv
 	return h.renderPage(c, fiber.StatusOK, "pages/ticket", p)
 }
@@ -448,9 +445,7 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body str
 	}
 	p := h.newPage(c, d.Ticket.Subject, nil)
 	tv := h.ticketView(c, p, d)
-	if tv.Sharing, err = h.sharingView(c, p, d); err != nil {
-		return err
-	}
+	tv.Sharing = h.sharingView(c, p, d)
 	tv.Reply.Body = body
 	var ve *store.ValidationError
 	switch {

@@ -7,7 +7,6 @@ package db
 
 import (
 	"context"
-	"time"
 )
 
 const ticketParticipantDelete = `-- name: TicketParticipantDelete :execrows
@@ -54,65 +53,4 @@ func (q *Queries) TicketParticipantInsert(ctx context.Context, arg TicketPartici
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const ticketParticipantIsAny = `-- name: TicketParticipantIsAny :one
-SELECT EXISTS (SELECT 1 FROM ticket_participants WHERE contact_id = $1)::boolean
-`
-
-// Whether the contact participates in any ticket (the portal then offers "Shared with me").
-func (q *Queries) TicketParticipantIsAny(ctx context.Context, contactID int64) (bool, error) {
-	row := q.db.QueryRow(ctx, ticketParticipantIsAny, contactID)
-	var column_1 bool
-	err := row.Scan(&column_1)
-	return column_1, err
-}
-
-const ticketParticipantList = `-- name: TicketParticipantList :many
-SELECT tp.contact_id, c.email, c.name, tp.added_via, tp.created_at,
-    coalesce(nullif(ac.name, ''), ac.email, su.name, '')::text AS added_by
-FROM ticket_participants tp
-JOIN contacts c ON c.id = tp.contact_id
-LEFT JOIN contacts ac ON ac.id = tp.added_by_contact_id
-LEFT JOIN staff_users su ON su.id = tp.added_by_staff_id
-WHERE tp.ticket_id = $1
-ORDER BY tp.created_at, tp.contact_id
-`
-
-type TicketParticipantListRow struct {
-	ContactID int64
-	Email     string
-	Name      string
-	AddedVia  string
-	CreatedAt time.Time
-	AddedBy   string
-}
-
-// A ticket's participants, oldest first, with how they were added. The caller has checked that
-// whoever asks may see the ticket (staff, or a Viewer through TicketVisible).
-func (q *Queries) TicketParticipantList(ctx context.Context, ticketID int64) ([]TicketParticipantListRow, error) {
-	rows, err := q.db.Query(ctx, ticketParticipantList, ticketID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []TicketParticipantListRow
-	for rows.Next() {
-		var i TicketParticipantListRow
-		if err := rows.Scan(
-			&i.ContactID,
-			&i.Email,
-			&i.Name,
-			&i.AddedVia,
-			&i.CreatedAt,
-			&i.AddedBy,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }

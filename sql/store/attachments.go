@@ -313,16 +313,22 @@ func (s *Store) AttachmentGetForViewer(ctx context.Context, v Viewer, id int64) 
 
 // attachmentsOf returns the attachments of the given messages, keyed by message id.
 func attachmentsOf(ctx context.Context, q querier, messageIDs []int64) (map[int64][]Attachment, error) {
-	out := map[int64][]Attachment{}
 	if len(messageIDs) == 0 {
-		return out, nil
+		return map[int64][]Attachment{}, nil
 	}
 	rows, err := q.Query(ctx, `SELECT id, message_id, ticket_id, file_name, content_type, size_bytes, sha256, blob_key, created_at
 		FROM attachments WHERE message_id = ANY($1) ORDER BY id`, messageIDs)
 	if err != nil {
 		return nil, err
 	}
+	return collectAttachments(rows)
+}
+
+// collectAttachments reads attachment rows (id, message_id, ticket_id, file_name, content_type,
+// size_bytes, sha256, blob_key, created_at) into lists by message id, in row order, and closes rows.
+func collectAttachments(rows pgx.Rows) (map[int64][]Attachment, error) {
 	defer rows.Close()
+	out := map[int64][]Attachment{}
 	for rows.Next() {
 		var a Attachment
 		if err := rows.Scan(&a.ID, &a.MessageID, &a.TicketID, &a.FileName, &a.ContentType, &a.SizeBytes, &a.SHA256, &a.BlobKey, &a.CreatedAt); err != nil {

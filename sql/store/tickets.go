@@ -93,6 +93,10 @@ type TicketListParams struct {
 	// StatusByStage sorts "status" by the stage's name, as the Status column shows it when the
 	// setting show_custom_stages is on (else by open/closed).
 	StatusByStage bool
+	// ProbeShared also asks, in the listing's first round trip, whether any ticket is shared
+	// with the viewer (TicketPage.HasShared): the portal's View menu offers "Shared with me"
+	// then, without a second round trip on every list request (issue 18).
+	ProbeShared bool
 }
 
 // TicketRow is one row of the listing, with every value ready to print.
@@ -112,6 +116,9 @@ type TicketPage struct {
 	Rows       []TicketRow
 	NextCursor string
 	PrevCursor string
+	// HasShared: some ticket is shared with the viewer (only with TicketListParams.ProbeShared,
+	// or when the view is ViewShared).
+	HasShared bool
 }
 
 // TicketSorts are the listing's sort keys (query string `sort`; a leading "-" sorts descending).
@@ -225,10 +232,19 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		}
 		return q, q.keyset(spec.expr, spec.typ, desc, cur, hasCur)
 	}
+	// hasShared is the ProbeShared answer, queued into the first round trip below.
+	hasShared := v.View == ViewShared
+	probe := func(b *pgx.Batch) {
+		if p.ProbeShared && !hasShared {
+			b.Queue(ticketParticipantIsAny, v.ContactID).QueryRow(func(r pgx.Row) error { return r.Scan(&hasShared) })
+		}
+	}
 	text := strings.TrimSpace(p.Q)
 	if text == "" {
 		q, orderBy := base()
-		return s.ticketPage(ctx, q.sql(ticketListSelect(spec.expr), orderBy, p.Limit), q.args, p, cur, hasCur)
+		page, err := s.ticketPage(ctx, q.sql(ticketListSelect(spec.expr), orderBy, p.Limit), q.args, p, cur, hasCur, probe)
+		page.HasShared = hasShared
+		return page, err
 	}
 	// Search costs what it finds, whatever the size of the scope and however common the term
 	// (issue 18). Plan 1 walks the listing in order, matching each ticket, but examines at most
@@ -279,6 +295,7 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		trace("scope", count, cargs)
 		trace("walk", walk, outer.args)
 		batch := &pgx.Batch{}
+		probe(batch)
 		var scope int
 		batch.Queue(count, cargs...).QueryRow(func(r pgx.Row) error { return r.Scan(&scope) })
 		var out []keyedRow
@@ -291,7 +308,9 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 			return TicketPage{}, fmt.Errorf("ticket search: %w", err)
 		}
 		if len(out) > p.Limit || scope <= searchWalkScope {
-			return keyedPage(out, p, cur, hasCur), nil
+			page := keyedPage(out, p, cur, hasCur)
+			page.HasShared = hasShared
+			return page, nil
 		}
 	}
 	q, orderBy := base()
@@ -302,7 +321,7 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 	name := "direct page"
 	if direct && len(ids) == 0 {
 		// Nothing matches: no query (an empty id list still had the planner walk the scope).
-		return TicketPage{Rows: []TicketRow{}}, nil
+		return TicketPage{Rows: []TicketRow{}, HasShared: hasShared}, nil
 	}
 	if direct {
 		q.and("t.id = ANY(" + q.arg(ids) + ")")
@@ -312,7 +331,9 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 	}
 	sql := q.sql(ticketListSelect(spec.expr), orderBy, p.Limit)
 	trace(name, sql, q.args)
-	return s.ticketPage(ctx, sql, q.args, p, cur, hasCur)
+	page, err := s.ticketPage(ctx, sql, q.args, p, cur, hasCur, nil)
+	page.HasShared = hasShared
+	return page, err
 }
 
 // ticketListSelect is the listing's SELECT … FROM … JOIN with the sort expression's value as
@@ -343,17 +364,27 @@ func scanKeyedRow(r pgx.CollectableRow) (keyedRow, error) {
 
 // ticketPage runs a listing query (ticketListSelect, keyset order, limit+1 rows) and returns
 // its page. Errors: database failures.
-func (s *Store) ticketPage(ctx context.Context, sql string, args []any, p TicketListParams, cur cursor, hasCur bool) (TicketPage, error) {
-	rows, err := s.Pool.Query(ctx, sql, args...)
-	if err != nil {
-		return TicketPage{}, fmt.Errorf("ticket list: %w", err)
+func (s *Store) ticketPage(ctx context.Context, sql string, args []any, p TicketListParams, cur cursor, hasCur bool, also func(*pgx.Batch)) (TicketPage, error) {
+	// One round trip for the page and whatever else the caller queued (also may be nil).
+	batch := &pgx.Batch{}
+	if also != nil {
+		also(batch)
 	}
-	out, err := pgx.CollectRows(rows, scanKeyedRow)
-	if err != nil {
+	var out []keyedRow
+	batch.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		out, err = pgx.CollectRows(rows, scanKeyedRow)
+		return err
+	})
+	if err := s.Pool.SendBatch(ctx, batch).Close(); err != nil {
 		return TicketPage{}, fmt.Errorf("ticket list: %w", err)
 	}
 	return keyedPage(out, p, cur, hasCur), nil
 }
+
+// ticketParticipantIsAny asks whether the contact ($1) participates in any ticket (the portal
+// then offers "Shared with me"); queued into a listing's batch (ProbeShared).
+const ticketParticipantIsAny = `SELECT EXISTS (SELECT 1 FROM ticket_participants WHERE contact_id = $1)::boolean`
 
 // keyedPage turns the limit+1 rows a listing query read into its page (keysetPage).
 func keyedPage(out []keyedRow, p TicketListParams, cur cursor, hasCur bool) TicketPage {
@@ -422,6 +453,9 @@ type TicketDetail struct {
 	Messages []Message
 	// Access says what the viewer may do beyond reading (Viewer.manageScope, replyScope).
 	Access TicketAccess
+	// Participants are the people the ticket is shared with, oldest first (TicketGetForViewer
+	// only; nil on live updates).
+	Participants []Participant
 }
 
 // TicketAccess is what a viewer may do on a ticket they see: Manage (requester or company:
@@ -431,14 +465,18 @@ type TicketAccess struct {
 	Manage, Reply, Participant bool
 }
 
-// TicketGetForViewer returns the ticket with id if the viewer may see it. Errors: ErrNotFound
-// when it does not exist or is outside the viewer's scope (never a distinguishable answer).
+// TicketGetForViewer returns the ticket with id if the viewer may see it, with its form fields,
+// public messages and their attachments, and its participants, read in one round trip. Errors:
+// ErrNotFound when it does not exist or is outside the viewer's scope (never a distinguishable
+// answer).
 func (s *Store) TicketGetForViewer(ctx context.Context, v Viewer, id int64) (TicketDetail, error) {
-	return s.ticketForViewer(ctx, v, id, 0)
+	return s.ticketForViewer(ctx, v, id, 0, true)
 }
 
-// ticketForViewer is TicketGetForViewer with only the messages whose id is above afterID.
-func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64) (TicketDetail, error) {
+// ticketForViewer is TicketGetForViewer with only the messages whose id is above afterID, and
+// the participants only when withParticipants. Every query of the batch carries the viewer's
+// detail scope itself, so none reads a row of a ticket outside it.
+func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64, withParticipants bool) (TicketDetail, error) {
 	var d TicketDetail
 	args := []any{id}
 	scope := v.detailScope(&args)
@@ -446,7 +484,9 @@ func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64
 	reply := v.replyScope(&args)
 	participant := v.participant(&args)
 	t := &d.Ticket
-	err := s.Pool.QueryRow(ctx, `SELECT t.id, t.subject, t.description, p.name, st.name, t.is_closed,
+	found := false
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT t.id, t.subject, t.description, p.name, st.name, t.is_closed,
 			t.priority, t.category, t.channel, coalesce(nullif(rc.name, ''), rc.email, ''),
 			coalesce(co.name, ''), coalesce(su.name, ''), t.created_at, t.last_activity_at, t.closed_at,
 			`+manage+`, `+reply+`, `+participant+`, st.asks_confirmation AND NOT t.is_closed,
@@ -457,51 +497,85 @@ func (s *Store) ticketForViewer(ctx context.Context, v Viewer, id, afterID int64
 		LEFT JOIN contacts rc ON rc.id = t.requester_id
 		LEFT JOIN companies co ON co.id = t.company_id
 		LEFT JOIN staff_users su ON su.id = t.owner_id
-		WHERE t.id = $1 AND `+scope, args...).Scan(&t.ID, &t.Subject, &t.Description, &t.PipelineName,
-		&t.StageName, &t.IsClosed, &t.Priority, &t.Category, &t.Channel, &t.RequesterName,
-		&t.CompanyName, &t.OwnerName, &t.CreatedAt, &t.LastActivityAt, &t.ClosedAt,
-		&d.Access.Manage, &d.Access.Reply, &d.Access.Participant, &t.AwaitsConfirmation, &t.Rated)
-	if err != nil {
-		return d, fmt.Errorf("ticket %d: %w", id, notFound(err))
+		WHERE t.id = $1 AND `+scope, args...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			found = true
+			if err := rows.Scan(&t.ID, &t.Subject, &t.Description, &t.PipelineName,
+				&t.StageName, &t.IsClosed, &t.Priority, &t.Category, &t.Channel, &t.RequesterName,
+				&t.CompanyName, &t.OwnerName, &t.CreatedAt, &t.LastActivityAt, &t.ClosedAt,
+				&d.Access.Manage, &d.Access.Reply, &d.Access.Participant, &t.AwaitsConfirmation, &t.Rated); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	// visible guards each further query: the ticket $1 is in the viewer's detail scope.
+	visible := func(more ...any) (string, []any) {
+		a := append([]any{id}, more...)
+		return "EXISTS (SELECT 1 FROM tickets t WHERE t.id = $1 AND " + v.detailScope(&a) + ")", a
 	}
-	if t.Fields, err = s.ticketFormFields(ctx, id); err != nil {
-		return d, err
+	g, ga := visible()
+	batch.Queue(ticketFormFieldsSQL+" AND "+g+ticketFormFieldsOrder, ga...).Query(func(rows pgx.Rows) error {
+		var err error
+		t.Fields, err = pgx.CollectRows(rows, pgx.RowToStructByPos[TicketField])
+		return err
+	})
+	g, ga = visible(v.AllThreads, afterID)
+	batch.Queue(publicMessagesSQL+" AND "+g+publicMessagesOrder, ga...).Query(func(rows pgx.Rows) error {
+		var err error
+		d.Messages, err = pgx.CollectRows(rows, scanMessage)
+		return err
+	})
+	var atts map[int64][]Attachment
+	g, ga = visible(afterID)
+	batch.Queue(`SELECT a.id, a.message_id, a.ticket_id, a.file_name, a.content_type, a.size_bytes, a.sha256, a.blob_key, a.created_at
+		FROM attachments a JOIN messages m ON m.id = a.message_id
+		WHERE a.ticket_id = $1 AND m.kind = 'public' AND a.message_id > $2 AND `+g+` ORDER BY a.id`, ga...).Query(func(rows pgx.Rows) error {
+		var err error
+		atts, err = collectAttachments(rows)
+		return err
+	})
+	if withParticipants {
+		g, ga = visible()
+		batch.Queue(strings.Replace(participantList, "WHERE tp.ticket_id = $1", "WHERE tp.ticket_id = $1 AND "+g, 1), ga...).Query(func(rows pgx.Rows) error {
+			var err error
+			d.Participants, err = pgx.CollectRows(rows, scanParticipant)
+			return err
+		})
 	}
-	msgs, err := s.publicMessages(ctx, s.Pool, id, v.AllThreads, afterID)
-	d.Messages = msgs
-	return d, err
+	if err := s.Pool.SendBatch(ctx, batch).Close(); err != nil {
+		return d, fmt.Errorf("ticket %d: %w", id, err)
+	}
+	if !found {
+		return TicketDetail{}, fmt.Errorf("ticket %d: %w", id, ErrNotFound)
+	}
+	for i := range d.Messages {
+		d.Messages[i].Attachments = atts[d.Messages[i].ID]
+	}
+	return d, nil
 }
 
-// ticketFormFields returns the ticket's custom properties that are fields of a support form (the
-// newest form naming the key gives the label), in that form's field order. The caller has
-// checked the viewer's scope.
-func (s *Store) ticketFormFields(ctx context.Context, id int64) ([]TicketField, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT label, value FROM (
+// ticketFormFieldsSQL + a guard + ticketFormFieldsOrder read the ticket's ($1) custom properties
+// that are fields of a support form (the newest form naming the key gives the label), in that
+// form's field order: TicketField rows.
+const ticketFormFieldsSQL = `SELECT label, value FROM (
 			SELECT DISTINCT ON (p.key) coalesce(nullif(f.label, ''), p.key) AS label, p.value, f.position, f.id
-			FROM tickets t, jsonb_each_text(t.properties) p
+			FROM tickets tf, jsonb_each_text(tf.properties) p
 			JOIN support_form_fields f ON f.property = 'custom' AND f.prop_key = p.key
-			WHERE t.id = $1 AND p.value <> ''
+			WHERE tf.id = $1 AND p.value <> ''`
+
+const ticketFormFieldsOrder = `
 			ORDER BY p.key, f.form_id DESC
-		) x ORDER BY position, id`, id)
-	if err != nil {
-		return nil, fmt.Errorf("ticket %d fields: %w", id, err)
-	}
-	fields, err := pgx.CollectRows(rows, pgx.RowToStructByPos[TicketField])
-	if err != nil {
-		return nil, fmt.Errorf("ticket %d fields: %w", id, err)
-	}
-	return fields, nil
-}
+		) x ORDER BY position, id`
 
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// publicMessages returns the public messages of the ticket's oldest conversation (or of every
-// conversation, oldest conversation first, when all), oldest first. Internal notes never leave
-// this query.
-func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64, all bool, afterID int64) ([]Message, error) {
-	rows, err := q.Query(ctx, `SELECT m.id, coalesce(nullif(c.name, ''), c.email, su.name, ''),
+// publicMessagesSQL + a guard + publicMessagesOrder read the public messages of the ticket's ($1)
+// oldest conversation (or of every conversation, oldest conversation first, when $2), with ids
+// above $3, oldest first: scanMessage rows. Internal notes never leave this query.
+const publicMessagesSQL = `SELECT m.id, coalesce(nullif(c.name, ''), c.email, su.name, ''),
 			m.author_contact_id IS NOT NULL, m.body, m.created_at, cv.id, cv.channel,
 			m.inbound_mail_id IS NOT NULL
 		FROM messages m
@@ -509,28 +583,16 @@ func (s *Store) publicMessages(ctx context.Context, q querier, ticketID int64, a
 		LEFT JOIN contacts c ON c.id = m.author_contact_id
 		LEFT JOIN staff_users su ON su.id = m.author_staff_id
 		WHERE m.kind = 'public' AND cv.ticket_id = $1 AND m.id > $3 AND ($2 OR cv.id = (
-			SELECT first.id FROM conversations first WHERE first.ticket_id = $1 ORDER BY first.created_at, first.id LIMIT 1))
-		ORDER BY cv.created_at, cv.id, m.created_at, m.id`, ticketID, all, afterID)
-	if err != nil {
-		return nil, fmt.Errorf("messages of ticket %d: %w", ticketID, err)
-	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
-		var m Message
-		err := r.Scan(&m.ID, &m.AuthorName, &m.FromCustomer, &m.Body, &m.CreatedAt, &m.ConversationID, &m.Channel, &m.ByEmail)
-		return m, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]int64, len(msgs))
-	for i, m := range msgs {
-		ids[i] = m.ID
-	}
-	atts, err := attachmentsOf(ctx, q, ids)
-	for i := range msgs {
-		msgs[i].Attachments = atts[msgs[i].ID]
-	}
-	return msgs, err
+			SELECT first.id FROM conversations first WHERE first.ticket_id = $1 ORDER BY first.created_at, first.id LIMIT 1))`
+
+const publicMessagesOrder = `
+		ORDER BY cv.created_at, cv.id, m.created_at, m.id`
+
+// scanMessage reads one row of publicMessagesSQL.
+func scanMessage(r pgx.CollectableRow) (Message, error) {
+	var m Message
+	err := r.Scan(&m.ID, &m.AuthorName, &m.FromCustomer, &m.Body, &m.CreatedAt, &m.ConversationID, &m.Channel, &m.ByEmail)
+	return m, err
 }
 
 // ErrNoDefaultInbox is returned (wrapped in ErrConflict) when a ticket without a conversation

@@ -9,7 +9,7 @@ import (
 // of its shown conversation(s) newer than afterID, for live updates. Errors: ErrNotFound
 // (outside scope).
 func (s *Store) TicketChangesForViewer(ctx context.Context, v Viewer, ticketID, afterID int64) (TicketDetail, error) {
-	return s.ticketForViewer(ctx, v, ticketID, afterID)
+	return s.ticketForViewer(ctx, v, ticketID, afterID, false)
 }
 
 // TicketVisible reports whether the ticket is in the viewer's scope. Errors: ErrNotFound.
