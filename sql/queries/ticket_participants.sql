@@ -6,7 +6,3 @@ ON CONFLICT (ticket_id, contact_id) DO NOTHING;
 
 -- name: TicketParticipantDelete :execrows
 DELETE FROM ticket_participants WHERE ticket_id = @ticket_id AND contact_id = @contact_id;
-
--- name: TicketParticipantIsAny :one
--- Whether the contact participates in any ticket (the portal then offers "Shared with me").
-SELECT EXISTS (SELECT 1 FROM ticket_participants WHERE contact_id = @contact_id)::boolean;
