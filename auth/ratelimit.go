@@ -31,11 +31,14 @@ type Limits struct {
 	MailAccount, MailIP     Limit
 	// APIToken counts every request of one API token (customer token or admin key).
 	APIToken Limit
+	// SCIMToken counts every request of one identity provider's SCIM token.
+	SCIMToken Limit
 }
 
 // DefaultLimits: 10 failed sign-ins per account and 50 per IP in 15 minutes; 5 mail requests
 // (reset, sign-in link, registration) per address and 20 per IP in 15 minutes; 600 API requests
-// per token and minute.
+// per token and minute; 1200 SCIM requests per token and minute (an IdP's first sync of a few
+// thousand users runs in bursts; Okta and Entra back off on 429).
 func DefaultLimits() Limits {
 	return Limits{
 		SigninAccount: Limit{Name: "signin-acct", Max: 10, Window: 15 * time.Minute},
@@ -43,6 +46,7 @@ func DefaultLimits() Limits {
 		MailAccount:   Limit{Name: "mail-acct", Max: 5, Window: 15 * time.Minute},
 		MailIP:        Limit{Name: "mail-ip", Max: 20, Window: 15 * time.Minute},
 		APIToken:      Limit{Name: "api-token", Max: 600, Window: time.Minute},
+		SCIMToken:     Limit{Name: "scim-token", Max: 1200, Window: time.Minute},
 	}
 }
 

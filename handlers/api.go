@@ -94,8 +94,18 @@ func writeProblem(c *fiber.Ctx, p Problem) error {
 }
 
 // APIErrorAnswer is the API's answer to an error the error table mapped to status: a problem
-// (503 with the unavailable type; the caller sets Retry-After).
+// (503 with the unavailable type; the caller sets Retry-After); under /scim/ a SCIM error.
 func APIErrorAnswer(c *fiber.Ctx, status int) error {
+	if isSCIMPath(c.Path()) { // SCIM answers in its own Error schema (RFC 7644 §3.12)
+		switch status {
+		case fiber.StatusServiceUnavailable:
+			c.Set(fiber.HeaderRetryAfter, "5")
+			return SCIMError(c, status, "", "A dependency is unavailable; try again shortly.")
+		case fiber.StatusRequestEntityTooLarge:
+			return SCIMError(c, status, "", "The request body is too large.")
+		}
+		return SCIMError(c, status, "", "")
+	}
 	switch status {
 	case fiber.StatusServiceUnavailable:
 		c.Set(fiber.HeaderRetryAfter, "5")

@@ -182,6 +182,9 @@ func (s *Server) routes() {
 	admin.Post("/providers/:id/rotate", h.AdminProviderRotate)
 	admin.Get("/providers/:id/test", h.AdminProviderTest)
 	admin.Post("/providers/:id/test", h.AdminProviderTestToken)
+	admin.Get("/providers/:id/scim", h.AdminProviderSCIM) // SCIM provisioning tokens (issue 17.4), audited
+	admin.Post("/providers/:id/scim/tokens", h.AdminProviderSCIMTokenCreate)
+	admin.Post("/providers/:id/scim/tokens/:token/revoke", h.AdminProviderSCIMTokenRevoke)
 	admin.Get("/kb", h.AdminKBList)
 	admin.Post("/kb", h.AdminKBSave)
 	admin.Get("/kb/new", h.AdminKBNew)
@@ -236,6 +239,10 @@ func (s *Server) routes() {
 	groups.Post("/:id/members/remove", h.APIGroupMembersRemove)
 	authed.Get("/settings", handlers.RequireScope(store.ScopeSettingsRead), h.APISettingsShow)
 	api.Use(h.APINotFound)
+
+	// SCIM 2.0 (issue 17.4): an identity provider's SCIM token only (per provider, rate-limited);
+	// no session, cookie, CSRF or locale (IsAPIPath); errors in the SCIM Error schema.
+	app.Use(handlers.SCIMPrefix, h.SCIMAuth, h.SCIMRateLimit, h.SCIM())
 
 	app.Use(s.notFound)
 	s.uploads = streamedUploads(app)

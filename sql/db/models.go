@@ -270,6 +270,41 @@ type PortalSetting struct {
 	UpdatedAt time.Time
 }
 
+type ScimGroup struct {
+	GroupID    int64
+	ProviderID int64
+	ExternalID *string
+	Created    bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+type ScimToken struct {
+	ID               int64
+	ProviderID       int64
+	Name             string
+	TokenHash        []byte
+	Hint             string
+	CreatedByStaffID *int64
+	CreatedAt        time.Time
+	ExpiresAt        pgtype.Timestamptz
+	LastUsedAt       pgtype.Timestamptz
+	RevokedAt        pgtype.Timestamptz
+}
+
+type ScimUser struct {
+	ContactID   int64
+	ProviderID  int64
+	UserName    string
+	ExternalID  *string
+	GivenName   string
+	FamilyName  string
+	Active      bool
+	PriorStatus *string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
 type StaffUser struct {
 	ID            int64
 	Email         string
