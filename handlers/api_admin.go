@@ -120,6 +120,12 @@ func (h *Handlers) apiAdminTicket(c *fiber.Ctx, status int, id int64) error {
 	if err != nil {
 		return err
 	}
+	return writeJSON(c, status, apiAdminTicketOf(d))
+}
+
+// apiAdminTicketOf is d as admin keys (and webhooks) see it: every message, internal notes
+// marked internal.
+func apiAdminTicketOf(d store.InboxTicket) apiAdminTicket {
 	t := d.Ticket
 	stage := t.StageName
 	out := apiAdminTicket{apiTicket: apiTicket{ID: t.ID, Subject: t.Subject, Status: ticketStatus(t.IsClosed), Stage: &stage, Pipeline: t.PipelineName,
@@ -148,7 +154,7 @@ func (h *Handlers) apiAdminTicket(c *fiber.Ctx, status int, id int64) error {
 			out.Messages = append(out.Messages, apiStaffMessage{apiMessage: am, Internal: m.Internal})
 		}
 	}
-	return writeJSON(c, status, out)
+	return out
 }
 
 // apiTicketInput is the body of a ticket created by an admin key (schema TicketInput).

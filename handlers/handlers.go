@@ -33,6 +33,8 @@ type Handlers struct {
 	TOTPSealer *providers.Sealer
 	// MailSealer seals inboxes' IMAP passwords (its own HKDF key, server.MailSealerInfo).
 	MailSealer *providers.Sealer
+	// WebhookSealer seals webhooks' signing secrets (its own HKDF key, store.WebhookSealerInfo).
+	WebhookSealer *providers.Sealer
 	// SSO is the identity-provider registry (issue 5); SSODeps builds providers for the admin
 	// console; ProvidersChanged reloads the registry on every instance (Redis pub/sub).
 	SSO              *auth.Registry

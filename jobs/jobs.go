@@ -1,7 +1,8 @@
 // Package jobs runs Portico's background work on a PostgreSQL-backed queue
 // (github.com/riverqueue/river with the pgx v5 driver): jobs are inserted in the transaction of
 // the change that causes them (store.EnqueueMail), so none is lost when an instance dies, and
-// any instance may work them. Today the one job is outbound mail.
+// any instance may work them: outbound mail, inbound mail, webhooks (webhooks.go) and the
+// hourly purge.
 package jobs
 
 import (
@@ -48,6 +49,11 @@ type Config struct {
 	Tokens *inbound.Tokens
 	// RatingLinks signs the closing mail's satisfaction links (nil = the mail carries none).
 	RatingLinks *store.RatingLinks
+	// WebhookPayload builds the body of an event's webhook messages (handlers.WebhookPayload:
+	// the API's representations); nil = events wait.
+	WebhookPayload func(context.Context, store.WebhookEvent) ([]byte, error)
+	// WebhookSealer opens the webhooks' signing secrets (nil = deliveries wait).
+	WebhookSealer store.SecretSealer
 }
 
 // Queue is the job client: it works jobs once started.
@@ -69,6 +75,12 @@ func New(cfg Config) (*Queue, error) {
 		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &ReplyMailWorker{cfg: cfg}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &WebhookEventWorker{cfg: cfg}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &WebhookDeliveryWorker{cfg: cfg}); err != nil {
 		return nil, err
 	}
 	if cfg.RetryBase <= 0 {
@@ -250,7 +262,8 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 	return nil
 }
 
-// PurgeTokens is the hourly job that deletes old one-time link tokens and API idempotency keys.
+// PurgeTokens is the hourly job that deletes old one-time link tokens, API idempotency keys
+// and webhook delivery attempts older than store.WebhookLogDays.
 type PurgeTokens struct{}
 
 // Kind is River's job kind.
@@ -265,6 +278,9 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeTokens]) error
 	if _, err := w.store.AccountTokensPurge(ctx); err != nil {
 		return err
 	}
-	_, err := w.store.APIIdempotencyPurge(ctx) // API idempotency keys older than 24 hours
+	if _, err := w.store.APIIdempotencyPurge(ctx); err != nil { // API idempotency keys older than 24 hours
+		return err
+	}
+	_, err := w.store.WebhookDeliveriesPurge(ctx)
 	return err
 }

@@ -44,10 +44,14 @@ func (s *Server) wireAccounts(ctx context.Context, cat *handlers.Catalogue, pref
 		return err
 	}
 	s.Handlers.RatingLinks = ratingLinks
+	// Webhooks (issue 17.3): signing secrets sealed under their own HKDF key.
+	if s.Handlers.WebhookSealer, err = providers.NewSealerFor(cfg.SecretKey, store.WebhookSealerInfo); err != nil {
+		return err
+	}
 	s.Jobs, err = jobs.New(jobs.Config{Pool: s.Pool, Store: s.Store, Settings: s.Settings.Get, Sender: sender, Renderer: renderer, RatingLinks: ratingLinks,
 		Translate: func(lang string) func(string, ...any) string { return cat.Match(lang).T },
 		BaseURL:   cfg.BaseURL, RetryBase: cfg.MailRetryBase, PollInterval: opt.JobPollInterval, Log: s.Log,
-		Inbound: proc, Tokens: s.MailTokens})
+		Inbound: proc, Tokens: s.MailTokens, WebhookPayload: s.Handlers.WebhookPayload, WebhookSealer: s.Handlers.WebhookSealer})
 	if err != nil {
 		return err
 	}

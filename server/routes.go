@@ -152,6 +152,16 @@ func (s *Server) routes() {
 	admin.Get("/api-keys", h.AdminAPIKeyList) // issue 17: keys for the JSON API, audited
 	admin.Post("/api-keys", h.AdminAPIKeyCreate)
 	admin.Post("/api-keys/:id/revoke", h.AdminAPIKeyRevoke)
+	admin.Get("/webhooks", h.AdminWebhookList) // issue 17.3: subscriptions, signed deliveries, log
+	admin.Post("/webhooks", h.AdminWebhookCreate)
+	admin.Get("/webhooks/:id", h.AdminWebhookShow)
+	admin.Post("/webhooks/:id", h.AdminWebhookUpdate)
+	admin.Get("/webhooks/:id/deliveries", h.AdminWebhookDeliveries)
+	admin.Post("/webhooks/:id/enable", h.AdminWebhookEnable)
+	admin.Post("/webhooks/:id/disable", h.AdminWebhookDisable)
+	admin.Post("/webhooks/:id/rotate", h.AdminWebhookRotate)
+	admin.Post("/webhooks/:id/test", h.AdminWebhookTest)
+	admin.Post("/webhooks/:id/delete", h.AdminWebhookDelete)
 	admin.Get("/satisfaction", h.AdminSatisfaction)
 	admin.Get("/groups", h.AdminGroupList)
 	admin.Post("/groups", h.AdminGroupCreate)

@@ -400,3 +400,29 @@ type TimelineEvent struct {
 	Summary   string
 	CreatedAt time.Time
 }
+
+type Webhook struct {
+	ID               int64
+	Url              string
+	Description      string
+	Events           []string
+	Enabled          bool
+	SecretSealed     []byte
+	SecretHint       string
+	CreatedByStaffID *int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+type WebhookDelivery struct {
+	ID         int64
+	WebhookID  int64
+	MessageID  string
+	Event      string
+	Attempt    int32
+	Status     *int32
+	Error      string
+	DurationMs int32
+	Outcome    string
+	CreatedAt  time.Time
+}

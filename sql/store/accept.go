@@ -62,14 +62,18 @@ func (s *Store) TicketAcceptForViewer(ctx context.Context, v Viewer, ticketID in
 // the first closed stage) and stamps closed_at; the caller holds the ticket's row lock.
 // Errors: ErrConflict (no closed stage).
 func closeTicket(ctx context.Context, tx pgx.Tx, ticketID int64) error {
-	var stageID int64
+	var stageID, fromID int64
+	var wasClosed bool
 	err := tx.QueryRow(ctx, `SELECT coalesce(p.closed_stage_id,
-			(SELECT id FROM stages WHERE pipeline_id = p.id AND is_closed ORDER BY position, id LIMIT 1))
-		FROM pipelines p JOIN tickets t ON t.pipeline_id = p.id WHERE t.id = $1`, ticketID).Scan(&stageID)
+			(SELECT id FROM stages WHERE pipeline_id = p.id AND is_closed ORDER BY position, id LIMIT 1)), t.stage_id, t.is_closed
+		FROM pipelines p JOIN tickets t ON t.pipeline_id = p.id WHERE t.id = $1`, ticketID).Scan(&stageID, &fromID, &wasClosed)
 	if err != nil || stageID == 0 {
 		return fmt.Errorf("close ticket %d: pipeline has no closed stage: %w", ticketID, ErrConflict)
 	}
 	if _, err = tx.Exec(ctx, `UPDATE tickets SET stage_id = $2, is_closed = true, closed_at = now(), last_activity_at = now() WHERE id = $1`, ticketID, stageID); err != nil {
+		return err
+	}
+	if err := emitStageChange(ctx, tx, ticketID, fromID, wasClosed); err != nil {
 		return err
 	}
 	return enqueueRatingRequest(ctx, tx, ticketID)

@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"portico/webhook"
 )
 
 // Purposes of one-time link tokens (account_tokens.purpose).
@@ -342,6 +344,9 @@ func (s *Store) AccountVerify(ctx context.Context, token string) (Contact, error
 			c = Contact{Email: t.Email, Name: p.Name, Language: p.Lang}
 			if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, language) VALUES ($1, $2, $3) RETURNING id`,
 				c.Email, CleanName(c.Name), c.Language).Scan(&c.ID); err != nil {
+				return err
+			}
+			if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: c.ID}); err != nil {
 				return err
 			}
 		case err != nil:

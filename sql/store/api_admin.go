@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/webhook"
 )
 
 // Staff-side writes of the JSON API, for admin API keys (issue 17). Like the agent inbox they
@@ -91,12 +93,15 @@ func (s *Store) APITicketCreate(ctx context.Context, n APITicketNew) (int64, err
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO messages (conversation_id, ticket_id, kind, author_contact_id, body) VALUES ($1, $2, 'public', $3, $4)`,
-			convID, id, contactID, n.Body); err != nil {
+		var msgID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO messages (conversation_id, ticket_id, kind, author_contact_id, body) VALUES ($1, $2, 'public', $3, $4) RETURNING id`,
+			convID, id, contactID, n.Body).Scan(&msgID); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, summary) VALUES ($1, 'ticket', $2, $3)`, contactID, id, n.Subject)
-		return err
+		if _, err = tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, summary) VALUES ($1, 'ticket', $2, $3)`, contactID, id, n.Subject); err != nil {
+			return err
+		}
+		return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id, MessageID: msgID})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("API ticket: %w", err)
@@ -172,6 +177,9 @@ func (s *Store) APIMessageCreate(ctx context.Context, ticketID int64, n APIMessa
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO messages (conversation_id, ticket_id, kind, author_contact_id, author_staff_id, body)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`, convID, ticketID, kind, contact, staff, n.Body).Scan(&m.ID, &m.CreatedAt); err != nil {
+			return err
+		}
+		if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.MessageAdded, TicketID: ticketID, MessageID: m.ID}); err != nil {
 			return err
 		}
 		if n.Internal {

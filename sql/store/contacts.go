@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"portico/webhook"
 )
 
 // Contact is a customer record.
@@ -65,8 +66,11 @@ func (s *Store) ContactAdd(ctx context.Context, email, name, company string) (Co
 			}
 			cid, c.CompanyID = &id, id
 		}
-		return tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id) VALUES ($1, $2, $3) RETURNING id`,
-			email, CleanName(name), cid).Scan(&c.ID)
+		if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id) VALUES ($1, $2, $3) RETURNING id`,
+			email, CleanName(name), cid).Scan(&c.ID); err != nil {
+			return err
+		}
+		return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: c.ID})
 	})
 	if isUnique(err) {
 		return Contact{}, fmt.Errorf("contact %s: %w", email, ErrConflict)

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/webhook"
 )
 
 // Support forms (issue 6): an admin builds a form from ticket properties and connects it to an
@@ -550,7 +552,7 @@ func (s *Store) SupportFormSubmit(ctx context.Context, v Viewer, formID int64, s
 			return err
 		}
 		if strings.TrimSpace(description) == "" && !hasFiles {
-			return nil
+			return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id})
 		}
 		var msgID int64
 		var at time.Time
@@ -561,9 +563,11 @@ func (s *Store) SupportFormSubmit(ctx context.Context, v Viewer, formID int64, s
 		if _, err := insertAttachments(ctx, tx, sub.Files, id, msgID); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, message_id, summary)
-			VALUES ($1, 'email', $2, $3, $4)`, v.ContactID, id, msgID, subject)
-		return err
+		if _, err = tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, message_id, summary)
+			VALUES ($1, 'email', $2, $3, $4)`, v.ContactID, id, msgID, subject); err != nil {
+			return err
+		}
+		return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id, MessageID: msgID})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("support form %d submission: %w", formID, err)

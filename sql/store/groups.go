@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/webhook"
 )
 
 // Group is an access group (a CRM list of contacts).
@@ -349,6 +351,9 @@ func (s *Store) GroupImportCSV(ctx context.Context, editor Staff, id int64, r io
 				}
 				if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id) VALUES ($1, $2, $3) RETURNING id`,
 					r.email, CleanName(name), comp).Scan(&cid); err != nil {
+					return err
+				}
+				if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: cid}); err != nil {
 					return err
 				}
 				res.Created++

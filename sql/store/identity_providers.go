@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"portico/auth"
+	"portico/webhook"
 )
 
 // Identity-provider kinds (identity_providers.kind), auth's.
@@ -377,6 +378,9 @@ func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id auth.Ide
 			}
 			if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, company_id, language) VALUES ($1, $2, $3, $4) RETURNING id`,
 				email, CleanName(name), companyID, ssoLocale(id.Locale)).Scan(&c.ID); err != nil {
+				return c, err
+			}
+			if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: c.ID}); err != nil {
 				return c, err
 			}
 		}

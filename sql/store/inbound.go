@@ -16,6 +16,8 @@ import (
 	"github.com/riverqueue/river"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
+
+	"portico/webhook"
 )
 
 // Inbound mail statuses (inbound_mails.status).
@@ -574,10 +576,16 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			if err != nil {
 				return finish(InboundFailed, "no_from", 0)
 			}
+			var inserted bool
 			if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name) VALUES ($1, $2)
-				ON CONFLICT (lower(email)) DO UPDATE SET email = contacts.email RETURNING id, coalesce(company_id, 0)`,
-				addr, CleanName(clip(partyName, 200))).Scan(&contactID, &companyID); err != nil {
+				ON CONFLICT (lower(email)) DO UPDATE SET email = contacts.email RETURNING id, coalesce(company_id, 0), xmax = 0`,
+				addr, CleanName(clip(partyName, 200))).Scan(&contactID, &companyID, &inserted); err != nil {
 				return err
+			}
+			if inserted && !d.Historic {
+				if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: contactID}); err != nil {
+					return err
+				}
 			}
 		}
 		subject := clip(strings.TrimSpace(d.Subject), MaxSubjectRunes)
@@ -588,7 +596,8 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 		if strings.TrimSpace(body) == "" && (d.Files == nil || len(d.Files.Files) == 0) {
 			body = "(empty)"
 		}
-		var convID int64
+		var convID, fromStage int64
+		var wasClosed bool
 		if target == 0 {
 			var stageID, pipelineID int64
 			if err := tx.QueryRow(ctx, `SELECT s.id, s.pipeline_id FROM stages s JOIN pipelines p ON p.id = s.pipeline_id
@@ -613,9 +622,10 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 		} else {
 			var closed bool
 			var pipelineID int64
-			if err := tx.QueryRow(ctx, `SELECT is_closed, pipeline_id FROM tickets WHERE id = $1 FOR UPDATE`, target).Scan(&closed, &pipelineID); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT is_closed, pipeline_id, stage_id FROM tickets WHERE id = $1 FOR UPDATE`, target).Scan(&closed, &pipelineID, &fromStage); err != nil {
 				return notFound(err)
 			}
+			wasClosed = closed
 			err := tx.QueryRow(ctx, `SELECT id FROM conversations WHERE ticket_id = $1 ORDER BY (channel = 'email') DESC, created_at, id LIMIT 1`, target).Scan(&convID)
 			if errors.Is(err, pgx.ErrNoRows) {
 				inbox := d.InboxID
@@ -674,6 +684,20 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			if _, err := tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, message_id, summary, created_at) VALUES ($1, 'email', $2, $3, $4, coalesce($5, now()))`,
 				contactID, target, res.MessageID, subject, at); err != nil {
 				return err
+			}
+		}
+		if !d.Historic { // an imported mailbox's history is not news
+			ev := WebhookEvent{Type: webhook.MessageAdded, TicketID: target, MessageID: res.MessageID}
+			if res.NewTicket {
+				ev.Type = webhook.TicketCreated
+			}
+			if err := emitWebhook(ctx, tx, ev); err != nil {
+				return err
+			}
+			if !res.NewTicket {
+				if err := emitStageChange(ctx, tx, target, fromStage, wasClosed); err != nil {
+					return err
+				}
 			}
 		}
 		if !d.Auto && !d.Historic && !d.Outgoing && len(d.Cc) > 0 {

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/webhook"
 )
 
 // The agent inbox: staff queries over EVERY ticket. They take no Viewer on purpose and must
@@ -276,6 +278,10 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 		if m.Attachments, err = insertAttachments(ctx, tx, files, ticketID, m.ID); err != nil {
 			return err
 		}
+		// Internal notes too: webhooks are the admins' own systems; the payload marks them.
+		if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.MessageAdded, TicketID: ticketID, MessageID: m.ID}); err != nil {
+			return err
+		}
 		if !internal {
 			if _, err := tx.Exec(ctx, `UPDATE tickets SET last_activity_at = $2 WHERE id = $1`, ticketID, m.CreatedAt); err != nil {
 				return err
@@ -312,9 +318,10 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 // requester a link to answer "Is this solved?".
 func (s *Store) InboxTicketSetStage(ctx context.Context, ticketID, stageID int64) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		var wasAwaiting bool
-		err := tx.QueryRow(ctx, `SELECT st.asks_confirmation AND NOT t.is_closed FROM tickets t JOIN stages st ON st.id = t.stage_id
-			WHERE t.id = $1 FOR UPDATE OF t`, ticketID).Scan(&wasAwaiting)
+		var wasAwaiting, wasClosed bool
+		var fromID int64
+		err := tx.QueryRow(ctx, `SELECT st.asks_confirmation AND NOT t.is_closed, t.stage_id, t.is_closed FROM tickets t JOIN stages st ON st.id = t.stage_id
+			WHERE t.id = $1 FOR UPDATE OF t`, ticketID).Scan(&wasAwaiting, &fromID, &wasClosed)
 		if err != nil {
 			return fmt.Errorf("ticket %d stage: %w", ticketID, notFound(err))
 		}
@@ -326,6 +333,9 @@ func (s *Store) InboxTicketSetStage(ctx context.Context, ticketID, stageID int64
 			RETURNING st.asks_confirmation AND NOT st.is_closed, st.is_closed AND NOT old.is_closed`, ticketID, stageID).Scan(&awaiting, &closes)
 		if err != nil {
 			return fmt.Errorf("ticket %d stage %d: %w", ticketID, stageID, notFound(err))
+		}
+		if err := emitStageChange(ctx, tx, ticketID, fromID, wasClosed); err != nil {
+			return err
 		}
 		if closes {
 			if err := enqueueRatingRequest(ctx, tx, ticketID); err != nil {
@@ -438,7 +448,10 @@ func (s *Store) InboxTicketCreate(ctx context.Context, staffID int64, n InboxTic
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, summary) VALUES ($1, 'ticket', $2, $3)`,
 			contactID, id, n.Subject)
-		return err
+		if err != nil {
+			return err
+		}
+		return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("new ticket: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"portico/sql/db"
+	"portico/webhook"
 )
 
 // Participants (issue 16.1): people besides the requester who see a ticket. Who reaches a
@@ -105,9 +106,13 @@ func contactForShare(ctx context.Context, tx pgx.Tx, email, name string, create 
 	if !create {
 		return 0, 0, false, nil
 	}
+	var inserted bool
 	err = tx.QueryRow(ctx, `INSERT INTO contacts (email, name) VALUES ($1, $2)
-		ON CONFLICT (lower(email)) DO UPDATE SET email = contacts.email RETURNING id, coalesce(company_id, 0)`,
-		email, CleanName(clip(name, 200))).Scan(&id, &company)
+		ON CONFLICT (lower(email)) DO UPDATE SET email = contacts.email RETURNING id, coalesce(company_id, 0), xmax = 0`,
+		email, CleanName(clip(name, 200))).Scan(&id, &company, &inserted)
+	if err == nil && inserted {
+		err = emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: id})
+	}
 	return id, company, err == nil, err
 }
 

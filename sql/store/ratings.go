@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/webhook"
 )
 
 // Satisfaction (issue 16.4): when a ticket closes and the setting csat_enabled is on, its
@@ -150,18 +152,19 @@ func validRating(score, comment string) (string, error) {
 // insertRating records the vote for the ticket's current close. Errors: ErrConflict (already
 // voted for this close).
 func insertRating(ctx context.Context, tx pgx.Tx, ticketID, contactID int64, closedAt time.Time, score, comment string) error {
-	tag, err := tx.Exec(ctx, `INSERT INTO ticket_ratings (ticket_id, closed_at, contact_id, score, comment, inbox_id, owner_id)
+	var id int64
+	err := tx.QueryRow(ctx, `INSERT INTO ticket_ratings (ticket_id, closed_at, contact_id, score, comment, inbox_id, owner_id)
 		SELECT t.id, $2, $3, $4, $5,
 			(SELECT cv.inbox_id FROM conversations cv WHERE cv.ticket_id = t.id ORDER BY cv.created_at, cv.id LIMIT 1), t.owner_id
 		FROM tickets t WHERE t.id = $1
-		ON CONFLICT (ticket_id, closed_at) DO NOTHING`, ticketID, closedAt, contactID, score, comment)
+		ON CONFLICT (ticket_id, closed_at) DO NOTHING RETURNING id`, ticketID, closedAt, contactID, score, comment).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("rating of ticket %d: already given: %w", ticketID, ErrConflict)
+	}
 	if err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("rating of ticket %d: already given: %w", ticketID, ErrConflict)
-	}
-	return nil
+	return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.SatisfactionRated, TicketID: ticketID, RatingID: id, ContactID: contactID})
 }
 
 // TicketRateForViewer records the viewer's vote on a closed ticket they hold (requester or

@@ -48,6 +48,7 @@ type Settings struct {
 	FormSettings
 	ParticipantSettings
 	SatisfactionSettings
+	WebhookSettings
 }
 
 // SettingKind tells the admin console which input a setting needs.

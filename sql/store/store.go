@@ -133,3 +133,9 @@ func (s *Store) IsEmpty(ctx context.Context) (bool, error) {
 	err := s.Pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM tickets) AND NOT EXISTS (SELECT 1 FROM contacts)`).Scan(&empty)
 	return empty, err
 }
+
+// isForeignKey reports whether err is a foreign-key violation.
+func isForeignKey(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"portico/webhook"
 )
 
 // Ticket list status filters (query string `status`).
@@ -647,9 +649,9 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 		scope := v.replyScope(&args)
 		var closed, awaiting bool
 		var subject string
-		var pipelineID int64
-		err := tx.QueryRow(ctx, `SELECT t.is_closed, t.subject, t.pipeline_id, st.asks_confirmation AND NOT t.is_closed
-			FROM tickets t JOIN stages st ON st.id = t.stage_id WHERE t.id = $1 AND `+scope+` FOR UPDATE OF t`, args...).Scan(&closed, &subject, &pipelineID, &awaiting)
+		var pipelineID, stageID int64
+		err := tx.QueryRow(ctx, `SELECT t.is_closed, t.subject, t.pipeline_id, st.asks_confirmation AND NOT t.is_closed, t.stage_id
+			FROM tickets t JOIN stages st ON st.id = t.stage_id WHERE t.id = $1 AND `+scope+` FOR UPDATE OF t`, args...).Scan(&closed, &subject, &pipelineID, &awaiting, &stageID)
 		if err != nil {
 			return notFound(err)
 		}
@@ -694,6 +696,12 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 		_, err = tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, message_id, summary)
 			VALUES ($1, 'email', $2, $3, $4)`, v.ContactID, ticketID, m.ID, subject)
 		if err != nil {
+			return err
+		}
+		if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.MessageAdded, TicketID: ticketID, MessageID: m.ID}); err != nil {
+			return err
+		}
+		if err := emitStageChange(ctx, tx, ticketID, stageID, closed); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `SELECT coalesce(nullif(name, ''), email) FROM contacts WHERE id = $1`, v.ContactID).Scan(&m.AuthorName)
