@@ -110,7 +110,7 @@ func (h *Handlers) readMessageForm(c *fiber.Ctx, limits store.UploadLimits) (*me
 			}
 			f.Fields[name] = string(b)
 			if name == "_csrf" && pending {
-				if !SessionOf(c).CheckCSRF(string(b)) {
+				if !CheckCSRF(c, string(b)) {
 					batch.Discard(ctx)
 					return nil, errCSRF
 				}

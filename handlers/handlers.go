@@ -42,4 +42,6 @@ type Handlers struct {
 	ProvidersChanged func(ctx context.Context) error
 	// RatingLinks checks the satisfaction links of closing mails (issue 16.4).
 	RatingLinks *store.RatingLinks
+	// Guests keeps the sessions guest links open (issue 16.3), apart from Sessions.
+	Guests *auth.GuestSessions
 }

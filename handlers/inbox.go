@@ -190,6 +190,8 @@ type inboxTicketView struct {
 	Sharing *sharingView
 	// Ratings are the satisfaction votes of the ticket's closes (issue 16.4).
 	Ratings []ratingRow
+	// GuestLinks is the guest-link box (issue 16.3); nil while guest links are off.
+	GuestLinks *inboxGuestLinks
 }
 
 func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (*inboxTicketView, error) {
@@ -256,6 +258,9 @@ func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (
 		return nil, err
 	}
 	v.Ratings = ratingRows(p, ratings)
+	if v.GuestLinks, err = h.inboxGuestLinks(c, p, t.ID); err != nil {
+		return nil, err
+	}
 	v.Compose = composeForm{Action: "/admin/inbox/" + strconv.FormatInt(t.ID, 10) + "/messages"}
 	if st := SettingsOf(c); st.AttachmentMaxFiles > 0 {
 		v.Compose.CanAttach, v.Compose.Limits = true, attachmentText(p, st, "AttachmentLimits")
@@ -310,6 +315,9 @@ func (h *Handlers) InboxTicketShow(c *fiber.Ctx) error {
 		v.Flash = p.T("ShareAdded")
 	case "participant_removed":
 		v.Flash = p.T("ShareRemoved")
+	case "guest_links_revoked":
+		n, _ := strconv.Atoi(c.Query("n"))
+		v.Flash = p.T("GuestLinksRevoked", "Count", n)
 	}
 	p.Data = v
 	if IsHTMX(c) {

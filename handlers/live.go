@@ -3,7 +3,6 @@ package handlers
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"portico/metrics"
+	"portico/sql/store"
 )
 
 // Live fans ticket-change notices out to the ticket pages open on this instance. Notices travel
@@ -116,7 +116,12 @@ func (h *Handlers) TicketEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := h.viewer(c, "")
+	return h.ticketEvents(c, id, h.viewer(c, ""), nil)
+}
+
+// ticketEvents streams the events of ticket id to viewer v (TicketEvents); recheck, when set,
+// is asked on every change too and ends the stream when it fails (a guest link revoked).
+func (h *Handlers) ticketEvents(c *fiber.Ctx, id int64, v store.Viewer, recheck func(context.Context) error) error {
 	if err := h.Store.TicketVisible(c.UserContext(), v, id); err != nil {
 		return err
 	}
@@ -149,7 +154,7 @@ func (h *Handlers) TicketEvents(c *fiber.Ctx) error {
 			case <-notices:
 				// Scope is checked again on every change: a participant removed (or a ticket
 				// filtered away) loses the stream at once, not at its next reconnect.
-				if h.Store.TicketVisible(ctx, v, id) != nil {
+				if h.Store.TicketVisible(ctx, v, id) != nil || (recheck != nil && recheck(ctx) != nil) {
 					return
 				}
 				if !send("event: changed\ndata: ticket\n\n") {
@@ -178,21 +183,31 @@ func (h *Handlers) TicketEvents(c *fiber.Ctx) error {
 // message shown; when the ticket's state is no longer the page's, also of the close button and
 // the reply box.
 func (h *Handlers) TicketMessagesAfter(c *fiber.Ctx) error {
-	VaryHTMX(c)
 	id, err := ticketID(c)
 	if err != nil {
 		return err
 	}
+	return h.messagesAfter(c, id, h.portalSurface(c, id))
+}
+
+// messagesAfter is TicketMessagesAfter on a surface (the portal, or a guest link).
+func (h *Handlers) messagesAfter(c *fiber.Ctx, id int64, surf ticketSurface) error {
+	VaryHTMX(c)
 	after, _ := strconv.ParseInt(c.Query("after"), 10, 64)
-	ch, err := h.Store.TicketChangesForViewer(c.UserContext(), h.viewer(c, ""), id, after)
+	ch, err := h.Store.TicketChangesForViewer(c.UserContext(), surf.Viewer, id, after)
 	if err != nil {
 		return err
 	}
 	if !IsHTMX(c) { // a plain request: the whole page holds the same
-		return c.Redirect(fmt.Sprintf("/tickets/%d", id), fiber.StatusSeeOther)
+		return c.Redirect(surf.Base, fiber.StatusSeeOther)
 	}
-	p := h.newPage(c, "", nil)
-	tv := h.ticketView(c, p, ch)
+	p := h.surfacePage(c, surf, "")
+	var tv *ticketView
+	if surf.Guest != nil {
+		tv = h.guestTicketView(c, p, ch)
+	} else {
+		tv = h.ticketView(c, p, ch)
+	}
 	// The page says which state it shows; when the ticket was closed or reopened since, its
 	// actions and reply box are swapped too (otherwise the box is left alone: typing goes on).
 	if state := c.Query("state"); state != "" && state != tv.State {

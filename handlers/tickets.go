@@ -236,6 +236,56 @@ type ticketView struct {
 	Confirm *confirmView
 	// Rating asks "How did we do?" on a closed ticket (issue 16.4).
 	Rating *ratingView
+	// Base is the page's own path ("/tickets/12", or "/guest/t/12" through a guest link): the
+	// live updates and the reply box are under it.
+	Base string
+	// Guest is the banner of a page opened through a guest link (issue 16.3); nil otherwise.
+	Guest *guestView
+}
+
+// ticketSurface is where a ticket page lives and who looks at it: the portal (/tickets/:id,
+// the signed-in customer's Viewer) or a guest link (/guest/t/:id, the recipient's Viewer
+// confined to that ticket).
+type ticketSurface struct {
+	Viewer store.Viewer
+	// Base is the ticket page's path.
+	Base string
+	// Guest is the guest access of a guest-link surface (nil in the portal).
+	Guest *guestAccess
+}
+
+// portalSurface is the signed-in customer's surface of ticket id.
+func (h *Handlers) portalSurface(c *fiber.Ctx, id int64) ticketSurface {
+	return ticketSurface{Viewer: h.viewer(c, ""), Base: "/tickets/" + strconv.FormatInt(id, 10)}
+}
+
+// surfacePage is the envelope of a ticket page on the surface.
+func (h *Handlers) surfacePage(c *fiber.Ctx, surf ticketSurface, title string) *Page {
+	if surf.Guest != nil {
+		return h.guestPage(c, title)
+	}
+	return h.newPage(c, title, nil)
+}
+
+// surfaceView is the ticket page's view model on the surface (the portal's with its "Shared
+// with" box; the guest link's narrowed, guestTicketView).
+func (h *Handlers) surfaceView(c *fiber.Ctx, p *Page, d store.TicketDetail, surf ticketSurface) (*ticketView, error) {
+	if surf.Guest != nil {
+		return h.guestTicketView(c, p, d), nil
+	}
+	tv := h.ticketView(c, p, d)
+	tv.Sharing = h.sharingView(c, p, d)
+	return tv, nil
+}
+
+// renderTicketPage renders the whole ticket page: in the portal's layout, or for a guest link
+// in the guest layout (no navigation).
+func (h *Handlers) renderTicketPage(c *fiber.Ctx, status int, p *Page, surf ticketSurface) error {
+	if surf.Guest != nil {
+		c.Status(status)
+		return c.Render("pages/ticket", p, "layouts/guest")
+	}
+	return h.renderPage(c, status, "pages/ticket", p)
 }
 
 // replyForm is the reply box: what was typed, and the errors beside it.
@@ -328,6 +378,7 @@ func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *tick
 	}
 	tv.Created, tv.CreatedISO = p.Locale.Times(t.CreatedAt)
 	tv.Activity, tv.ActivityISO = p.Locale.Times(t.LastActivityAt)
+	tv.Base = "/tickets/" + strconv.FormatInt(t.ID, 10)
 	tv.Messages = make([]messageView, len(d.Messages))
 	var conv int64
 	for i, m := range d.Messages {
@@ -397,8 +448,13 @@ func (h *Handlers) TicketReplyCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return h.replyCreate(c, id, h.portalSurface(c, id))
+}
+
+// replyCreate is TicketReplyCreate on a surface (the portal, or a guest link).
+func (h *Handlers) replyCreate(c *fiber.Ctx, id int64, surf ticketSurface) error {
 	st := SettingsOf(c)
-	v := h.viewer(c, "")
+	v := surf.Viewer
 	form, err := h.readMessageForm(c, store.LimitsFrom(st))
 	if err != nil {
 		if errors.Is(err, errCSRF) {
@@ -410,27 +466,29 @@ func (h *Handlers) TicketReplyCreate(c *fiber.Ctx) error {
 	defer form.Files.Discard(ctx)
 	body := form.Fields["body"]
 	if form.FileError != "" {
-		return h.replyRefused(c, v, id, body, nil, form.FileError)
+		return h.replyRefused(c, surf, id, body, nil, form.FileError)
 	}
 	m, err := h.Store.TicketReplyCreate(ctx, v, id, body, store.ReplyOptions{AllowOnClosed: st.AllowReplyOnClosed, ReopenOnReply: st.ReopenOnReply, Files: form.Files})
 	var ve *store.ValidationError
 	switch {
 	case err == nil:
 	case errors.As(err, &ve), errors.Is(err, store.ErrTicketClosed), errors.Is(err, store.ErrNoDefaultInbox):
-		return h.replyRefused(c, v, id, body, err, "")
+		return h.replyRefused(c, surf, id, body, err, "")
 	default:
 		return err
 	}
 	h.Live.Publish(ctx, id)
 	if !IsHTMX(c) {
-		return c.Redirect("/tickets/"+strconv.FormatInt(id, 10)+"#message-"+strconv.FormatInt(m.ID, 10), fiber.StatusSeeOther)
+		return c.Redirect(surf.Base+"#message-"+strconv.FormatInt(m.ID, 10), fiber.StatusSeeOther)
 	}
 	// The page's live region fetches the new message (one path appends messages, so an agent's
 	// answer arriving at the same moment is never shown twice).
 	TriggerEvent(c, "ticket-changed")
-	p := h.newPage(c, "", nil)
+	p := h.surfacePage(c, surf, "")
+	reply := newReplyForm(p, st, id, true)
+	reply.Action = surf.Base + "/replies"
 	p.Data = map[string]any{
-		"Reply":    newReplyForm(p, st, id, true),
+		"Reply":    reply,
 		"Announce": p.T("ReplySent"),
 	}
 	return h.renderFragment(c, fiber.StatusOK, "tickets/reply_created", p)
@@ -438,14 +496,16 @@ func (h *Handlers) TicketReplyCreate(c *fiber.Ctx) error {
 
 // replyRefused re-renders the reply box (htmx) or the ticket page with the error and the typed
 // text (files cannot be kept by a browser: the message asks to attach them again).
-func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body string, cause error, fileErr string) error {
-	d, err := h.Store.TicketGetForViewer(c.UserContext(), v, id)
+func (h *Handlers) replyRefused(c *fiber.Ctx, surf ticketSurface, id int64, body string, cause error, fileErr string) error {
+	d, err := h.Store.TicketGetForViewer(c.UserContext(), surf.Viewer, id)
 	if err != nil {
 		return err
 	}
-	p := h.newPage(c, d.Ticket.Subject, nil)
-	tv := h.ticketView(c, p, d)
-	tv.Sharing = h.sharingView(c, p, d)
+	p := h.surfacePage(c, surf, d.Ticket.Subject)
+	tv, err := h.surfaceView(c, p, d, surf)
+	if err != nil {
+		return err
+	}
 	tv.Reply.Body = body
 	var ve *store.ValidationError
 	switch {
@@ -465,7 +525,7 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, v store.Viewer, id int64, body str
 		return h.renderFragment(c, fiber.StatusUnprocessableEntity, "tickets/reply_form", p)
 	}
 	p.Data = tv
-	return h.renderPage(c, fiber.StatusUnprocessableEntity, "pages/ticket", p)
+	return h.renderTicketPage(c, fiber.StatusUnprocessableEntity, p, surf)
 }
 
 // TicketClose closes the ticket from the portal (POST /tickets/:id/close) when the setting

@@ -242,8 +242,32 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 	if after := T(stem+"After", "Portal", portal, "Ticket", a.Ticket); after != stem+"After" {
 		v.After = append(v.After, after) // optional
 	}
+	var guestLink int64
+	if a.Guest != nil && st.GuestLinksEnabled {
+		// Guest links (issue 16.3): minted now, so the validity starts when the mail leaves and
+		// no token ever sits in the queue; the recipient must still see the ticket.
+		tok, l, err := w.cfg.Store.GuestLinkMint(ctx, *a.Guest, st.GuestLinkTTL())
+		switch {
+		case err == nil:
+			guestLink = l.ID
+			v.Action, v.Link = T("MailGuestAction"), base+"/guest?token="+tok
+			v.After = append(v.After, T("MailGuestAfter", "Until", l.ExpiresAt.UTC().Format(time.DateOnly), "URL", base+"/login"))
+		case errors.Is(err, store.ErrNotFound): // no access any more, or links just turned off
+		default:
+			return err
+		}
+	}
+	// discardGuest forgets a minted link whose token reached nobody.
+	discardGuest := func() {
+		if guestLink != 0 {
+			if err := w.cfg.Store.GuestLinkDiscard(context.WithoutCancel(ctx), guestLink); err != nil {
+				w.cfg.Log.Warn("guest link not discarded", "job_id", job.ID, "err", err)
+			}
+		}
+	}
 	msg, err := w.cfg.Renderer.Render(a.To, a.Name, v)
 	if err != nil {
+		discardGuest()
 		return river.JobCancel(err)
 	}
 	msg.AutoSubmitted = "auto-generated" // RFC 3834: a notification, not a person's mail
@@ -255,6 +279,7 @@ func (w *MailWorker) Work(ctx context.Context, job *river.Job[store.MailJob]) er
 		w.cfg.Log.Log(ctx, lvl, "mail send failed", "job_id", job.ID, "template", a.Template,
 			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
 		metrics.Mail(false)
+		discardGuest()
 		return err
 	}
 	metrics.Mail(true)
@@ -276,6 +301,9 @@ type purgeWorker struct {
 
 func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeTokens]) error {
 	if _, err := w.store.AccountTokensPurge(ctx); err != nil {
+		return err
+	}
+	if _, err := w.store.GuestLinksPurge(ctx); err != nil { // guest links dead for 30 days
 		return err
 	}
 	if _, err := w.store.APIIdempotencyPurge(ctx); err != nil { // API idempotency keys older than 24 hours

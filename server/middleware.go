@@ -282,7 +282,7 @@ func (s *Server) csrf(c *fiber.Ctx) error {
 	if token == "" {
 		token = formCSRF(c)
 	}
-	if !handlers.SessionOf(c).CheckCSRF(token) {
+	if !handlers.CheckCSRF(c, token) {
 		if err := sessionUnavailable(c); err != nil {
 			return err // the token could not be checked: 503, the form keeps its text
 		}

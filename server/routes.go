@@ -94,6 +94,18 @@ func (s *Server) routes() {
 	tickets.Post("/:id/participants", h.TicketShareCreate)
 	tickets.Post("/:id/participants/:contact/remove", h.TicketParticipantRemove)
 	app.Get("/attachments/:id", portal, s.requireContact, h.AttachmentDownload)
+	// Guest links (issue 16.3): /guest?token=… opens a guest session scoped to one ticket and
+	// redirects to its page; the guest routes read only the guest cookie (never the customer's
+	// session, which no guest session can stand in for) and answer 404 for anything else. CSRF
+	// is checked against the guest session's own token.
+	guest := app.Group("/guest", portal, handlers.GuestHeaders)
+	guest.Get("", h.GuestOpen)
+	guestTicket := guest.Group("/t/:id", h.RequireGuest, s.csrf)
+	guestTicket.Get("", h.GuestTicketShow)
+	guestTicket.Post("/replies", h.GuestReplyCreate).Name(streamedUpload)
+	guestTicket.Get("/events", h.GuestTicketEvents)
+	guestTicket.Get("/messages", h.GuestMessagesAfter)
+	guestTicket.Get("/attachments/:file", h.GuestAttachmentDownload)
 	// Satisfaction links of closing mails (issue 16.4): no sign-in; GET only shows the form.
 	rate := app.Group("/rate", portal)
 	rate.Get("/:token", h.RatePage)
@@ -123,6 +135,7 @@ func (s *Server) routes() {
 	staff.Post("/inbox/:id/owner", h.InboxTicketOwner)
 	staff.Post("/inbox/:id/participants", h.InboxParticipantCreate)
 	staff.Post("/inbox/:id/participants/:contact/remove", h.InboxParticipantRemove)
+	staff.Post("/inbox/:id/guest-links/revoke", h.InboxGuestLinksRevoke)
 	// Any attachment, internal notes' too: staff only (customers use /attachments/:id, scoped).
 	staff.Get("/attachments/:id", h.StaffAttachmentDownload)
 	// Inbound mail (issue 13): held and failed mail, and the full originals, staff only.

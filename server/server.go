@@ -257,6 +257,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		return nil, err
 	}
 	s.Handlers = &handlers.Handlers{Config: cfg, Store: s.Store, Sessions: s.Sessions, Catalogue: cat, Log: s.Log,
+		Guests: auth.NewGuestSessions(s.Redis, prefix),
 		Assets: func(name string) string { return "/static/" + name + "?v=" + versions[name] }}
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	s.stopLive = stopLive

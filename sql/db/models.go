@@ -370,6 +370,18 @@ type Ticket struct {
 	ImportKey      *string
 }
 
+type TicketGuestLink struct {
+	ID               int64
+	TicketID         int64
+	ContactID        int64
+	TokenHash        []byte
+	CreatedAt        time.Time
+	ExpiresAt        time.Time
+	RevokedAt        pgtype.Timestamptz
+	RevokedByStaffID *int64
+	LastUsedAt       pgtype.Timestamptz
+}
+
 type TicketParticipant struct {
 	TicketID         int64
 	ContactID        int64

@@ -105,5 +105,5 @@ func enqueueSolvedNotice(ctx context.Context, tx pgx.Tx, ticketID int64) error {
 		return err
 	}
 	return EnqueueMail(ctx, tx, MailJob{Template: MailTicketSolved, To: email, Name: name, Lang: lang,
-		Path: "/tickets/" + strconv.FormatInt(ticketID, 10), Ticket: subject})
+		Path: "/tickets/" + strconv.FormatInt(ticketID, 10), Ticket: subject, Guest: &GuestRef{TicketID: ticketID, ContactID: contactID}})
 }

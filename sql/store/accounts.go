@@ -68,6 +68,9 @@ type MailJob struct {
 	By string `json:"by,omitempty"`
 	// Rating names the close a MailTicketClosed asks about; the worker signs its links.
 	Rating *RatingRef `json:"rating,omitempty"`
+	// Guest names the ticket and recipient of a ticket notification: while guest links are on
+	// (issue 16.3), the worker mints a guest link for them at send time and the mail carries it.
+	Guest *GuestRef `json:"guest,omitempty"`
 }
 
 // Kind is River's job kind.

@@ -43,5 +43,5 @@ func enqueueReplyNotice(ctx context.Context, tx pgx.Tx, ticketID int64, answer s
 		return nil
 	}
 	return EnqueueMail(ctx, tx, MailJob{Template: MailTicketReply, To: email, Name: name, Lang: lang,
-		Path: "/tickets/" + strconv.FormatInt(ticketID, 10), Ticket: subject, Quote: answer})
+		Path: "/tickets/" + strconv.FormatInt(ticketID, 10), Ticket: subject, Quote: answer, Guest: &GuestRef{TicketID: ticketID, ContactID: contactID}})
 }

@@ -140,7 +140,7 @@ func addParticipant(ctx context.Context, tx pgx.Tx, ticketID, contactID int64, v
 		return true, err
 	}
 	return true, EnqueueMail(ctx, tx, MailJob{Template: MailTicketShared, To: email, Name: name, Lang: lang,
-		Path: "/tickets/" + strconv.FormatInt(ticketID, 10), Ticket: subject, By: by})
+		Path: "/tickets/" + strconv.FormatInt(ticketID, 10), Ticket: subject, By: by, Guest: &GuestRef{TicketID: ticketID, ContactID: contactID}})
 }
 
 // TicketShareForViewer adds the contact with address email as a participant of a ticket the
@@ -358,7 +358,7 @@ func enqueueParticipantNotices(ctx context.Context, tx pgx.Tx, ticketID int64, a
 			continue
 		}
 		if err := EnqueueMail(ctx, tx, MailJob{Template: MailTicketReply, To: r.email, Name: r.name, Lang: r.lang,
-			Path: "/tickets/" + strconv.FormatInt(ticketID, 10), Ticket: r.subject, Quote: answer}); err != nil {
+			Path: "/tickets/" + strconv.FormatInt(ticketID, 10), Ticket: r.subject, Quote: answer, Guest: &GuestRef{TicketID: ticketID, ContactID: r.id}}); err != nil {
 			return err
 		}
 	}

@@ -49,6 +49,7 @@ type Settings struct {
 	ParticipantSettings
 	SatisfactionSettings
 	WebhookSettings
+	GuestSettings
 }
 
 // SettingKind tells the admin console which input a setting needs.

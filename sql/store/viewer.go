@@ -29,6 +29,10 @@ type Viewer struct {
 	// ParticipantsReply lets participants reply (setting participants_can_reply); without it a
 	// participant reads a shared ticket but never writes to it.
 	ParticipantsReply bool
+	// OnlyTicket, when not 0, confines the viewer to that one ticket: every predicate below
+	// (list, detail, reply, manage, attachments) also requires t.id = OnlyTicket. A guest link's
+	// viewer (GuestViewer) carries it.
+	OnlyTicket int64
 }
 
 // NewViewer returns the Viewer for a contact under the portal settings, with the requested
@@ -70,8 +74,13 @@ func (v Viewer) scope(args *[]any) string {
 	return v.withFilters(p, args)
 }
 
-// withFilters adds the admin's ticket-filter rules to a scope predicate.
+// withFilters adds the admin's ticket-filter rules (and the one-ticket confinement of
+// OnlyTicket) to a scope predicate.
 func (v Viewer) withFilters(p string, args *[]any) string {
+	if v.OnlyTicket != 0 {
+		*args = append(*args, v.OnlyTicket)
+		p = "(" + p + " AND t.id = $" + strconv.Itoa(len(*args)) + ")"
+	}
 	if f := filterSQL(v.Filters, args); f != "" {
 		return "(" + p + " AND " + f + ")"
 	}
