@@ -17,6 +17,9 @@ type accountView struct {
 	Notice            string
 	// HasPassword is false for a contact without a password (SSO only): no change form then.
 	HasPassword bool
+	// Export is the "Your data" box, Deletion the "Delete my account" box (issue 16.6).
+	Export   exportView
+	Deletion deletionView
 }
 
 func (h *Handlers) accountPage(c *fiber.Ctx, status int, v accountView) error {
@@ -36,6 +39,12 @@ func (h *Handlers) accountPage(c *fiber.Ctx, status int, v accountView) error {
 		return err
 	}
 	v.HasPassword = hash != ""
+	if v.Export, err = h.exportViewOf(c, p, ct.ID); err != nil {
+		return err
+	}
+	if v.Deletion, err = h.deletionViewOf(c, p, ct.ID); err != nil {
+		return err
+	}
 	p.Title, p.Data = p.T("AccountHeading"), v
 	return h.renderPage(c, status, "pages/account", p)
 }
@@ -50,6 +59,12 @@ func (h *Handlers) AccountShow(c *fiber.Ctx) error {
 		v.Notice = p.T("AccountSaved")
 	case "password":
 		v.Notice = p.T("PasswordChanged")
+	case "export":
+		v.Notice = p.T("ExportQueuedNotice")
+	case "deletion":
+		v.Notice = p.T("DeletionRequestedNotice")
+	case "withdrawn":
+		v.Notice = p.T("DeletionWithdrawnNotice")
 	}
 	return h.accountPage(c, fiber.StatusOK, v)
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"portico/auth"
+	"portico/sql/store"
 )
 
 // AdminContactList searches contacts (GET /admin/contacts?q=).
@@ -16,7 +17,17 @@ func (h *Handlers) AdminContactList(c *fiber.Ctx) error {
 		return err
 	}
 	p := h.newPage(c, "", nil)
-	p.Title, p.Data = p.T("Contacts"), map[string]any{"Q": q, "Contacts": cs}
+	data := map[string]any{"Q": q, "Contacts": cs}
+	if s := StaffOf(c); s != nil && s.IsAdmin() { // deletion requests wait for an admin (issue 16.6)
+		reqs, err := h.Store.ErasureRequestList(c.UserContext())
+		if err != nil {
+			return err
+		}
+		if len(reqs) > 0 {
+			data["Pending"] = p.T("PrivacyPending", "Count", len(reqs))
+		}
+	}
+	p.Title, p.Data = p.T("Contacts"), data
 	return h.renderAdmin(c, fiber.StatusOK, "admin/contacts", p)
 }
 
@@ -44,6 +55,15 @@ func (h *Handlers) contactPage(c *fiber.Ctx, status int, f *recordForm) error {
 		return err
 	}
 	p := h.newPage(c, ct.Name, nil)
+	requested := ""
+	if at, err := h.Store.ContactErasureRequested(ctx, id); err != nil {
+		return err
+	} else if at != nil {
+		requested, _ = p.Locale.Times(*at)
+	}
+	if store.IsErasedAddress(ct.Email) {
+		p.Title, ct.Name, ct.Email = p.T("DeletedContact"), p.T("DeletedContact"), ""
+	}
 	if f == nil {
 		ff := newRecordForm()
 		ff.Values["email"], ff.Values["name"], ff.Values["company"] = ct.Email, ct.Name, ct.CompanyName
@@ -61,7 +81,8 @@ func (h *Handlers) contactPage(c *fiber.Ctx, status int, f *recordForm) error {
 	}
 	p.Data = map[string]any{"Contact": ct, "Form": f, "Tickets": h.ticketRows(p, tickets), "Timeline": events,
 		"Saved": c.Query("saved") == "1", "Action": "/admin/contacts/" + strconv.FormatInt(id, 10),
-		"InviteAction": "/admin/contacts/" + strconv.FormatInt(id, 10) + "/invite", "Invite": c.Query("invite")}
+		"InviteAction": "/admin/contacts/" + strconv.FormatInt(id, 10) + "/invite", "Invite": c.Query("invite"),
+		"ErasureRequested": requested, "Erased": store.IsErasedAddress(ct.Email) || ct.Email == ""}
 	return h.renderAdmin(c, status, "admin/contact", p)
 }
 

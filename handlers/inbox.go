@@ -79,7 +79,7 @@ func (h *Handlers) InboxList(c *fiber.Ctx) error {
 		return err
 	}
 	for _, r := range rows {
-		row := inboxRowView{Href: "/admin/inbox/" + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: r.RequesterName,
+		row := inboxRowView{Href: "/admin/inbox/" + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: personName(p, r.RequesterName),
 			Owner: r.OwnerName, Stage: r.StageName, Pipeline: r.PipelineName, Channel: r.Channel, StatusClass: "open"}
 		if r.IsClosed {
 			row.StatusClass = "closed"
@@ -196,7 +196,7 @@ type inboxTicketView struct {
 
 func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (*inboxTicketView, error) {
 	t := d.Ticket
-	v := &inboxTicketView{ID: t.ID, Subject: t.Subject, Requester: t.RequesterName, RequesterEmail: d.RequesterEmail, Undeliverable: d.RequesterUndeliverable, Company: t.CompanyName,
+	v := &inboxTicketView{ID: t.ID, Subject: t.Subject, Requester: personName(p, t.RequesterName), RequesterEmail: personAddress(d.RequesterEmail), Undeliverable: d.RequesterUndeliverable, Company: t.CompanyName,
 		Pipeline: t.PipelineName, Stage: t.StageName, Owner: t.OwnerName, Priority: priorityLabel(p, t.Priority), Channel: channelLabel(p, t.Channel),
 		Description: t.Description, Status: p.T("Open"), StatusClass: "open", Tags: d.Tags, Properties: d.Properties}
 	if t.IsClosed {
@@ -269,7 +269,7 @@ func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (
 }
 
 func (h *Handlers) staffMessage(p *Page, m store.StaffMessage) staffMessageView {
-	v := staffMessageView{ID: m.ID, Author: m.AuthorName, Body: m.Body, FromCustomer: m.FromCustomer, Internal: m.Internal}
+	v := staffMessageView{ID: m.ID, Author: personName(p, m.AuthorName), Body: m.Body, FromCustomer: m.FromCustomer, Internal: m.Internal}
 	if v.Author == "" {
 		v.Author = p.T("SupportTeam")
 	}

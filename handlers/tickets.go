@@ -62,7 +62,7 @@ func listRows(p *Page, st store.Settings, rows []store.TicketRow, href string) [
 	open, closed, unassigned := p.T("Open"), p.T("Closed"), p.T("Unassigned")
 	out := make([]listRow, len(rows))
 	for i, r := range rows {
-		row := listRow{Href: href + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: r.RequesterName, Owner: r.OwnerName, Status: open, StatusClass: "open"}
+		row := listRow{Href: href + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: personName(p, r.RequesterName), Owner: r.OwnerName, Status: open, StatusClass: "open"}
 		if r.IsClosed {
 			row.Status, row.StatusClass = closed, "closed"
 		}
@@ -307,7 +307,7 @@ type replyForm struct {
 }
 
 func (h *Handlers) messageView(p *Page, m store.Message) messageView {
-	mv := messageView{ID: m.ID, Author: m.AuthorName, Body: m.Body, FromCustomer: m.FromCustomer}
+	mv := messageView{ID: m.ID, Author: personName(p, m.AuthorName), Body: m.Body, FromCustomer: m.FromCustomer}
 	if !m.FromCustomer {
 		mv.Author = p.T("SupportTeam")
 		if m.AuthorName != "" {
@@ -364,7 +364,7 @@ func channelLabel(p *Page, v string) string {
 func (h *Handlers) ticketView(c *fiber.Ctx, p *Page, d store.TicketDetail) *ticketView {
 	t := d.Ticket
 	tv := &ticketView{ID: t.ID, Subject: t.Subject, Pipeline: t.PipelineName, Stage: t.StageName, Priority: priorityLabel(p, t.Priority),
-		Category: t.Category, Channel: channelLabel(p, t.Channel), Company: t.CompanyName, Requester: t.RequesterName, Owner: t.OwnerName,
+		Category: t.Category, Channel: channelLabel(p, t.Channel), Company: t.CompanyName, Requester: personName(p, t.RequesterName), Owner: t.OwnerName,
 		Status: p.T("Open"), StatusClass: "open", Fields: t.Fields}
 	if t.IsClosed {
 		tv.Status, tv.StatusClass = p.T("Closed"), "closed"

@@ -1,8 +1,8 @@
 // Package jobs runs Portico's background work on a PostgreSQL-backed queue
 // (github.com/riverqueue/river with the pgx v5 driver): jobs are inserted in the transaction of
 // the change that causes them (store.EnqueueMail), so none is lost when an instance dies, and
-// any instance may work them: outbound mail, inbound mail, webhooks (webhooks.go) and the
-// hourly purge.
+// any instance may work them: outbound mail, inbound mail, webhooks (webhooks.go), contact
+// exports and the hourly purges.
 package jobs
 
 import (
@@ -83,6 +83,12 @@ func New(cfg Config) (*Queue, error) {
 	if err := river.AddWorkerSafely(workers, &WebhookDeliveryWorker{cfg: cfg}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &ExportWorker{cfg: cfg}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &purgeExportsWorker{store: cfg.Store}); err != nil {
+		return nil, err
+	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = time.Second
 	}
@@ -94,8 +100,12 @@ func New(cfg Config) (*Queue, error) {
 		FetchCooldown:     min(cfg.PollInterval, 100*time.Millisecond),
 		Logger:            cfg.Log.With("component", "jobs"),
 		JobTimeout:        2 * time.Minute,
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-			func() (river.JobArgs, *river.InsertOpts) { return PurgeTokens{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})},
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return PurgeTokens{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return PurgeExports{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -310,5 +320,44 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeTokens]) error
 		return err
 	}
 	_, err := w.store.WebhookDeliveriesPurge(ctx)
+	return err
+}
+
+// ExportWorker builds one export of a contact's data (store.ExportJob, GDPR art. 15 and 20)
+// into a zip in the blob store; the account page follows its progress. A failure is retried
+// (store.ExportMaxAttempts in all); the last one marks the export failed.
+type ExportWorker struct {
+	river.WorkerDefaults[store.ExportJob]
+	cfg Config
+}
+
+// Timeout lets a large export run longer than a mail (River's default job timeout).
+func (w *ExportWorker) Timeout(*river.Job[store.ExportJob]) time.Duration { return 30 * time.Minute }
+
+// Work builds the export of job.
+func (w *ExportWorker) Work(ctx context.Context, job *river.Job[store.ExportJob]) error {
+	err := w.cfg.Store.ContactExportBuild(ctx, job.Args.ExportID, job.Attempt >= job.MaxAttempts)
+	if err != nil {
+		w.cfg.Log.Warn("contact export failed", "export_id", job.Args.ExportID, "attempt", job.Attempt, "err", err)
+		return err
+	}
+	w.cfg.Log.Info("contact export ready", "export_id", job.Args.ExportID)
+	return nil
+}
+
+// PurgeExports is the hourly job that deletes contact exports whose download time is over
+// (store.ExportLifetime), their zips included.
+type PurgeExports struct{}
+
+// Kind is River's job kind.
+func (PurgeExports) Kind() string { return "portico_purge_exports" }
+
+type purgeExportsWorker struct {
+	river.WorkerDefaults[PurgeExports]
+	store *store.Store
+}
+
+func (w *purgeExportsWorker) Work(ctx context.Context, _ *river.Job[PurgeExports]) error {
+	_, err := w.store.ContactExportsPurge(ctx)
 	return err
 }

@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds every template and catalogue.
 //
-//go:embed layouts pages tickets shared locales admin inbox accounts email forms kb sso api
+//go:embed layouts pages tickets shared locales admin inbox accounts account email forms kb sso api
 var FS embed.FS

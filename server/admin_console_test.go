@@ -52,10 +52,11 @@ func TestAdminRoleMatrix(t *testing.T) {
 		}
 		p := strings.NewReplacer(":section", "tickets", ":id", tid).Replace(r.Path)
 		admin := false
-		for _, pre := range []string{"/admin/settings", "/admin/audit", "/admin/groups", "/admin/pipelines", "/admin/stages", "/admin/inboxes", "/admin/branding", "/admin/preview", "/admin/forms", "/admin/kb", "/admin/providers", "/admin/satisfaction", "/admin/api-keys", "/admin/webhooks"} {
+		for _, pre := range []string{"/admin/settings", "/admin/audit", "/admin/groups", "/admin/pipelines", "/admin/stages", "/admin/inboxes", "/admin/branding", "/admin/preview", "/admin/forms", "/admin/kb", "/admin/providers", "/admin/satisfaction", "/admin/api-keys", "/admin/webhooks", "/admin/privacy"} {
 			admin = admin || strings.HasPrefix(p, pre)
 		}
 		admin = admin || strings.HasSuffix(p, "/invite") // resending a registration link
+		admin = admin || strings.HasSuffix(p, "/erase")  // erasing a contact (issue 16.6)
 		routes = append(routes, route{r.Method, p, admin})
 	}
 	if len(routes) < 30 {

@@ -80,6 +80,13 @@ func (s *Server) routes() {
 	account.Get("/tokens", h.AccountTokenList) // personal access tokens for the API (issue 17)
 	account.Post("/tokens", h.AccountTokenCreate)
 	account.Post("/tokens/:id/revoke", h.AccountTokenRevoke)
+	// Customers' own data (issue 16.6): an export built in the background, a deletion request.
+	account.Get("/export", h.AccountExportStatus)
+	account.Post("/export", h.AccountExportCreate)
+	account.Get("/exports/:id/download", h.AccountExportDownload)
+	account.Get("/delete", h.AccountDeletePage)
+	account.Post("/delete", h.AccountDeleteCreate)
+	account.Post("/delete/withdraw", h.AccountDeleteWithdraw)
 	tickets := app.Group("/tickets", portal, s.requireContact, s.csrf)
 	tickets.Get("", h.TicketList)
 	tickets.Get("/new", h.TicketNew) // before /:id
@@ -156,6 +163,10 @@ func (s *Server) routes() {
 	// Admin-only routes carry the guard themselves: a Group("") would guard every /admin route.
 	admin := adminOnly{staff, s.requireAdmin}
 	admin.Post("/contacts/:id/invite", h.AdminContactInviteResend)
+	// Customers' own data (issue 16.6): deletion requests and erasing a contact.
+	admin.Get("/privacy", h.AdminPrivacyList)
+	admin.Get("/contacts/:id/erase", h.AdminContactErasePage)
+	admin.Post("/contacts/:id/erase", h.AdminContactErase)
 	admin.Get("/settings", h.AdminSettingsIndex)
 	admin.Get("/settings/:section", h.AdminSettingsShow)
 	admin.Post("/settings/:section", h.AdminSettingsUpdate)

@@ -107,6 +107,7 @@ type Contact struct {
 	LastBounceAt     pgtype.Timestamptz
 	LastBounceReason string
 	Undeliverable    bool
+	ErasedAt         pgtype.Timestamptz
 }
 
 type ContactConsent struct {
@@ -115,6 +116,25 @@ type ContactConsent struct {
 	ConsentText string
 	TextSha256  string
 	GivenAt     time.Time
+}
+
+type ContactErasureRequest struct {
+	ContactID   int64
+	RequestedAt time.Time
+}
+
+type ContactExport struct {
+	ID         int64
+	ContactID  int64
+	Status     string
+	ItemsDone  int32
+	ItemsTotal int32
+	BlobKey    string
+	SizeBytes  int64
+	Sha256     string
+	CreatedAt  time.Time
+	FinishedAt pgtype.Timestamptz
+	ExpiresAt  time.Time
 }
 
 type ContactIdentity struct {

@@ -24,7 +24,7 @@ func (s *Store) ContactSearch(ctx context.Context, q string, limit int) ([]Conta
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT c.id, c.email, c.name, coalesce(c.company_id, 0), coalesce(co.name, ''), c.language
 		FROM contacts c LEFT JOIN companies co ON co.id = c.company_id
-		WHERE $1 = '' OR c.name ILIKE $2 OR c.email ILIKE $2 OR co.name ILIKE $2
+		WHERE c.erased_at IS NULL AND ($1 = '' OR c.name ILIKE $2 OR c.email ILIKE $2 OR co.name ILIKE $2)
 		ORDER BY lower(c.name), c.id LIMIT $3`, strings.TrimSpace(q), likePattern(strings.TrimSpace(q)), limit)
 	if err != nil {
 		return nil, fmt.Errorf("contact search: %w", err)
