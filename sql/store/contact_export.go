@@ -513,15 +513,28 @@ func (s *Store) WriteContactExport(ctx context.Context, contactID int64, w io.Wr
 	var files []fileRef
 	for i := range tickets {
 		t := &tickets[i]
-		if t.Fields, err = s.ticketFormFields(ctx, t.ID); err != nil {
+		if t.Fields, err = collect(ctx, s, ticketFormFieldsSQL+ticketFormFieldsOrder, pgx.RowToStructByPos[TicketField], t.ID); err != nil {
 			return err
 		}
 		if t.Fields == nil {
 			t.Fields = []TicketField{}
 		}
-		msgs, err := s.publicMessages(ctx, s.Pool, t.ID, v.AllThreads, 0)
+		// The ticket is in the viewer's data scope (the query above): its public messages as
+		// the portal shows them (internal notes never leave publicMessagesSQL).
+		msgs, err := collect(ctx, s, publicMessagesSQL+publicMessagesOrder, scanMessage, t.ID, v.AllThreads, int64(0))
 		if err != nil {
 			return err
+		}
+		ids := make([]int64, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID
+		}
+		atts, err := attachmentsOf(ctx, s.Pool, ids)
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			msgs[i].Attachments = atts[msgs[i].ID]
 		}
 		t.Messages = make([]exportMessage, 0, len(msgs))
 		for _, m := range msgs {
