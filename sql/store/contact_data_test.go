@@ -131,6 +131,8 @@ func newGDPRWorld(t *testing.T) *gdprWorld {
 	prov := one(`INSERT INTO identity_providers (slug, kind, name, secrets) VALUES ('okta', 'okta', 'Acme Okta', '\x0102') RETURNING id`)
 	exec(`INSERT INTO contact_identities (provider_id, subject, contact_id, email) VALUES ($1, 'okta-subject-tessa', $2, $3)`, prov, w.target, w.targetEmail)
 	exec(`INSERT INTO contact_identities (provider_id, subject, contact_id, email) VALUES ($1, 'okta-subject-otto', $2, $3)`, prov, w.other, w.otherEmail)
+	exec(`INSERT INTO scim_users (contact_id, provider_id, user_name, external_id, given_name, family_name) VALUES ($1, $2, $3, 'ext-tessa', 'Tessa', 'Target-Quill')`,
+		w.target, prov, w.targetEmail)
 	exec(`INSERT INTO contact_consents (contact_id, consent_text, text_sha256, given_at) VALUES ($1, 'T-CONSENT-TEXT', 'x', now())`, w.target)
 	exec(`INSERT INTO contact_consents (contact_id, consent_text, text_sha256, given_at) VALUES ($1, 'OTHER-CANARY-CONSENT', 'x', now())`, w.other)
 	exec(`INSERT INTO account_tokens (token_hash, purpose, contact_id, email, payload, expires_at) VALUES ('\x01', 'reset', $1, $2, $3, now() + interval '1 hour')`,
@@ -370,7 +372,7 @@ func TestContactEraseLeavesNoTrace(t *testing.T) {
 
 	tables := assertNoTrace(t, w.pool, w.target, w.targetEmail, w.targetName)
 	t.Logf("checked %d tables: %s", len(tables), strings.Join(tables, ", "))
-	for _, must := range []string{"contacts", "messages", "tickets", "inbound_mails", "audit_log", "river_job", "ticket_ratings", "account_tokens", "contact_identities"} {
+	for _, must := range []string{"contacts", "messages", "tickets", "inbound_mails", "audit_log", "river_job", "ticket_ratings", "account_tokens", "contact_identities", "scim_users", "webhook_deliveries"} {
 		found := false
 		for _, tb := range tables {
 			found = found || tb == must

@@ -83,7 +83,7 @@ func (s *Store) ContactErasurePreview(ctx context.Context, id int64) (ErasurePre
 }
 
 // ContactErase erases a contact (GDPR art. 17) on behalf of editor, in one transaction:
-//   - their sign-in (portal account, SSO identity links, one-time links), API tokens, consents,
+//   - their sign-in (portal account, SSO identity links, SCIM user, one-time links), API tokens, consents,
 //     access-group memberships, participations, timeline, exports, deletion request and
 //     queued mail to them are deleted; their satisfaction comments are emptied;
 //   - files they uploaded are deleted (rows, then the blobs once committed), and so are the
@@ -168,6 +168,7 @@ func (s *Store) ContactErase(ctx context.Context, editor Staff, id int64, opts E
 		for _, q := range []string{
 			`DELETE FROM portal_accounts WHERE contact_id = $1`,
 			`DELETE FROM contact_identities WHERE contact_id = $1`,
+			`DELETE FROM scim_users WHERE contact_id = $1`,
 			`DELETE FROM account_tokens WHERE contact_id = $1 OR lower(email) = lower($2)`,
 			`DELETE FROM contact_consents WHERE contact_id = $1`,
 			`DELETE FROM access_group_members WHERE contact_id = $1`,
