@@ -37,6 +37,11 @@ commands:
   seed demo                          load the bundled demo data set and demo sign-ins
   contact add --email E --name N [--company C]
   contact set-password --email E     (password read from standard input)
+  contact export --email E --out F.zip
+                                     everything Portico holds about a contact, as a zip (GDPR art. 15/20)
+  contact erase --email E [--delete-tickets] --yes
+                                     erase a contact's personal data for good, end their sessions (art. 17)
+                                     ("contacts" works as well as "contact")
   staff add --email E --name N --role admin|agent
                                      (password read from standard input)
   staff reset-totp --email E         turn off a staff user's two-step sign-in (they enrol again)
@@ -183,7 +188,7 @@ func dispatch(ctx context.Context, cfg *config.Config, cmd string, rest []string
 			return errors.New("usage: portico seed demo")
 		}
 		return withMailStore(ctx, cfg, func(s *store.Store) error { return seedDemo(ctx, s, stdout, stderr) }) // the blob store: the demo reply's attachment
-	case "contact":
+	case "contact", "contacts":
 		return cmdContact(ctx, cfg, rest, stdin, stdout, stderr)
 	case "settings":
 		return cmdSettings(ctx, cfg, rest, stdout)
@@ -257,7 +262,9 @@ func cmdServe(ctx context.Context, cfg *config.Config, args []string, stdout, st
 }
 
 const contactUsage = `usage: portico contact add --email E --name N [--company C]
-       portico contact set-password --email E    (password read from standard input)`
+       portico contact set-password --email E    (password read from standard input)
+       portico contact export --email E --out F.zip
+       portico contact erase --email E [--delete-tickets] --yes`
 
 func cmdContact(ctx context.Context, cfg *config.Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := group(args, contactUsage, stdout); err != nil {
@@ -314,6 +321,10 @@ func cmdContact(ctx context.Context, cfg *config.Config, args []string, stdin io
 			fmt.Fprintf(stdout, "password set for %s\n", c.Email)
 			return nil
 		})
+	case "export":
+		return cmdContactExport(ctx, cfg, args[1:], stdout)
+	case "erase":
+		return cmdContactErase(ctx, cfg, args[1:], stdout)
 	}
 	return fmt.Errorf("unknown contact command %q (run `portico contact --help`)", args[0])
 }

@@ -92,11 +92,15 @@ type Server struct {
 	migrationsOK atomic.Int64
 }
 
+// DefaultRedisPrefix starts every Redis key of a deployment (sessions, limits, channels) unless
+// Options.RedisPrefix names another; command-line tools that touch sessions use it too.
+const DefaultRedisPrefix = "portico:"
+
 // Options tune New for tests: existing pools to reuse and a Redis key prefix.
 type Options struct {
 	Pool        *pgxpool.Pool
 	Redis       redis.UniversalClient
-	RedisPrefix string // default "portico:"
+	RedisPrefix string // default DefaultRedisPrefix
 	Logger      *slog.Logger
 	SettingsTTL time.Duration
 	// JobPollInterval is how often idle job workers poll (0 = 1 s); tests shorten it.
@@ -229,7 +233,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	prefix := opt.RedisPrefix
 	if prefix == "" {
-		prefix = "portico:"
+		prefix = DefaultRedisPrefix
 	}
 	s.redisPrefix = prefix
 	s.Store = store.New(s.Pool)

@@ -134,6 +134,7 @@ func newGDPRWorld(t *testing.T) *gdprWorld {
 	exec(`INSERT INTO scim_users (contact_id, provider_id, user_name, external_id, given_name, family_name) VALUES ($1, $2, $3, 'ext-tessa', 'Tessa', 'Target-Quill')`,
 		w.target, prov, w.targetEmail)
 	exec(`INSERT INTO contact_consents (contact_id, consent_text, text_sha256, given_at) VALUES ($1, 'T-CONSENT-TEXT', 'x', now())`, w.target)
+	exec(`INSERT INTO ticket_guest_links (ticket_id, contact_id, token_hash, expires_at) VALUES ($1, $2, sha256('guest'), now() + interval '1 day')`, w.targetTicket, w.target)
 	exec(`INSERT INTO contact_consents (contact_id, consent_text, text_sha256, given_at) VALUES ($1, 'OTHER-CANARY-CONSENT', 'x', now())`, w.other)
 	exec(`INSERT INTO account_tokens (token_hash, purpose, contact_id, email, payload, expires_at) VALUES ('\x01', 'reset', $1, $2, $3, now() + interval '1 hour')`,
 		w.target, w.targetEmail, `{"name": "`+w.targetName+`"}`)
@@ -463,6 +464,27 @@ func assertNoTrace(t *testing.T, pool *pgxpool.Pool, id int64, email, name strin
 		}
 		if n > 0 {
 			t.Errorf("bytea column %s.%s holds the erased address in %d rows", c.T, c.C, n)
+		}
+	}
+	// No row of any table links to the contact through a contact_id column (sign-in, tokens,
+	// participations, guest links, SCIM…): what the contact was is gone, only their id remains
+	// on the tickets and messages kept.
+	rows, err = pool.Query(ctx, `SELECT table_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND column_name = 'contact_id' AND table_name <> 'contacts'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(linked) < 10 {
+		t.Fatalf("tables with contact_id: %v %v", linked, err)
+	}
+	for _, tb := range linked {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{tb}.Sanitize()+` WHERE contact_id = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			t.Errorf("table %s still links %d rows to the erased contact", tb, n)
 		}
 	}
 	// And the audit row exists, once.

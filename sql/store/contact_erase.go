@@ -169,6 +169,7 @@ func (s *Store) ContactErase(ctx context.Context, editor Staff, id int64, opts E
 			`DELETE FROM portal_accounts WHERE contact_id = $1`,
 			`DELETE FROM contact_identities WHERE contact_id = $1`,
 			`DELETE FROM scim_users WHERE contact_id = $1`,
+			`DELETE FROM ticket_guest_links WHERE contact_id = $1`,
 			`DELETE FROM account_tokens WHERE contact_id = $1 OR lower(email) = lower($2)`,
 			`DELETE FROM contact_consents WHERE contact_id = $1`,
 			`DELETE FROM access_group_members WHERE contact_id = $1`,
