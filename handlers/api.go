@@ -210,7 +210,11 @@ func (h *Handlers) APIAuth(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="portico"`)
 		return APIProblem(c, fiber.StatusUnauthorized, problemUnauthorized, "Send a personal access token or API key as Authorization: Bearer TOKEN.")
 	}
-	p, err := h.Store.APIAuthenticate(c.UserContext(), strings.TrimSpace(tok))
+	authenticate := h.Store.APIAuthenticate
+	if h.APIAuthenticate != nil {
+		authenticate = h.APIAuthenticate
+	}
+	p, err := authenticate(c.UserContext(), strings.TrimSpace(tok))
 	if errors.Is(err, store.ErrNotFound) {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="portico", error="invalid_token"`)
 		return APIProblem(c, fiber.StatusUnauthorized, problemUnauthorized, "The token is unknown, revoked or expired.")

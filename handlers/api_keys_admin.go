@@ -78,5 +78,6 @@ func (h *Handlers) AdminAPIKeyRevoke(c *fiber.Ctx) error {
 	if err := h.Store.APIKeyRevoke(c.UserContext(), StaffOf(c).ID, id); err != nil {
 		return err
 	}
+	h.apiTokenRevoked(id)
 	return Redirect(c, "/admin/api-keys?done=revoked")
 }

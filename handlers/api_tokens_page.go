@@ -154,5 +154,6 @@ func (h *Handlers) AccountTokenRevoke(c *fiber.Ctx) error {
 	if err := h.Store.APITokenRevokeForContact(c.UserContext(), ContactOf(c).ID, id); err != nil {
 		return err
 	}
+	h.apiTokenRevoked(id)
 	return Redirect(c, "/account/tokens?done=revoked")
 }

@@ -44,4 +44,17 @@ type Handlers struct {
 	RatingLinks *store.RatingLinks
 	// Guests keeps the sessions guest links open (issue 16.3), apart from Sessions.
 	Guests *auth.GuestSessions
+	// APIAuthenticate resolves a bearer token to its principal (the server's cached
+	// Store.APIAuthenticate); nil: Store.APIAuthenticate itself.
+	APIAuthenticate func(ctx context.Context, token string) (store.APIPrincipal, error)
+	// APITokenRevoked drops a revoked token from this instance's cache at once (the other
+	// instances hear of it from PostgreSQL); nil when nothing is cached.
+	APITokenRevoked func(tokenID int64)
+}
+
+// apiTokenRevoked tells this instance's token cache that tokenID was revoked.
+func (h *Handlers) apiTokenRevoked(tokenID int64) {
+	if h.APITokenRevoked != nil {
+		h.APITokenRevoked(tokenID)
+	}
 }

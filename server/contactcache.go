@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type contactCache struct {
 	m    map[int64]store.Contact
 	gen  uint64 // bumped on every invalidation
 	live bool   // the listener is connected: entries may be served and stored
+	// tokens are the API tokens by SHA-256 of the token (tokencache.go), under the same lock,
+	// generation and listener.
+	tokens map[[32]byte]*cachedToken
 }
 
 // maxCachedContacts bounds the cache; past it the cache is emptied (a crude but safe bound:
@@ -59,16 +63,25 @@ func (cc *contactCache) put(ct store.Contact, gen uint64) {
 	cc.m[ct.ID] = ct
 }
 
-// invalidate drops the contact named by a notification payload ("*": every contact).
+// invalidate drops what a notification payload names: a contact's id (that contact and its
+// API tokens), "t" and a token's id (that token), anything else ("*") everything.
 func (cc *contactCache) invalidate(payload string) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.gen++
+	if tok, ok := strings.CutPrefix(payload, "t"); ok {
+		if id, err := strconv.ParseInt(tok, 10, 64); err == nil {
+			cc.dropTokens(func(t *cachedToken) bool { return t.p.TokenID == id })
+			return
+		}
+	}
 	if id, err := strconv.ParseInt(payload, 10, 64); err == nil {
 		delete(cc.m, id)
+		cc.dropTokens(func(t *cachedToken) bool { return t.p.ContactID == id })
 		return
 	}
 	clear(cc.m)
+	clear(cc.tokens)
 }
 
 // setLive empties the cache and marks the listener connected (true) or gone (false).
@@ -77,6 +90,7 @@ func (cc *contactCache) setLive(live bool) {
 	defer cc.mu.Unlock()
 	cc.gen++
 	clear(cc.m)
+	clear(cc.tokens)
 	cc.live = live
 }
 

@@ -262,7 +262,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 	}
 	s.Handlers = &handlers.Handlers{Config: cfg, Store: s.Store, Sessions: s.Sessions, Catalogue: cat, Log: s.Log,
 		Guests: auth.NewGuestSessions(s.Redis, prefix),
-		Assets: func(name string) string { return "/static/" + name + "?v=" + versions[name] }}
+		Assets: func(name string) string { return "/static/" + name + "?v=" + versions[name] }, APIAuthenticate: s.apiAuthenticate,
+		APITokenRevoked: func(id int64) { s.contacts.invalidate("t" + strconv.FormatInt(id, 10)) }}
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	s.stopLive = stopLive
 	channels := ChannelPrefix(s.Redis, prefix)

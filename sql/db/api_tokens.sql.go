@@ -114,7 +114,7 @@ func (q *Queries) ApiIdempotencyRelease(ctx context.Context, arg ApiIdempotencyR
 
 const apiTokenAuthenticate = `-- name: ApiTokenAuthenticate :one
 SELECT t.id, t.kind, coalesce(t.contact_id, 0)::bigint AS contact_id, t.scopes, t.last_used_at,
-    coalesce(c.company_id, 0)::bigint AS company_id
+    coalesce(c.company_id, 0)::bigint AS company_id, t.expires_at
 FROM api_tokens t
 LEFT JOIN contacts c ON c.id = t.contact_id
 LEFT JOIN portal_accounts pa ON pa.contact_id = t.contact_id
@@ -129,6 +129,7 @@ type ApiTokenAuthenticateRow struct {
 	Scopes     []string
 	LastUsedAt pgtype.Timestamptz
 	CompanyID  int64
+	ExpiresAt  pgtype.Timestamptz
 }
 
 // The live token with this hash: not revoked, not expired, and (customer tokens) its contact's
@@ -143,6 +144,7 @@ func (q *Queries) ApiTokenAuthenticate(ctx context.Context, tokenHash []byte) (A
 		&i.Scopes,
 		&i.LastUsedAt,
 		&i.CompanyID,
+		&i.ExpiresAt,
 	)
 	return i, err
 }

@@ -8,7 +8,7 @@ RETURNING id, created_at;
 -- The live token with this hash: not revoked, not expired, and (customer tokens) its contact's
 -- portal account active, with the contact's company.
 SELECT t.id, t.kind, coalesce(t.contact_id, 0)::bigint AS contact_id, t.scopes, t.last_used_at,
-    coalesce(c.company_id, 0)::bigint AS company_id
+    coalesce(c.company_id, 0)::bigint AS company_id, t.expires_at
 FROM api_tokens t
 LEFT JOIN contacts c ON c.id = t.contact_id
 LEFT JOIN portal_accounts pa ON pa.contact_id = t.contact_id
