@@ -218,15 +218,25 @@ func TestResponsiveLayout(t *testing.T) {
 			"account": "/account",
 		})
 	})
+	var formID int64
+	if err := p.Pool.QueryRow(ctx, `SELECT id FROM support_forms ORDER BY id LIMIT 1`).Scan(&formID); err != nil {
+		t.Fatal(err)
+	}
 	t.Run("staff", func(t *testing.T) {
 		layoutPass(t, func(t *testing.T) *browser {
 			b := newBrowser(t, p.URL, browserOptions{})
 			staffSignIn(t, p, b)
 			return b
 		}, p, dir, "staff", map[string]string{
-			"inbox":    "/admin/inbox",
-			"ticket":   fmt.Sprintf("/admin/inbox/%d", p.Std.AliceOpen),
-			"branding": "/admin/settings/branding",
+			"inbox":     "/admin/inbox",
+			"ticket":    fmt.Sprintf("/admin/inbox/%d", p.Std.AliceOpen),
+			"branding":  "/admin/settings/branding",
+			"settings":  "/admin/settings/tickets",
+			"form":      fmt.Sprintf("/admin/forms/%d", formID),
+			"providers": "/admin/providers",
+			"groups":    "/admin/groups",
+			"inboxes":   "/admin/inboxes",
+			"kb":        "/admin/kb",
 		})
 	})
 }

@@ -41,7 +41,7 @@ func refusal(p *Page, err error, f *recordForm, conflictField string) bool {
 func (h *Handlers) ticketRows(p *Page, rows []store.InboxRow) []inboxRowView {
 	out := make([]inboxRowView, 0, len(rows))
 	for _, r := range rows {
-		v := inboxRowView{Href: "/admin/inbox/" + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: personName(p, r.RequesterName),
+		v := inboxRowView{ID: r.ID, Href: "/admin/inbox/" + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: personName(p, r.RequesterName),
 			Owner: r.OwnerName, Stage: r.StageName, Pipeline: r.PipelineName, Channel: r.Channel, StatusClass: "open"}
 		if r.IsClosed {
 			v.StatusClass = "closed"

@@ -253,8 +253,11 @@ func (h *Handlers) APIAdminTicketUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	if in.StageID != nil {
+		var ve *store.ValidationError
 		if err := h.Store.InboxTicketSetStage(ctx, id, *in.StageID); errors.Is(err, store.ErrNotFound) {
 			return h.validationProblem(c, &store.ValidationError{Fields: map[string]string{"stage_id": "StageUnknown"}})
+		} else if errors.As(err, &ve) {
+			return h.validationProblem(c, &store.ValidationError{Fields: map[string]string{"stage_id": ve.Fields["stage"]}})
 		} else if err != nil {
 			return err
 		}

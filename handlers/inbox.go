@@ -17,22 +17,50 @@ type inboxState struct {
 	Inbox, Pipeline, Stage, Owner, Q, Cursor string
 }
 
-func (s inboxState) query(cur string) string {
+// values returns the state's non-empty fields as query values (cursor cur).
+func (s inboxState) values(cur string) url.Values {
 	v := url.Values{}
 	for k, x := range map[string]string{"inbox": s.Inbox, "pipeline": s.Pipeline, "stage": s.Stage, "owner": s.Owner, "q": s.Q, "cursor": cur} {
 		if x != "" {
 			v.Set(k, x)
 		}
 	}
+	return v
+}
+
+// query returns the list's URL with the state and cursor cur.
+func (s inboxState) query(cur string) string {
+	return withQuery("/admin/inbox", s.values(cur))
+}
+
+// ticketHref returns ticket id's URL carrying the list's state (its page included), so that a
+// direct load, a reload or Back shows the same list beside the ticket.
+func (s inboxState) ticketHref(id int64) string {
+	return withQuery("/admin/inbox/"+strconv.FormatInt(id, 10), s.values(s.Cursor))
+}
+
+func withQuery(path string, v url.Values) string {
 	if len(v) == 0 {
-		return "/admin/inbox"
+		return path
 	}
-	return "/admin/inbox?" + v.Encode()
+	return path + "?" + v.Encode()
+}
+
+// inboxStateOf reads the list state from the query string (the search text cut to 200 runes).
+func inboxStateOf(c *fiber.Ctx) inboxState {
+	st := inboxState{Inbox: c.Query("inbox"), Pipeline: c.Query("pipeline"), Stage: c.Query("stage"), Owner: c.Query("owner"), Q: c.Query("q"), Cursor: c.Query("cursor")}
+	if len([]rune(st.Q)) > 200 {
+		st.Q = string([]rune(st.Q)[:200])
+	}
+	return st
 }
 
 type inboxRowView struct {
+	ID                                                                     int64
 	Href, Subject, Requester, Owner, Stage, Pipeline, Channel, StatusClass string
 	Activity, ActivityISO                                                  string
+	// Current marks the ticket shown in the detail pane.
+	Current bool
 }
 
 type inboxListView struct {
@@ -40,7 +68,18 @@ type inboxListView struct {
 	Inboxes, Pipelines, Stages, Owners  []option
 	Rows                                []inboxRowView
 	NextHref, PrevHref, Empty, Announce string
-	Fragment                            bool
+	// Filtered: a filter other than the text is set (the filter menu opens).
+	Filtered bool
+	Fragment bool
+}
+
+// inboxPageView is the view model of inbox/index.html: the list and, beside it on wide
+// screens (instead of it on phones), the ticket the URL names (nil = none).
+type inboxPageView struct {
+	List   *inboxListView
+	Ticket *inboxTicketView
+	// ListHref is the list's URL with its state (the detail's way back on phones).
+	ListHref string
 }
 
 func idOpt(id int64, label string, sel string) option {
@@ -55,40 +94,67 @@ func parseID(s string) int64 {
 
 // InboxList shows every ticket for staff (GET /admin/inbox), newest activity first, filtered by
 // inbox, pipeline, stage, owner ("none" = unassigned) and text; keyset cursor. htmx: the list
-// fragment only.
+// fragment only; when the browser shows a ticket beside the list (HX-Current-URL is a ticket's
+// URL), the pushed URL stays that ticket's with the new list state.
 func (h *Handlers) InboxList(c *fiber.Ctx) error {
 	VaryHTMX(c)
-	ctx := c.UserContext()
-	st := inboxState{Inbox: c.Query("inbox"), Pipeline: c.Query("pipeline"), Stage: c.Query("stage"), Owner: c.Query("owner"), Q: c.Query("q"), Cursor: c.Query("cursor")}
-	if len([]rune(st.Q)) > 200 {
-		st.Q = string([]rune(st.Q)[:200])
+	st := inboxStateOf(c)
+	p := h.newPage(c, "", nil)
+	v, err := h.inboxList(c, p, st, 0)
+	if err != nil {
+		return err
 	}
+	p.Title = p.T("Inbox")
+	if IsHTMX(c) {
+		v.Fragment = true
+		if id := ticketOfURL(HTMXOf(c).CurrentURL); id != 0 {
+			HTMXResponse{PushURL: st.ticketHref(id)}.Apply(c)
+		}
+		p.Data = v
+		return h.renderFragment(c, fiber.StatusOK, "inbox/list", p)
+	}
+	p.Data = &inboxPageView{List: v, ListHref: st.query(st.Cursor)}
+	return h.renderAdmin(c, fiber.StatusOK, "inbox/index", p)
+}
+
+// ticketOfURL returns the ticket id of an inbox ticket URL (http://host/admin/inbox/42?…), 0
+// for any other URL.
+func ticketOfURL(raw string) int64 {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return 0
+	}
+	rest, ok := strings.CutPrefix(u.Path, "/admin/inbox/")
+	if !ok {
+		return 0
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
+}
+
+// inboxList loads one page of the list for state st; current marks the ticket shown beside it.
+func (h *Handlers) inboxList(c *fiber.Ctx, p *Page, st inboxState, current int64) (*inboxListView, error) {
 	f := store.InboxFilter{InboxID: parseID(st.Inbox), PipelineID: parseID(st.Pipeline), StageID: parseID(st.Stage), Q: st.Q, Cursor: st.Cursor}
 	if st.Owner == "none" {
 		f.OwnerID = -1
 	} else {
 		f.OwnerID = parseID(st.Owner)
 	}
-	page, rows, err := h.Store.InboxTicketList(ctx, f)
+	page, rows, err := h.Store.InboxTicketList(c.UserContext(), f)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p := h.newPage(c, "", nil)
-	v := &inboxListView{State: st}
+	v := &inboxListView{State: st, Filtered: st.Inbox != "" || st.Pipeline != "" || st.Stage != "" || st.Owner != ""}
 	if err := h.inboxOptions(c, p, v); err != nil {
-		return err
+		return nil, err
 	}
-	for _, r := range rows {
-		row := inboxRowView{Href: "/admin/inbox/" + strconv.FormatInt(r.ID, 10), Subject: r.Subject, Requester: personName(p, r.RequesterName),
-			Owner: r.OwnerName, Stage: r.StageName, Pipeline: r.PipelineName, Channel: r.Channel, StatusClass: "open"}
-		if r.IsClosed {
-			row.StatusClass = "closed"
-		}
-		if row.Owner == "" {
-			row.Owner = p.T("Unassigned")
-		}
-		row.Activity, row.ActivityISO = p.Locale.Times(r.LastActivityAt)
-		v.Rows = append(v.Rows, row)
+	v.Rows = h.ticketRows(p, rows)
+	for i := range v.Rows {
+		v.Rows[i].Href = st.ticketHref(v.Rows[i].ID)
+		v.Rows[i].Current = v.Rows[i].ID == current
 	}
 	if page.NextCursor != "" {
 		v.NextHref = st.query(page.NextCursor)
@@ -100,12 +166,19 @@ func (h *Handlers) InboxList(c *fiber.Ctx) error {
 		v.Empty = p.T("NoTickets")
 	}
 	v.Announce = p.T("TicketCount", "Count", len(v.Rows))
-	p.Title, p.Data = p.T("Inbox"), v
-	if IsHTMX(c) {
-		v.Fragment = true
-		return h.renderFragment(c, fiber.StatusOK, "inbox/list", p)
+	return v, nil
+}
+
+// renderInboxPage renders the whole inbox page with ticket v in the detail pane and the list
+// (in the state the query string names) beside it.
+func (h *Handlers) renderInboxPage(c *fiber.Ctx, status int, p *Page, v *inboxTicketView) error {
+	st := inboxStateOf(c)
+	list, err := h.inboxList(c, p, st, v.ID)
+	if err != nil {
+		return err
 	}
-	return h.renderAdmin(c, fiber.StatusOK, "inbox/index", p)
+	p.Data = &inboxPageView{List: list, Ticket: v, ListHref: st.query(st.Cursor)}
+	return h.renderAdmin(c, status, "inbox/index", p)
 }
 
 // inboxOptions fills the filter choices.
@@ -181,11 +254,14 @@ type inboxTicketView struct {
 	Created, CreatedISO, Activity, ActivityISO string
 	Description                                string
 	Conversations                              []conversationView
-	Stages, Owners                             []option
-	Compose                                    composeForm
-	Flash                                      string
-	Tags                                       []string
-	Properties                                 []store.TicketProperty
+	// Stages are the stages of the ticket's own pipeline (a ticket never changes pipeline here);
+	// StageError is a refused change's message.
+	Stages, Owners []option
+	StageError     string
+	Compose        composeForm
+	Flash          string
+	Tags           []string
+	Properties     []store.TicketProperty
 	// Sharing is the participants box (issue 16.1).
 	Sharing *sharingView
 	// Ratings are the satisfaction votes of the ticket's closes (issue 16.4).
@@ -233,8 +309,11 @@ func (h *Handlers) inboxTicketView(c *fiber.Ctx, p *Page, d store.InboxTicket) (
 	}
 	sel := strconv.FormatInt(d.StageID, 10)
 	for _, pl := range pipes {
+		if pl.ID != d.PipelineID {
+			continue
+		}
 		for _, s := range pl.Stages {
-			label := pl.Name + " · " + s.Name
+			label := s.Name
 			if s.IsClosed {
 				label += " (" + p.T("Closed") + ")"
 			}
@@ -288,7 +367,10 @@ func staffAttachmentViews(p *Page, as []store.Attachment) []attachmentView {
 	return attachmentLinks(p, as, "/admin/attachments/")
 }
 
-// InboxTicketShow shows a ticket's full history for staff (GET /admin/inbox/:id).
+// InboxTicketShow shows a ticket's full history for staff (GET /admin/inbox/:id, with the list's
+// state in the query string). The whole page holds the list and the ticket side by side (wide
+// screens; phones show the ticket alone); htmx into the detail pane (HX-Target inbox-detail):
+// the pane's content with the page title; other htmx requests: the ticket fragment.
 func (h *Handlers) InboxTicketShow(c *fiber.Ctx) error {
 	VaryHTMX(c)
 	id, err := ticketID(c)
@@ -319,11 +401,16 @@ func (h *Handlers) InboxTicketShow(c *fiber.Ctx) error {
 		n, _ := strconv.Atoi(c.Query("n"))
 		v.Flash = p.T("GuestLinksRevoked", "Count", n)
 	}
-	p.Data = v
 	if IsHTMX(c) {
+		if HTMXOf(c).Target == "inbox-detail" {
+			st := inboxStateOf(c)
+			p.Data = &inboxPageView{Ticket: v, ListHref: st.query(st.Cursor)}
+			return h.renderFragment(c, fiber.StatusOK, "inbox/detail", p)
+		}
+		p.Data = v
 		return h.renderFragment(c, fiber.StatusOK, "inbox/ticket", p)
 	}
-	return h.renderAdmin(c, fiber.StatusOK, "inbox/show", p)
+	return h.renderInboxPage(c, fiber.StatusOK, p, v)
 }
 
 // InboxMessageCreate posts a public reply or an internal note with its attachments (POST
@@ -387,14 +474,16 @@ func (h *Handlers) InboxMessageCreate(c *fiber.Ctx) error {
 			v.Flash = p.T("NoteAdded")
 		}
 	}
-	p.Data = v
 	if IsHTMX(c) {
+		p.Data = v
 		return h.renderFragment(c, status, "inbox/ticket", p)
 	}
-	return h.renderAdmin(c, status, "inbox/show", p)
+	return h.renderInboxPage(c, status, p, v)
 }
 
-// InboxTicketStage moves the ticket to another stage (POST /admin/inbox/:id/stage, field stage).
+// InboxTicketStage moves the ticket to another stage of its pipeline (POST
+// /admin/inbox/:id/stage, field stage). A stage of another pipeline (or none) is refused with
+// 422 and the message beside the Stage menu.
 func (h *Handlers) InboxTicketStage(c *fiber.Ctx) error {
 	return h.inboxTicketChange(c, "stage", h.Store.InboxTicketSetStage)
 }
@@ -412,10 +501,34 @@ func (h *Handlers) inboxTicketChange(c *fiber.Ctx, field string, set func(ctx co
 		return err
 	}
 	if err := set(c.UserContext(), id, parseID(c.FormValue(field))); err != nil {
+		var ve *store.ValidationError
+		if errors.As(err, &ve) && ve.Fields[field] != "" {
+			return h.ticketChangeRefused(c, id, h.newPage(c, "", nil).T(ve.Fields[field]))
+		}
 		return err
 	}
 	h.Live.Publish(c.UserContext(), id)
 	return h.afterTicketChange(c, id, field)
+}
+
+// ticketChangeRefused answers a refused stage change: 422, the ticket with msg beside the Stage
+// menu (htmx: the ticket fragment; plain: the whole page).
+func (h *Handlers) ticketChangeRefused(c *fiber.Ctx, id int64, msg string) error {
+	d, err := h.Store.InboxTicketGet(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	p := h.newPage(c, d.Subject, nil)
+	v, err := h.inboxTicketView(c, p, d)
+	if err != nil {
+		return err
+	}
+	v.StageError = msg
+	if IsHTMX(c) {
+		p.Data = v
+		return h.renderFragment(c, fiber.StatusUnprocessableEntity, "inbox/ticket", p)
+	}
+	return h.renderInboxPage(c, fiber.StatusUnprocessableEntity, p, v)
 }
 
 // afterTicketChange answers a property change: htmx gets the ticket fragment, plain forms a 303.

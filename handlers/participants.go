@@ -215,8 +215,7 @@ func (h *Handlers) InboxParticipantCreate(c *fiber.Ctx) error {
 			return verr
 		}
 		v.Sharing.Email, v.Sharing.Error = email, p.T(ve.Fields["email"])
-		p.Data = v
-		return h.renderAdmin(c, fiber.StatusUnprocessableEntity, "inbox/show", p)
+		return h.renderInboxPage(c, fiber.StatusUnprocessableEntity, p, v)
 	}
 	if err != nil {
 		return err

@@ -310,9 +310,10 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 	return m, nil
 }
 
-// InboxTicketSetStage moves the ticket to stage (and that stage's pipeline), keeping is_closed
+// InboxTicketSetStage moves the ticket to stage, one of its own pipeline's, keeping is_closed
 // and closed_at consistent: closing sets closed_at (once), reopening clears it. Errors:
-// ErrNotFound (ticket or stage).
+// ErrNotFound (ticket or stage), *ValidationError (stage: "StageOtherPipeline") for a stage of
+// another pipeline.
 //
 // Moving a ticket into a stage that asks the customer to confirm (issue 16.5) mails the
 // requester a link to answer "Is this solved?".
@@ -324,6 +325,15 @@ func (s *Store) InboxTicketSetStage(ctx context.Context, ticketID, stageID int64
 			WHERE t.id = $1 FOR UPDATE OF t`, ticketID).Scan(&wasAwaiting, &fromID, &wasClosed)
 		if err != nil {
 			return fmt.Errorf("ticket %d stage: %w", ticketID, notFound(err))
+		}
+		var samePipeline bool
+		err = tx.QueryRow(ctx, `SELECT st.pipeline_id = t.pipeline_id FROM stages st, tickets t WHERE st.id = $2 AND t.id = $1`,
+			ticketID, stageID).Scan(&samePipeline)
+		if err != nil {
+			return fmt.Errorf("ticket %d stage %d: %w", ticketID, stageID, notFound(err))
+		}
+		if !samePipeline {
+			return Invalid("stage", "StageOtherPipeline")
 		}
 		var awaiting, closes bool
 		err = tx.QueryRow(ctx, `UPDATE tickets t SET stage_id = st.id, pipeline_id = st.pipeline_id, is_closed = st.is_closed,
