@@ -93,7 +93,7 @@ func New(cfg Config) (*Queue, error) {
 		cfg.RetryBase = time.Second
 	}
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}, store.WebhookQueue: {MaxWorkers: 8}},
 		Workers:           workers,
 		RetryPolicy:       &backoff{base: cfg.RetryBase},
 		FetchPollInterval: cfg.PollInterval,

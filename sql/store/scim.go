@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"portico/sql/db"
+	"portico/webhook"
 )
 
 // SCIM 2.0 provisioning (issue 17.4; RFC 7643, RFC 7644). An identity provider's SCIM client
@@ -344,6 +345,9 @@ func (s *Store) SCIMUserCreate(ctx context.Context, p SCIMPrincipal, in SCIMUser
 		case errors.Is(err, pgx.ErrNoRows):
 			if err := tx.QueryRow(ctx, `INSERT INTO contacts (email, name, language) VALUES ($1, $2, $3) RETURNING id`,
 				in.Email, name, in.Language).Scan(&id); err != nil {
+				return err
+			}
+			if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: id}); err != nil {
 				return err
 			}
 		case err != nil:

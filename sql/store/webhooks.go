@@ -379,6 +379,10 @@ type WebhookEventJob struct {
 // Kind is River's job kind.
 func (WebhookEventJob) Kind() string { return "portico_webhook_event" }
 
+// WebhookQueue is the River queue of deliveries: its own workers, so receivers that are slow
+// to answer (up to the 10 s timeout each) never hold up mail in the default queue.
+const WebhookQueue = "webhooks"
+
 // WebhookDeliveryJob sends one message to one subscription (River job kind
 // "portico_webhook_delivery"); retried with the queue's backoff up to WebhookMaxAttempts.
 type WebhookDeliveryJob struct {
@@ -445,7 +449,7 @@ func (s *Store) WebhookDeliveriesEnqueue(ctx context.Context, webhookIDs []int64
 	params := make([]river.InsertManyParams, len(webhookIDs))
 	for i, id := range webhookIDs {
 		params[i] = river.InsertManyParams{Args: WebhookDeliveryJob{WebhookID: id, MessageID: ev.ID, Event: ev.Type, Payload: payload},
-			InsertOpts: &river.InsertOpts{MaxAttempts: WebhookMaxAttempts}}
+			InsertOpts: &river.InsertOpts{MaxAttempts: WebhookMaxAttempts, Queue: WebhookQueue}}
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := c.InsertManyTx(ctx, tx, params)
@@ -473,7 +477,7 @@ func (s *Store) WebhookTest(ctx context.Context, id int64) (string, error) {
 	}
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := c.InsertTx(ctx, tx, WebhookDeliveryJob{WebhookID: id, MessageID: msgID, Event: webhook.Test, Payload: payload},
-			&river.InsertOpts{MaxAttempts: 1})
+			&river.InsertOpts{MaxAttempts: 1, Queue: WebhookQueue})
 		return err
 	})
 	if err != nil {
