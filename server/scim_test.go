@@ -309,6 +309,10 @@ func TestSCIMEntra(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A webhook subscribed to contact.created hears of contacts SCIM creates.
+	if _, err := ts.Pool.Exec(ctx, `INSERT INTO webhooks (url, events) VALUES ('https://example.com/hook', '{contact.created}')`); err != nil {
+		t.Fatal(err)
+	}
 	n, _ := scimTotal(t, ts.scimCall("GET", "/scim/v2/Users?filter="+url.QueryEscape(`userName eq "erin.example@contoso.test"`), tok, ""))
 	if n != 0 {
 		t.Fatalf("lookup: %d", n)
@@ -326,6 +330,10 @@ func TestSCIMEntra(t *testing.T) {
 	var email string
 	if err := ts.Pool.QueryRow(ctx, `SELECT email FROM contacts WHERE id = $1`, id).Scan(&email); err != nil || email != "erin@contoso.test" {
 		t.Errorf("the contact's address is the primary email: %q %v", email, err)
+	}
+	var events int
+	if err := ts.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'portico_webhook_event' AND args::text LIKE '%contact.created%'`).Scan(&events); err != nil || events != 1 {
+		t.Errorf("contact.created events after the SCIM create: %d %v", events, err)
 	}
 	n, list := scimTotal(t, ts.scimCall("GET", "/scim/v2/Users?filter="+url.QueryEscape(`externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"`), tok, ""))
 	if n != 1 || list[0]["id"] != id {

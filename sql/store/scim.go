@@ -318,7 +318,8 @@ type SCIMInputAudit struct {
 // with the same address when no provider provisions it yet (taken over, as single sign-on links
 // a contact by a verified address: the provider is trusted for the addresses it asserts).
 // The change is audited as the provider's. It reports whether the contact's sessions must end
-// (created inactive: the caller revokes them in Redis). Errors: *SCIMInvalidError,
+// (created inactive: the caller revokes them in Redis). A new contact is announced to webhooks
+// (contact.created) in the same transaction, like every other way a contact is created. Errors: *SCIMInvalidError,
 // *SCIMConflictError (userName taken at this provider; the address belongs to a contact another
 // provider provisions), database errors.
 func (s *Store) SCIMUserCreate(ctx context.Context, p SCIMPrincipal, in SCIMUserInput) (SCIMUser, bool, error) {
@@ -496,9 +497,10 @@ func (s *Store) SCIMUserReplace(ctx context.Context, p SCIMPrincipal, id int64, 
 // SCIMUserDelete ends the provisioning of user id by its provider (SCIM DELETE): the portal
 // account is disabled as by a deactivation, the contact leaves the provider's groups and is no
 // longer the provider's (a later GET answers 404; a new POST with its address takes it over
-// again). The contact, its tickets and its messages are kept: Portico has no contact erasure,
-// and a deletion by an IdP must not destroy the support history. Audited as the provider's;
-// the caller ends the contact's sessions. Errors: ErrNotFound.
+// again). The contact, its tickets and its messages are kept as they are: erasing a person
+// (ContactErase: anonymised, tickets kept) is an admin's decision on the contact's page, never an
+// IdP's, and cannot be undone. Audited as the provider's; the caller ends the contact's
+// sessions. Errors: ErrNotFound.
 func (s *Store) SCIMUserDelete(ctx context.Context, p SCIMPrincipal, id int64) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		var userName string
@@ -520,7 +522,7 @@ func (s *Store) SCIMUserDelete(ctx context.Context, p SCIMPrincipal, id int64) e
 		if _, err := tx.Exec(ctx, `DELETE FROM scim_users WHERE contact_id = $1`, id); err != nil {
 			return err
 		}
-		after := "scim delete: sign-in disabled, unlinked from the provider"
+		after := "scim delete: sign-in disabled, unlinked from the provider (not erased)"
 		if len(left) > 0 {
 			slices.Sort(left)
 			after += fmt.Sprintf(", left groups %v", left)
