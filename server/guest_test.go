@@ -479,4 +479,35 @@ func TestGuestLinkInMail(t *testing.T) {
 	if !strings.Contains(doc.Find("#messages").Text(), "Second answer.") {
 		t.Errorf("guest page lacks the answer: %q", doc.Find("#messages").Text())
 	}
+
+	// A participant added by the agent gets a guest link too; it reads, and replies only as
+	// the admin lets participants reply.
+	if resp, _ := agent.post(fmt.Sprintf("/admin/inbox/%d/participants", fx.AliceOpen), url.Values{"email": {fx.CarolEmail}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add participant: %d", resp.StatusCode)
+	}
+	m = smtpd.next()
+	if m.To != fx.CarolEmail {
+		t.Fatalf("share mail to %s", m.To)
+	}
+	carol := ts.client()
+	doc = openGuest(t, carol, m.link(t, "/guest"), fx.AliceOpen)
+	if doc.Find("#reply-form").Length() != 0 || !strings.Contains(doc.Find("#closed-notice").Text(), "only the requester can reply") {
+		t.Errorf("participant's guest page offers a reply: %q", doc.Find("#reply-box").Text())
+	}
+	carol.csrf = doc.Find(`body`).AttrOr("hx-headers", "")
+	if i := strings.Index(carol.csrf, `":"`); i > 0 {
+		carol.csrf = strings.TrimSuffix(carol.csrf[i+3:], `"}`)
+	}
+	if resp, _ := carol.post(guestPath(fx.AliceOpen)+"/replies", url.Values{"body": {"participant writes"}}, false); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("participant's guest reply without the setting: %d", resp.StatusCode)
+	}
+	if err := ts.Store.SettingSet(ctx, "participants_can_reply", "true"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := carol.post(guestPath(fx.AliceOpen)+"/replies", url.Values{"body": {"participant writes"}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("participant's guest reply with the setting: %d", resp.StatusCode)
+	}
+	if n := countRows(t, ts, `SELECT count(*) FROM messages WHERE author_contact_id = $1 AND body = 'participant writes'`, fx.Carol); n != 1 {
+		t.Errorf("participant's guest reply stored %d times", n)
+	}
 }

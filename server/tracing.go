@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/exaring/otelpgx"
 	"github.com/gofiber/contrib/otelfiber/v2"
@@ -11,6 +12,7 @@ import (
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -60,8 +62,15 @@ func traceRedis(rdb redis.UniversalClient, tp trace.TracerProvider) error {
 
 // traceHTTP is the HTTP middleware: one server span per request, named by route pattern, its
 // context passed down (c.UserContext) to the SQL and Redis spans. Static files are not traced.
+// The span's http.target and http.url carry the path only: otelfiber records the whole request
+// URI, whose query string may hold a one-time token (guest, sign-in, reset and registration
+// links); the later attributes replace its values.
 func traceHTTP(tp trace.TracerProvider) fiber.Handler {
 	return otelfiber.Middleware(otelfiber.WithTracerProvider(tp),
 		otelfiber.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
-		otelfiber.WithNext(func(c *fiber.Ctx) bool { return len(c.Path()) >= 8 && c.Path()[:8] == "/static/" }))
+		otelfiber.WithNext(func(c *fiber.Ctx) bool { return len(c.Path()) >= 8 && c.Path()[:8] == "/static/" }),
+		otelfiber.WithCustomAttributes(func(c *fiber.Ctx) []attribute.KeyValue {
+			path := strings.Clone(c.Path())
+			return []attribute.KeyValue{attribute.String("http.target", path), attribute.String("http.url", path)}
+		}))
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +56,17 @@ func TestTracingHTTPSQLRedis(t *testing.T) {
 	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	if resp := c.do(req); resp.StatusCode != http.StatusOK {
 		t.Fatalf("ticket page: %d", resp.StatusCode)
+	}
+	// A one-time token in the query string never reaches a span (guest, sign-in, reset links).
+	const secret = "SECRETtokenSECRETtokenSECRETtokenSECRETtok"
+	c.get("/login/link/confirm?token="+secret, false)
+	c.get("/guest?token="+secret, false)
+	for _, sp := range rec.Ended() {
+		for _, a := range sp.Attributes() {
+			if strings.Contains(a.Value.Emit(), secret) {
+				t.Errorf("span %q attribute %s carries the token: %s", sp.Name(), a.Key, a.Value.Emit())
+			}
+		}
 	}
 	var server trace.SpanID
 	inTrace := map[trace.SpanID]sdktrace.ReadOnlySpan{}
