@@ -300,6 +300,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Server, error) 
 		WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout:  cfg.IdleTimeout,
 		BodyLimit:    cfg.BodyLimit,
+		// Request line and headers up to 16 KiB (fasthttp's default 4 KiB answered a long
+		// search link with a bare 431 before any handler could give a page).
+		ReadBufferSize: 16 << 10,
 		// Uploads stream straight into the blob store: bodies over BodyLimit reach the handler
 		// as a stream (only multipart uploads may be that large, see bodyGuard).
 		StreamRequestBody:            true,
