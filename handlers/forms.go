@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"strconv"
 
@@ -46,6 +48,16 @@ type supportFormView struct {
 	Limits, FileError string
 	// Error is a message for the whole form ("" = none).
 	Error string
+	// SubmissionKey identifies this filling-in of the form (store.FormSubmission.Key): sent
+	// twice, it still makes one ticket.
+	SubmissionKey string
+}
+
+// newSubmissionKey returns a fresh submission key: 128 random bits as 32 hex digits.
+func newSubmissionKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
 }
 
 // fieldLabel is the label of a field: the admin's, else the property's translated name.
@@ -69,7 +81,7 @@ func fieldLabel(p *Page, f store.FormField) string {
 // supportFormView builds the form for form with the typed values and the errors (catalogue ids
 // by input name); fileErr is a refused file's catalogue id.
 func (h *Handlers) supportFormView(p *Page, st store.Settings, form store.SupportForm, values, errs map[string]string, fileErr string) *supportFormView {
-	v := &supportFormView{Action: "/tickets/new", CanAttach: st.AttachmentMaxFiles > 0}
+	v := &supportFormView{Action: "/tickets/new", CanAttach: st.AttachmentMaxFiles > 0, SubmissionKey: newSubmissionKey()}
 	switch {
 	case st.SupportFormHeaderText != "":
 		v.Heading = st.SupportFormHeaderText
@@ -170,7 +182,8 @@ func (h *Handlers) TicketCreate(c *fiber.Ctx) error {
 	if l := LocaleOf(c); l != nil {
 		lang = l.Lang
 	}
-	id, err := h.Store.SupportFormSubmit(ctx, h.viewer(c, ""), form.ID, store.FormSubmission{Values: mf.Fields, Lang: lang, Files: mf.Files})
+	id, err := h.Store.SupportFormSubmit(ctx, h.viewer(c, ""), form.ID, store.FormSubmission{Values: mf.Fields, Lang: lang, Files: mf.Files,
+		Key: mf.Fields["submission"]})
 	var ve *store.ValidationError
 	switch {
 	case errors.As(err, &ve):

@@ -312,3 +312,81 @@ func TestSupportFormTicketHiddenByFilters(t *testing.T) {
 		t.Fatalf("tickets stored: %d", n)
 	}
 }
+
+// TestSupportFormSentTwiceMakesOneTicket: the form carries a submission key; the same filled-in
+// form posted again (a double click, a retried upload, Back and Send) leads to the first ticket
+// and creates nothing, also when both posts race; a fresh form makes a new ticket.
+func TestSupportFormSentTwiceMakesOneTicket(t *testing.T) {
+	ts := newTestServer(t, nil)
+	std := storetest.MustStandard(t, ts.Pool)
+	mustSupportForm(t, ts)
+	ctx := context.Background()
+	alice := ts.client()
+	alice.signIn(std.AliceEmail, std.Password)
+	count := func() int {
+		var n int
+		if err := ts.Pool.QueryRow(ctx, `SELECT count(*) FROM tickets WHERE subject LIKE 'Twice%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	_, page := alice.get("/tickets/new", false)
+	key, _ := page.Find(`input[name="submission"]`).Attr("value")
+	if len(key) != 32 {
+		t.Fatalf("submission key %q", key)
+	}
+	form := url.Values{"subject": {"Twice sent"}, "description": {"d"}, "priority": {"urgent"}, "submission": {key}}
+	first, _ := alice.post("/tickets/new", form, false)
+	second, _ := alice.post("/tickets/new", form, false)
+	if first.StatusCode != http.StatusSeeOther || second.StatusCode != http.StatusSeeOther || first.Header.Get("Location") != second.Header.Get("Location") {
+		t.Fatalf("sent twice: %d %q, then %d %q; want both 303 to the same ticket", first.StatusCode, first.Header.Get("Location"),
+			second.StatusCode, second.Header.Get("Location"))
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d tickets after sending one form twice", n)
+	}
+	_, page = alice.get("/tickets/new", false)
+	if again, _ := page.Find(`input[name="submission"]`).Attr("value"); again == key {
+		t.Fatal("a fresh form reused the submission key")
+	} else {
+		form.Set("submission", again)
+	}
+	if resp, _ := alice.post("/tickets/new", form, false); resp.StatusCode != http.StatusSeeOther || count() != 2 {
+		t.Fatalf("a fresh form: %d, %d tickets; want a second ticket", resp.StatusCode, count())
+	}
+
+	// Racing twins: eight submissions with one key at once make one ticket, and all name it.
+	v := store.NewViewer(std.Alice, std.Acme, store.DefaultSettings(), "")
+	formID, _ := strconv.ParseInt(strings.TrimSpace(mustSetting(t, ts, "support_form_id")), 10, 64)
+	race := "0123456789abcdef0123456789abcdef"
+	ids := make(chan int64, 8)
+	for range 8 {
+		go func() {
+			id, err := ts.Store.SupportFormSubmit(ctx, v, formID, store.FormSubmission{
+				Values: map[string]string{"subject": "Twice raced", "description": "d", "priority": "urgent"}, Key: race})
+			if err != nil {
+				t.Error(err)
+			}
+			ids <- id
+		}()
+	}
+	want := <-ids
+	for range 7 {
+		if id := <-ids; id != want {
+			t.Errorf("racing twins answered tickets %d and %d", want, id)
+		}
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("%d tickets after eight racing twins (want 3 in all)", n)
+	}
+}
+
+// mustSetting reads a portal setting's stored JSON value as text.
+func mustSetting(t *testing.T, ts *testServer, key string) string {
+	t.Helper()
+	var v string
+	if err := ts.Pool.QueryRow(context.Background(), `SELECT value #>> '{}' FROM portal_settings WHERE key = $1`, key).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

@@ -446,6 +446,26 @@ type FormSubmission struct {
 	// Files are the uploaded attachments of the description; committed with the ticket, else
 	// discarded by the caller.
 	Files *UploadBatch
+	// Key is the form's submission key (32 lower-case hex digits, made when the form was shown;
+	// "" or malformed: none). A second submission with the same key by the same contact
+	// creates nothing and returns the first one's ticket.
+	Key string
+}
+
+// errSubmittedBefore rolls back a submission whose key another submission already used.
+var errSubmittedBefore = errors.New("form submitted before")
+
+// validSubmissionKey reports whether k is a submission key (32 lower-case hex digits).
+func validSubmissionKey(k string) bool {
+	if len(k) != 32 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidateSubmission checks values against the form's fields and returns the cleaned values
@@ -490,9 +510,10 @@ func ValidateSubmission(form SupportForm, values map[string]string) (map[string]
 // company, the form's pipeline at its first open stage, channel "form", priority, category and
 // custom properties from the fields), a conversation of channel "form" in the form's inbox, the
 // description as its first public message with the attachments, and the contact's timeline
-// events ("ticket", and "email" for the message). It returns the new ticket's id. Errors:
-// *ValidationError (by input name), ErrNotFound (no such form), ErrConflict (the pipeline lost
-// its open stages).
+// events ("ticket", and "email" for the message). It returns the new ticket's id — or, when the
+// contact already sent a submission with sub.Key (even one still in flight: the unique key waits
+// for it), that submission's ticket, creating nothing. Errors: *ValidationError (by input name),
+// ErrNotFound (no such form), ErrConflict (the pipeline lost its open stages).
 func (s *Store) SupportFormSubmit(ctx context.Context, v Viewer, formID int64, sub FormSubmission) (int64, error) {
 	if v.ContactID == 0 {
 		return 0, fmt.Errorf("support form %d: no contact: %w", formID, ErrNotFound)
@@ -526,6 +547,19 @@ func (s *Store) SupportFormSubmit(ctx context.Context, v Viewer, formID int64, s
 	}
 	hasFiles := sub.Files != nil && len(sub.Files.Files) > 0
 	var id int64
+	// claim records the submission key last in the transaction, so that a concurrent twin
+	// waits here for this transaction and then finds the key.
+	claim := func(tx pgx.Tx) error {
+		if !validSubmissionKey(sub.Key) {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO form_submissions (contact_id, key, ticket_id) VALUES ($1, $2, $3)
+			ON CONFLICT (contact_id, key) DO NOTHING`, v.ContactID, sub.Key, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return errSubmittedBefore
+		}
+		return err
+	}
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		var stageID int64
 		err := tx.QueryRow(ctx, `SELECT id FROM stages WHERE pipeline_id = $1 AND NOT is_closed ORDER BY position, id LIMIT 1`, form.PipelineID).Scan(&stageID)
@@ -552,6 +586,9 @@ func (s *Store) SupportFormSubmit(ctx context.Context, v Viewer, formID int64, s
 			return err
 		}
 		if strings.TrimSpace(description) == "" && !hasFiles {
+			if err := claim(tx); err != nil {
+				return err
+			}
 			return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id})
 		}
 		var msgID int64
@@ -567,8 +604,18 @@ func (s *Store) SupportFormSubmit(ctx context.Context, v Viewer, formID int64, s
 			VALUES ($1, 'email', $2, $3, $4)`, v.ContactID, id, msgID, subject); err != nil {
 			return err
 		}
+		if err := claim(tx); err != nil {
+			return err
+		}
 		return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id, MessageID: msgID})
 	})
+	if errors.Is(err, errSubmittedBefore) {
+		if err := s.Pool.QueryRow(ctx, `SELECT ticket_id FROM form_submissions WHERE contact_id = $1 AND key = $2`,
+			v.ContactID, sub.Key).Scan(&id); err != nil {
+			return 0, fmt.Errorf("support form %d submission: %w", formID, err)
+		}
+		return id, nil // the caller discards this submission's files
+	}
 	if err != nil {
 		return 0, fmt.Errorf("support form %d submission: %w", formID, err)
 	}
