@@ -380,7 +380,8 @@ func TestGuestLinkFollowsAccess(t *testing.T) {
 }
 
 // TestGuestTokenNotLogged: the access log of opening a guest link (valid or forged) names the
-// path, never the token.
+// path, never the token, nor the guest session id; a rating link's token (in its path) is
+// redacted too.
 func TestGuestTokenNotLogged(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -410,11 +411,13 @@ func TestGuestTokenNotLogged(t *testing.T) {
 	openGuest(t, g, link, fx.AliceOpen)
 	forged := strings.Repeat("Z", 43)
 	ts.client().get("/guest?token="+forged, false)
+	rateToken := "RATEtokenRATEtokenRATEtoken"
+	ts.client().get("/rate/"+rateToken+"?score=good", false) // a rating link's token is in its path
 	out := buf.String()
 	if !strings.Contains(out, "path=/guest ") || !strings.Contains(out, "path="+guestPath(fx.AliceOpen)) {
 		t.Fatalf("no access-log lines for the guest requests:\n%s", out)
 	}
-	for _, secret := range []string{tok, forged, g.cookies["portico_guest"]} {
+	for _, secret := range []string{tok, forged, g.cookies["portico_guest"], rateToken} {
 		if strings.Contains(out, secret) {
 			t.Errorf("the log carries a token or guest session id %q", secret)
 		}

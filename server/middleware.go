@@ -93,9 +93,19 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if path == "/healthz" || path == "/readyz" {
 		level = slog.LevelDebug
 	}
-	log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", path,
+	log.Log(c.UserContext(), level, "request", "method", c.Method(), "path", loggedPath(path),
 		"status", c.Response().StatusCode(), "duration_ms", time.Since(start).Milliseconds(), "ip", c.IP())
 	return nil
+}
+
+// loggedPath is a request path as the access log and trace spans show it: a rating link's
+// signed token (/rate/<token>) becomes "…". Query strings, where the other one-time tokens
+// travel (guest, sign-in, reset and registration links), are never logged at all.
+func loggedPath(path string) string {
+	if strings.HasPrefix(path, "/rate/") {
+		return "/rate/…"
+	}
+	return path
 }
 
 func (s *Server) securityHeaders(c *fiber.Ctx) error {

@@ -64,13 +64,14 @@ func traceRedis(rdb redis.UniversalClient, tp trace.TracerProvider) error {
 // context passed down (c.UserContext) to the SQL and Redis spans. Static files are not traced.
 // The span's http.target and http.url carry the path only: otelfiber records the whole request
 // URI, whose query string may hold a one-time token (guest, sign-in, reset and registration
-// links); the later attributes replace its values.
+// links) and whose path may hold a rating link's token (loggedPath); the later attributes
+// replace its values.
 func traceHTTP(tp trace.TracerProvider) fiber.Handler {
 	return otelfiber.Middleware(otelfiber.WithTracerProvider(tp),
 		otelfiber.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
 		otelfiber.WithNext(func(c *fiber.Ctx) bool { return len(c.Path()) >= 8 && c.Path()[:8] == "/static/" }),
 		otelfiber.WithCustomAttributes(func(c *fiber.Ctx) []attribute.KeyValue {
-			path := strings.Clone(c.Path())
+			path := loggedPath(strings.Clone(c.Path()))
 			return []attribute.KeyValue{attribute.String("http.target", path), attribute.String("http.url", path)}
 		}))
 }
