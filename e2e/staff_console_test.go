@@ -212,3 +212,66 @@ func TestInboxSplitViewInBrowser(t *testing.T) {
 	}
 	saveShot(b, shotsDir(t), "staff-menu-360-open")
 }
+
+// TestFormBuilderInBrowser: the builder saves two edited fields with one click; removing a field
+// asks first (the step opens in place, the field stays until the second button), then removes it.
+func TestFormBuilderInBrowser(t *testing.T) {
+	p := startPortal(t)
+	connectSupportForm(t, p)
+	ctx := context.Background()
+	var formID, subjectID, prioID int64
+	if err := p.Pool.QueryRow(ctx, `SELECT f.id, (SELECT id FROM support_form_fields WHERE form_id = f.id AND property = 'subject'),
+		(SELECT id FROM support_form_fields WHERE form_id = f.id AND property = 'priority') FROM support_forms f ORDER BY f.id LIMIT 1`).Scan(&formID, &subjectID, &prioID); err != nil {
+		t.Fatal(err)
+	}
+	label := func(id int64) string {
+		var l string
+		p.Pool.QueryRow(ctx, `SELECT label FROM support_form_fields WHERE id = $1`, id).Scan(&l)
+		return l
+	}
+	b := newBrowser(t, p.URL, browserOptions{})
+	b.do("resize", chromedp.EmulateViewport(1280, 900))
+	staffSignIn(t, p, b)
+	path := fmt.Sprintf("/admin/forms/%d", formID)
+	b.navigate(path)
+	sub, pri := fmt.Sprintf("#field-%d-label", subjectID), fmt.Sprintf("#field-%d-label", prioID)
+	b.visible(sub)
+	b.do("edit two labels", chromedp.Evaluate[chromedp.Void](`document.querySelector("`+sub+`").value = ""; document.querySelector("`+pri+`").value = ""`),
+		chromedp.SendKeys(chromedp.CSS(sub), "What went wrong?"), chromedp.SendKeys(chromedp.CSS(pri), "How urgent is it?"))
+	if st := b.follow("save all fields", chromedp.Click(chromedp.CSS("#fields-save"))); st != http.StatusOK {
+		t.Fatalf("save: %d", st)
+	}
+	b.visible("#saved")
+	if a, c := label(subjectID), label(prioID); a != "What went wrong?" || c != "How urgent is it?" {
+		t.Errorf("after one save: %q, %q", a, c)
+	}
+	saveShot(b, shotsDir(t), "staff-form-builder-1280")
+
+	step := fmt.Sprintf("#field-%d-remove", prioID)
+	b.do("open the remove step", chromedp.Click(chromedp.CSS(step+" > summary")))
+	b.visible(step + "-yes")
+	if txt := b.text(step + " p"); !strings.Contains(txt, "Tickets already submitted keep their answers") {
+		t.Errorf("confirmation text = %q", txt)
+	}
+	axeCheck(b, "form builder with the remove step open")
+	if !b.present(fmt.Sprintf("#field-%d", prioID)) || label(prioID) == "" {
+		t.Fatal("opening the step removed the field")
+	}
+	if st := b.follow("confirm", chromedp.Click(chromedp.CSS(step+"-yes"))); st != http.StatusOK {
+		t.Fatalf("remove: %d", st)
+	}
+	b.visible("#fields-form")
+	if b.present(fmt.Sprintf("#field-%d", prioID)) {
+		t.Error("the field is still on the form after the confirmation")
+	}
+	var n int
+	p.Pool.QueryRow(ctx, `SELECT count(*) FROM support_form_fields WHERE id = $1`, prioID).Scan(&n)
+	if n != 0 {
+		t.Error("the field is still stored")
+	}
+	b.do("resize", chromedp.EmulateViewport(360, 800))
+	b.navigate(path)
+	b.visible("#fields-form")
+	checkFits(b, "form builder at 360 px")
+	saveShot(b, shotsDir(t), "staff-form-builder-360")
+}

@@ -21,6 +21,8 @@ type adminFieldView struct {
 	Property, PropertyLabel, Label, Help  string
 	Choices                               string
 	Required, Locked, First, Last, Choice bool
+	// Key is the field id as text: the suffix of its inputs' names in the builder's one form.
+	Key string
 	// Action is the field's update URL; Errors its messages after a refused update.
 	Action string
 	Errors map[string]string
@@ -130,6 +132,8 @@ type formEdit struct {
 	settings, add, portal *recordForm
 	fieldID               int64
 	field                 *recordForm
+	// fields are the builder's inputs as typed, by field id, after a refused save.
+	fields map[int64]recordForm
 }
 
 // AdminFormShow shows the builder for one form (GET /admin/forms/:id).
@@ -164,9 +168,14 @@ func (h *Handlers) formPage(c *fiber.Ctx, status int, e formEdit) error {
 	for i, f := range form.Fields {
 		fv := adminFieldView{ID: f.ID, Property: f.InputName(), PropertyLabel: propertyLabel(p, f.Property), Label: f.Label, Help: f.Help,
 			Choices: strings.Join(f.Choices, "\n"), Required: f.Required, Locked: f.Locked(), First: i == 0, Last: i == len(form.Fields)-1,
-			Choice: !f.Locked(), Action: base + "/fields/" + strconv.FormatInt(f.ID, 10)}
+			Choice: !f.Locked(), Action: base + "/fields/" + strconv.FormatInt(f.ID, 10), Key: strconv.FormatInt(f.ID, 10)}
 		if f.Property == store.FormCustom {
 			fv.PropertyLabel += " · " + f.Key
+		}
+		if rf, ok := e.fields[f.ID]; ok {
+			fv.Label, fv.Help, fv.Choices = rf.Values["label"], rf.Values["help"], rf.Values["choices"]
+			fv.Required = rf.Values["required"] == "true"
+			fv.Errors = rf.Errors
 		}
 		if e.field != nil && e.fieldID == f.ID {
 			if _, typed := e.field.Values["label"]; typed { // a refused update: show what was typed
@@ -365,4 +374,69 @@ func (h *Handlers) AdminFormFieldMove(c *fiber.Ctx) error {
 		return err
 	}
 	return Redirect(c, "/admin/forms/"+strconv.FormatInt(id, 10)+"?saved=fields#field-"+strconv.FormatInt(fid, 10))
+}
+
+// AdminFormFieldsSave saves every field of the builder in one go (POST
+// /admin/forms/:id/field-settings, inputs label-ID, help-ID, choices-ID and required-ID=true
+// for each field ID of the form; a field whose inputs were not sent is left alone), then, when
+// one of the move buttons sent the form (move=ID:up or ID:down), moves that field one place.
+// A refusal re-renders the builder (422) with everything as typed and every message beside its
+// input; nothing is stored. Success: 303 back to the fields.
+func (h *Handlers) AdminFormFieldsSave(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	form, err := h.Store.SupportFormGet(ctx, id)
+	if err != nil {
+		return err
+	}
+	args := c.Request().PostArgs()
+	edits := map[int64]store.FormField{}
+	typed := map[int64]recordForm{}
+	for _, f := range form.Fields {
+		k := strconv.FormatInt(f.ID, 10)
+		if !args.Has("label-" + k) {
+			continue
+		}
+		rf := newRecordForm()
+		for _, in := range []string{"label", "help", "choices"} {
+			rf.Values[in] = c.FormValue(in + "-" + k)
+		}
+		if c.FormValue("required-"+k) == "true" {
+			rf.Values["required"] = "true"
+		}
+		edits[f.ID] = store.FormField{Label: rf.Values["label"], Help: rf.Values["help"], Required: rf.Values["required"] == "true",
+			Choices: store.ParseChoices(rf.Values["choices"])}
+		typed[f.ID] = rf
+	}
+	err = h.Store.SupportFormFieldsUpdate(ctx, StaffOf(c).ID, id, edits)
+	var ve *store.ValidationError
+	if errors.As(err, &ve) {
+		p := h.newPage(c, "", nil)
+		for key, m := range ve.Fields {
+			fid, input, _ := strings.Cut(key, ".")
+			if rf, ok := typed[parseID(fid)]; ok {
+				rf.Errors[input] = p.T(m, "Max", store.MaxFormChoices, "Label", store.MaxFormLabelRunes, "Help", store.MaxFormHelpRunes)
+			}
+		}
+		return h.formPage(c, fiber.StatusUnprocessableEntity, formEdit{fields: typed})
+	}
+	if err != nil {
+		return err
+	}
+	anchor := "fields"
+	if mv := c.FormValue("move"); mv != "" {
+		fid, dir, _ := strings.Cut(mv, ":")
+		delta := 1
+		if dir == "up" {
+			delta = -1
+		}
+		if err := h.Store.SupportFormFieldMove(ctx, StaffOf(c).ID, id, parseID(fid), delta); err != nil {
+			return err
+		}
+		anchor = "field-" + strconv.FormatInt(parseID(fid), 10)
+	}
+	return Redirect(c, "/admin/forms/"+strconv.FormatInt(id, 10)+"?saved=fields#"+anchor)
 }

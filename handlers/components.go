@@ -102,3 +102,26 @@ func (p *Page) SignInForm(action, formID string) *Page {
 	f, _ := p.Data.(loginForm)
 	return p.With(SignInFormData{Action: action, FormID: formID, loginForm: f})
 }
+
+// ConfirmData is shared/confirm_step.html's view model: a destructive action behind a
+// confirmation step that needs no JavaScript (a disclosure whose summary names the action and
+// opens the question with the button that really does it).
+type ConfirmData struct {
+	// ID prefixes the ids: ID (the disclosure), ID-yes (the button that does it).
+	ID string
+	// Summary names the action ("Delete"); Label, when set, is the summary's accessible name
+	// ("Delete: Okta"); Question says what happens; Yes is the button's text.
+	Summary, Label, Question, Yes string
+	// Action is the form's POST target; Hidden are name, value pairs posted with it.
+	Action string
+	Hidden [][2]string
+}
+
+// Confirm returns a page for shared/confirm_step.html; hidden are name, value pairs.
+func (p *Page) Confirm(id, summary, label, question, action, yes string, hidden ...string) *Page {
+	d := ConfirmData{ID: id, Summary: summary, Label: label, Question: question, Action: action, Yes: yes}
+	for i := 0; i+1 < len(hidden); i += 2 {
+		d.Hidden = append(d.Hidden, [2]string{hidden[i], hidden[i+1]})
+	}
+	return p.With(d)
+}

@@ -235,6 +235,7 @@ func (s *Server) routes() {
 	admin.Post("/forms/:id", h.AdminFormUpdate)
 	admin.Post("/forms/:id/portal", h.AdminFormPortal)
 	admin.Post("/forms/:id/fields", h.AdminFormFieldAdd)
+	admin.Post("/forms/:id/field-settings", h.AdminFormFieldsSave)
 	admin.Post("/forms/:id/fields/:field", h.AdminFormFieldUpdate)
 	admin.Post("/forms/:id/fields/:field/remove", h.AdminFormFieldRemove)
 	admin.Post("/forms/:id/fields/:field/move", h.AdminFormFieldMove)

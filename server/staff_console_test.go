@@ -147,3 +147,98 @@ func TestInboxSplitView(t *testing.T) {
 		t.Errorf("pushed URL from the list = %q, want none (hx-push-url's own)", got)
 	}
 }
+
+// TestFormBuilderSavesAllFieldsAtOnce: the builder is one form for every field (no Save per
+// field); a save with several bad inputs names every one beside its input, keeps everything typed
+// and stores nothing; a good save stores every field in one audit row; a move button saves the
+// edits and moves the field.
+func TestFormBuilderSavesAllFieldsAtOnce(t *testing.T) {
+	ts := newTestServer(t, nil)
+	f := newStaffFixture(t, ts)
+	ctx := context.Background()
+	var inbox, pipeline int64
+	ts.Pool.QueryRow(ctx, `SELECT (SELECT id FROM inboxes WHERE is_default), (SELECT id FROM pipelines ORDER BY id LIMIT 1)`).Scan(&inbox, &pipeline)
+	formID, err := ts.Store.SupportFormCreate(ctx, 0, "Returns", inbox, pipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Store.SupportFormFieldAdd(ctx, 0, formID, store.FormField{Property: store.FormPriority}); err != nil {
+		t.Fatal(err)
+	}
+	base := "/admin/forms/" + itoa(formID)
+	_, doc := f.admin.get(base, false)
+	ids := formFieldIDs(doc)
+	if len(ids) != 3 {
+		t.Fatalf("fields: %v", ids)
+	}
+	subject, desc, prio := strings.TrimPrefix(ids[0], "field-"), strings.TrimPrefix(ids[1], "field-"), strings.TrimPrefix(ids[2], "field-")
+	if doc.Find("#fields-form").Length() != 1 || doc.Find(".field-edit, [id$=-save]").Not("#fields-save, #fields-save-top, #form-settings-save, #form-portal-save").Length() != 0 {
+		t.Error("the builder still has a form or a Save button per field")
+	}
+	if n := doc.Find(`[form="fields-form"][name^="label-"]`).Length(); n != 3 {
+		t.Errorf("label inputs in the one form: %d, want 3", n)
+	}
+	if doc.Find("#field-" + prio + "-remove[open]").Length() != 0 || doc.Find("details#field-"+prio+"-remove #field-"+prio+"-remove-yes").Length() != 1 {
+		t.Error("removing a field has no confirmation step")
+	}
+	labels := func() map[string]string {
+		out := map[string]string{}
+		rows, _ := ts.Pool.Query(ctx, `SELECT id::text, label FROM support_form_fields WHERE form_id = $1`, formID)
+		for rows.Next() {
+			var id, l string
+			rows.Scan(&id, &l)
+			out[id] = l
+		}
+		return out
+	}
+	all := func(subj, d, p, pChoices string) url.Values {
+		return url.Values{"label-" + subject: {subj}, "required-" + subject: {"true"}, "label-" + desc: {d}, "help-" + desc: {"Tell us more."},
+			"label-" + prio: {p}, "choices-" + prio: {pChoices}}
+	}
+	// Two bad inputs and one good: every message, nothing stored, all typed text kept.
+	resp, doc := f.admin.post(base+"/field-settings", all("Good subject", strings.Repeat("L", 101), "Urgency", "whenever"), false)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("bad save: %d", resp.StatusCode)
+	}
+	for _, sel := range []string{"#field-" + desc + "-label-error", "#field-" + prio + "-choices-error"} {
+		if doc.Find(sel).Length() != 1 {
+			t.Errorf("bad save: no %s", sel)
+		}
+	}
+	if v := doc.Find("#field-" + subject + "-label").AttrOr("value", ""); v != "Good subject" {
+		t.Errorf("bad save lost the good field's text: %q", v)
+	}
+	if v := strings.TrimSpace(doc.Find("#field-" + prio + "-choices").Text()); v != "whenever" {
+		t.Errorf("bad save lost the typed choices: %q", v)
+	}
+	if got := labels(); got[subject] == "Good subject" {
+		t.Error("a refused save stored the good field")
+	}
+	// A good save stores every field, one audit row.
+	var auditBefore, auditAfter int
+	ts.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE key = $1`, "support_form:"+itoa(formID)).Scan(&auditBefore)
+	resp, _ = f.admin.post(base+"/field-settings", all("What is it about?", "Details", "Urgency", "high\nurgent"), false)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("good save: %d", resp.StatusCode)
+	}
+	ts.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE key = $1`, "support_form:"+itoa(formID)).Scan(&auditAfter)
+	if got := labels(); got[subject] != "What is it about?" || got[desc] != "Details" || got[prio] != "Urgency" {
+		t.Errorf("after the save: %v", got)
+	}
+	if auditAfter != auditBefore+1 {
+		t.Errorf("audit rows for one save: %d", auditAfter-auditBefore)
+	}
+	// A move button saves the edits and moves the field.
+	v := all("What is it about?", "Details", "Priority please", "high")
+	v.Set("move", prio+":up")
+	if resp, _ := f.admin.post(base+"/field-settings", v, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("move: %d", resp.StatusCode)
+	}
+	_, doc = f.admin.get(base, false)
+	if got := formFieldIDs(doc); len(got) != 3 || got[1] != "field-"+prio {
+		t.Errorf("order after moving up: %v", got)
+	}
+	if got := labels(); got[prio] != "Priority please" {
+		t.Errorf("the move lost the edit: %q", got[prio])
+	}
+}

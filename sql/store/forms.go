@@ -382,6 +382,47 @@ func (s *Store) SupportFormFieldUpdate(ctx context.Context, staffID, formID, fie
 	})
 }
 
+// SupportFormFieldsUpdate saves the label, help, required flag and choices of several fields of
+// form formID at once, in one transaction (one audit row): fields maps a field id to its new
+// texts (Property and Key are ignored; a field of another form is ErrNotFound). Every field is
+// checked before anything is written; the refusal names every bad input, keyed
+// "<field id>.<input>" (e.g. "12.label"), and stores nothing. Errors: *ValidationError,
+// ErrNotFound.
+func (s *Store) SupportFormFieldsUpdate(ctx context.Context, staffID, formID int64, fields map[int64]FormField) error {
+	return s.formChange(ctx, staffID, formID, func(tx pgx.Tx, form SupportForm) error {
+		bad := map[string]string{}
+		clean := make(map[int64]FormField, len(fields))
+		for id, f := range fields {
+			cur, ok := fieldOf(form, id)
+			if !ok {
+				return fmt.Errorf("support form %d field %d: %w", formID, id, ErrNotFound)
+			}
+			f.Property, f.Key = cur.Property, cur.Key
+			f, err := cleanField(f)
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				for k, m := range ve.Fields {
+					bad[strconv.FormatInt(id, 10)+"."+k] = m
+				}
+				continue
+			} else if err != nil {
+				return err
+			}
+			clean[id] = f
+		}
+		if len(bad) > 0 {
+			return &ValidationError{Fields: bad}
+		}
+		for id, f := range clean {
+			if _, err := tx.Exec(ctx, `UPDATE support_form_fields SET label = $2, help = $3, required = $4, choices = $5 WHERE id = $1`,
+				id, f.Label, f.Help, f.Required, f.Choices); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // SupportFormFieldRemove removes a field; subject and description cannot be removed. Errors:
 // *ValidationError (field: "FormFieldLocked"), ErrNotFound.
 func (s *Store) SupportFormFieldRemove(ctx context.Context, staffID, formID, fieldID int64) error {
