@@ -178,7 +178,7 @@ func TestFormBuilderSavesAllFieldsAtOnce(t *testing.T) {
 	if n := doc.Find(`[form="fields-form"][name^="label-"]`).Length(); n != 3 {
 		t.Errorf("label inputs in the one form: %d, want 3", n)
 	}
-	if doc.Find("#field-" + prio + "-remove[open]").Length() != 0 || doc.Find("details#field-"+prio+"-remove #field-"+prio+"-remove-yes").Length() != 1 {
+	if doc.Find("#field-"+prio+"-remove[open]").Length() != 0 || doc.Find("details#field-"+prio+"-remove #field-"+prio+"-remove-yes").Length() != 1 {
 		t.Error("removing a field has no confirmation step")
 	}
 	labels := func() map[string]string {
@@ -205,7 +205,7 @@ func TestFormBuilderSavesAllFieldsAtOnce(t *testing.T) {
 			t.Errorf("bad save: no %s", sel)
 		}
 	}
-	if v := doc.Find("#field-" + subject + "-label").AttrOr("value", ""); v != "Good subject" {
+	if v := doc.Find("#field-"+subject+"-label").AttrOr("value", ""); v != "Good subject" {
 		t.Errorf("bad save lost the good field's text: %q", v)
 	}
 	if v := strings.TrimSpace(doc.Find("#field-" + prio + "-choices").Text()); v != "whenever" {
