@@ -155,8 +155,27 @@ func (h *Handlers) SCIM() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if c.Method() == fiber.MethodGet && (rest == "/Users" || rest == "/Groups") && c.Response().StatusCode() == fiber.StatusOK {
+			fixItemsPerPage(c)
+		}
 		c.Set("Cache-Control", "no-store")
 		return nil
+	}
+}
+
+// fixItemsPerPage makes a list answer's itemsPerPage the number of resources on the page
+// (RFC 7644 §3.4.2: "the number of resources returned in a list response page"); the library
+// puts the requested count there.
+func fixItemsPerPage(c *fiber.Ctx) {
+	var lr map[string]json.RawMessage
+	if json.Unmarshal(c.Response().Body(), &lr) != nil {
+		return
+	}
+	var res []json.RawMessage
+	_ = json.Unmarshal(lr["Resources"], &res)
+	lr["itemsPerPage"] = json.RawMessage(strconv.Itoa(len(res)))
+	if b, err := json.Marshal(lr); err == nil {
+		c.Response().SetBodyRaw(b)
 	}
 }
 

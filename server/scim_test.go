@@ -433,9 +433,10 @@ func TestSCIMEntra(t *testing.T) {
 	if n != 4 || len(list) != 2 {
 		t.Errorf("page 2 of 2: total %d, %d resources", n, len(list))
 	}
-	n, list = scimTotal(t, ts.scimCall("GET", "/scim/v2/Users?startIndex=4&count=2", tok, ""))
-	if n != 4 || len(list) != 1 {
-		t.Errorf("last page: total %d, %d resources", n, len(list))
+	r = ts.scimCall("GET", "/scim/v2/Users?startIndex=4&count=2", tok, "")
+	n, list = scimTotal(t, r)
+	if last := scimResource(t, r, http.StatusOK); n != 4 || len(list) != 1 || last["itemsPerPage"] != float64(1) || last["startIndex"] != float64(4) {
+		t.Errorf("last page: total %d, %d resources: %s", n, len(list), r.body)
 	}
 }
 
