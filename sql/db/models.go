@@ -154,6 +154,13 @@ type Conversation struct {
 	CreatedAt time.Time
 }
 
+type FormSubmission struct {
+	ContactID int64
+	Key       string
+	TicketID  int64
+	CreatedAt time.Time
+}
+
 type IdentityProvider struct {
 	ID                int64
 	Slug              string
