@@ -47,7 +47,11 @@
     return false;
   }
   function restoreFocus(targetId) {
-    if (!lost()) return;
+    // htmx refocuses an element of the new content with the focused element's id: after a
+    // send that can be the new Send button (it depends on whether the old one was still
+    // disabled at swap time), which is no place to leave the writer.
+    var sendKept = targetId === "reply-box" && document.activeElement && document.activeElement.id === "reply-send";
+    if (!lost() && !sendKept) return;
     if (targetId === "ticket-list") {
       var prefer = [];
       if (lastTrigger === "view-org" || lastTrigger === "view-mine") prefer.push("view-menu");
