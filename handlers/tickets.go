@@ -269,13 +269,13 @@ func (h *Handlers) surfacePage(c *fiber.Ctx, surf ticketSurface, title string) *
 
 // surfaceView is the ticket page's view model on the surface (the portal's with its "Shared
 // with" box; the guest link's narrowed, guestTicketView).
-func (h *Handlers) surfaceView(c *fiber.Ctx, p *Page, d store.TicketDetail, surf ticketSurface) (*ticketView, error) {
+func (h *Handlers) surfaceView(c *fiber.Ctx, p *Page, d store.TicketDetail, surf ticketSurface) *ticketView {
 	if surf.Guest != nil {
-		return h.guestTicketView(c, p, d), nil
+		return h.guestTicketView(c, p, d)
 	}
 	tv := h.ticketView(c, p, d)
 	tv.Sharing = h.sharingView(c, p, d)
-	return tv, nil
+	return tv
 }
 
 // renderTicketPage renders the whole ticket page: in the portal's layout, or for a guest link
@@ -502,10 +502,7 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, surf ticketSurface, id int64, body
 		return err
 	}
 	p := h.surfacePage(c, surf, d.Ticket.Subject)
-	tv, err := h.surfaceView(c, p, d, surf)
-	if err != nil {
-		return err
-	}
+	tv := h.surfaceView(c, p, d, surf)
 	tv.Reply.Body = body
 	var ve *store.ValidationError
 	switch {

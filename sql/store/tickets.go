@@ -212,6 +212,21 @@ func likePattern(q string) string {
 // newest activity first), by keyset: every page costs what the first costs. An unreadable cursor,
 // or one from another sort, is treated as the first page. Errors: database failures only.
 func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListParams) (TicketPage, error) {
+	// hasShared is the ProbeShared answer, queued into the listing's first round trip.
+	hasShared := v.View == ViewShared
+	probe := func(b *pgx.Batch) {
+		if p.ProbeShared && !hasShared {
+			b.Queue(ticketParticipantIsAny, v.ContactID).QueryRow(func(r pgx.Row) error { return r.Scan(&hasShared) })
+		}
+	}
+	page, err := s.ticketList(ctx, v, p, probe)
+	page.HasShared = hasShared
+	return page, err
+}
+
+// ticketList is TicketListForViewer; probe queues the shared-tickets question into whichever
+// round trip goes first.
+func (s *Store) ticketList(ctx context.Context, v Viewer, p TicketListParams, probe func(*pgx.Batch)) (TicketPage, error) {
 	if p.Limit <= 0 || p.Limit > 100 {
 		p.Limit = 25
 	}
@@ -234,19 +249,10 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 		}
 		return q, q.keyset(spec.expr, spec.typ, desc, cur, hasCur)
 	}
-	// hasShared is the ProbeShared answer, queued into the first round trip below.
-	hasShared := v.View == ViewShared
-	probe := func(b *pgx.Batch) {
-		if p.ProbeShared && !hasShared {
-			b.Queue(ticketParticipantIsAny, v.ContactID).QueryRow(func(r pgx.Row) error { return r.Scan(&hasShared) })
-		}
-	}
 	text := strings.TrimSpace(p.Q)
 	if text == "" {
 		q, orderBy := base()
-		page, err := s.ticketPage(ctx, q.sql(ticketListSelect(spec.expr), orderBy, p.Limit), q.args, p, cur, hasCur, probe)
-		page.HasShared = hasShared
-		return page, err
+		return s.ticketPage(ctx, q.sql(ticketListSelect(spec.expr), orderBy, p.Limit), q.args, p, cur, hasCur, probe)
 	}
 	// Search costs what it finds, whatever the size of the scope and however common the term
 	// (issue 18). Plan 1 walks the listing in order, matching each ticket, but examines at most
@@ -310,9 +316,7 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 			return TicketPage{}, fmt.Errorf("ticket search: %w", err)
 		}
 		if len(out) > p.Limit || scope <= searchWalkScope {
-			page := keyedPage(out, p, cur, hasCur)
-			page.HasShared = hasShared
-			return page, nil
+			return keyedPage(out, p, cur, hasCur), nil
 		}
 	}
 	q, orderBy := base()
@@ -323,7 +327,7 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 	name := "direct page"
 	if direct && len(ids) == 0 {
 		// Nothing matches: no query (an empty id list still had the planner walk the scope).
-		return TicketPage{Rows: []TicketRow{}, HasShared: hasShared}, nil
+		return TicketPage{Rows: []TicketRow{}}, nil
 	}
 	if direct {
 		q.and("t.id = ANY(" + q.arg(ids) + ")")
@@ -333,9 +337,7 @@ func (s *Store) TicketListForViewer(ctx context.Context, v Viewer, p TicketListP
 	}
 	sql := q.sql(ticketListSelect(spec.expr), orderBy, p.Limit)
 	trace(name, sql, q.args)
-	page, err := s.ticketPage(ctx, sql, q.args, p, cur, hasCur, nil)
-	page.HasShared = hasShared
-	return page, err
+	return s.ticketPage(ctx, sql, q.args, p, cur, hasCur, nil)
 }
 
 // ticketListSelect is the listing's SELECT … FROM … JOIN with the sort expression's value as
