@@ -120,6 +120,7 @@ func (s *Server) listenContacts(ctx context.Context) {
 	for {
 		err := s.listenContactsOnce(ctx)
 		s.contacts.setLive(false)
+		s.Store.SetWebhookGateLive(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -152,6 +153,7 @@ func (s *Server) listenContactsOnce(ctx context.Context) error {
 		return err
 	}
 	s.contacts.setLive(true)
+	s.Store.SetWebhookGateLive(true)
 	for {
 		// A silent half-open connection would leave the cache serving stale entries: wait at
 		// most contactPing for a notice, then prove the connection alive.
@@ -161,6 +163,8 @@ func (s *Server) listenContactsOnce(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case err == nil && n.Payload == "w":
+			s.Store.WebhooksChanged() // migration 00026: the webhooks table changed
 		case err == nil:
 			s.contacts.invalidate(n.Payload)
 		case errors.Is(err, context.DeadlineExceeded):

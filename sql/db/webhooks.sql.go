@@ -10,18 +10,6 @@ import (
 	"time"
 )
 
-const webhookAnySubscriber = `-- name: WebhookAnySubscriber :one
-SELECT EXISTS (SELECT 1 FROM webhooks WHERE enabled AND $1::text = ANY(events))
-`
-
-// Whether any enabled subscription wants the event (so events nobody wants enqueue nothing).
-func (q *Queries) WebhookAnySubscriber(ctx context.Context, event string) (bool, error) {
-	row := q.db.QueryRow(ctx, webhookAnySubscriber, event)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
-}
-
 const webhookDelete = `-- name: WebhookDelete :execrows
 DELETE FROM webhooks WHERE id = $1
 `

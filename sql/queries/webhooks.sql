@@ -40,10 +40,6 @@ ORDER BY w.id LIMIT 500;
 -- The enabled subscriptions to one event.
 SELECT id FROM webhooks WHERE enabled AND @event::text = ANY(events) ORDER BY id;
 
--- name: WebhookAnySubscriber :one
--- Whether any enabled subscription wants the event (so events nobody wants enqueue nothing).
-SELECT EXISTS (SELECT 1 FROM webhooks WHERE enabled AND @event::text = ANY(events));
-
 -- name: WebhookDeliveryInsert :exec
 INSERT INTO webhook_deliveries (webhook_id, message_id, event, attempt, status, error, duration_ms, outcome)
 VALUES (@webhook_id, @message_id, @event, @attempt, @status, @error, @duration_ms, @outcome);

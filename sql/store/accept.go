@@ -54,14 +54,14 @@ func (s *Store) TicketAcceptForViewer(ctx context.Context, v Viewer, ticketID in
 		if !awaiting {
 			return fmt.Errorf("accept ticket %d: not waiting for confirmation: %w", ticketID, ErrConflict)
 		}
-		return closeTicket(ctx, tx, ticketID)
+		return s.closeTicket(ctx, tx, ticketID)
 	})
 }
 
 // closeTicket moves the ticket to its pipeline's closed stage (pipelines.closed_stage_id, else
 // the first closed stage) and stamps closed_at; the caller holds the ticket's row lock.
 // Errors: ErrConflict (no closed stage).
-func closeTicket(ctx context.Context, tx pgx.Tx, ticketID int64) error {
+func (s *Store) closeTicket(ctx context.Context, tx pgx.Tx, ticketID int64) error {
 	var stageID, fromID int64
 	var wasClosed bool
 	err := tx.QueryRow(ctx, `SELECT coalesce(p.closed_stage_id,
@@ -73,7 +73,7 @@ func closeTicket(ctx context.Context, tx pgx.Tx, ticketID int64) error {
 	if _, err = tx.Exec(ctx, `UPDATE tickets SET stage_id = $2, is_closed = true, closed_at = now(), last_activity_at = now() WHERE id = $1`, ticketID, stageID); err != nil {
 		return err
 	}
-	if err := emitStageChange(ctx, tx, ticketID, fromID, wasClosed); err != nil {
+	if err := s.emitStageChange(ctx, tx, ticketID, fromID, wasClosed); err != nil {
 		return err
 	}
 	return enqueueRatingRequest(ctx, tx, ticketID)

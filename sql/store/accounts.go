@@ -349,7 +349,7 @@ func (s *Store) AccountVerify(ctx context.Context, token string) (Contact, error
 				c.Email, CleanName(c.Name), c.Language).Scan(&c.ID); err != nil {
 				return err
 			}
-			if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: c.ID}); err != nil {
+			if err := s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: c.ID}); err != nil {
 				return err
 			}
 		case err != nil:

@@ -101,7 +101,7 @@ func (s *Store) APITicketCreate(ctx context.Context, n APITicketNew) (int64, err
 		if _, err = tx.Exec(ctx, `INSERT INTO timeline_events (contact_id, kind, ticket_id, summary) VALUES ($1, 'ticket', $2, $3)`, contactID, id, n.Subject); err != nil {
 			return err
 		}
-		return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id, MessageID: msgID})
+		return s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id, MessageID: msgID})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("API ticket: %w", err)
@@ -179,7 +179,7 @@ func (s *Store) APIMessageCreate(ctx context.Context, ticketID int64, n APIMessa
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`, convID, ticketID, kind, contact, staff, n.Body).Scan(&m.ID, &m.CreatedAt); err != nil {
 			return err
 		}
-		if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.MessageAdded, TicketID: ticketID, MessageID: m.ID}); err != nil {
+		if err := s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.MessageAdded, TicketID: ticketID, MessageID: m.ID}); err != nil {
 			return err
 		}
 		if n.Internal {

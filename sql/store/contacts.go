@@ -70,7 +70,7 @@ func (s *Store) ContactAdd(ctx context.Context, email, name, company string) (Co
 			email, CleanName(name), cid).Scan(&c.ID); err != nil {
 			return err
 		}
-		return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: c.ID})
+		return s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: c.ID})
 	})
 	if isUnique(err) {
 		return Contact{}, fmt.Errorf("contact %s: %w", email, ErrConflict)

@@ -630,7 +630,7 @@ func (s *Store) SupportFormSubmit(ctx context.Context, v Viewer, formID int64, s
 			if err := claim(tx); err != nil {
 				return err
 			}
-			return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id})
+			return s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id})
 		}
 		var msgID int64
 		var at time.Time
@@ -648,7 +648,7 @@ func (s *Store) SupportFormSubmit(ctx context.Context, v Viewer, formID int64, s
 		if err := claim(tx); err != nil {
 			return err
 		}
-		return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id, MessageID: msgID})
+		return s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id, MessageID: msgID})
 	})
 	if errors.Is(err, errSubmittedBefore) {
 		if err := s.Pool.QueryRow(ctx, `SELECT ticket_id FROM form_submissions WHERE contact_id = $1 AND key = $2`,

@@ -353,7 +353,7 @@ func (s *Store) GroupImportCSV(ctx context.Context, editor Staff, id int64, r io
 					r.email, CleanName(name), comp).Scan(&cid); err != nil {
 					return err
 				}
-				if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: cid}); err != nil {
+				if err := s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: cid}); err != nil {
 					return err
 				}
 				res.Created++

@@ -303,7 +303,7 @@ func (s *Store) SSOSignIn(ctx context.Context, p IdentityProvider, id auth.Ident
 	var c Contact
 	err := s.ssoTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		c, err = ssoSignInTx(ctx, tx, p, id)
+		c, err = s.ssoSignInTx(ctx, tx, p, id)
 		return err
 	})
 	if err != nil {
@@ -331,7 +331,7 @@ func (s *Store) ssoTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 // ssoSignInTx is SSOSignIn's decision inside tx.
-func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id auth.Identity) (Contact, error) {
+func (s *Store) ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id auth.Identity) (Contact, error) {
 	var c Contact
 	if strings.TrimSpace(id.Subject) == "" {
 		return c, &SSORefusal{Reason: auth.ReasonInvalid, Detail: "the identity has no subject"}
@@ -380,7 +380,7 @@ func ssoSignInTx(ctx context.Context, tx pgx.Tx, p IdentityProvider, id auth.Ide
 				email, CleanName(name), companyID, ssoLocale(id.Locale)).Scan(&c.ID); err != nil {
 				return c, err
 			}
-			if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: c.ID}); err != nil {
+			if err := s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: c.ID}); err != nil {
 				return c, err
 			}
 		}

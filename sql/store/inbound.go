@@ -583,7 +583,7 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 				return err
 			}
 			if inserted && !d.Historic {
-				if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: contactID}); err != nil {
+				if err := s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: contactID}); err != nil {
 					return err
 				}
 			}
@@ -691,11 +691,11 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			if res.NewTicket {
 				ev.Type = webhook.TicketCreated
 			}
-			if err := emitWebhook(ctx, tx, ev); err != nil {
+			if err := s.emitWebhook(ctx, tx, ev); err != nil {
 				return err
 			}
-			if !res.NewTicket {
-				if err := emitStageChange(ctx, tx, target, fromStage, wasClosed); err != nil {
+			if !res.NewTicket && wasClosed && st.ReopenOnReply && !d.Auto { // only a reopen moves it
+				if err := s.emitStageChange(ctx, tx, target, fromStage, wasClosed); err != nil {
 					return err
 				}
 			}
@@ -705,7 +705,7 @@ func (s *Store) InboundDeliver(ctx context.Context, d InboundDelivery) (InboundR
 			if err := tx.QueryRow(ctx, `SELECT allow_new_contacts FROM inbox_email WHERE inbox_id = $1`, d.InboxID).Scan(&allowNew); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
-			if err := addCcParticipants(ctx, tx, st, target, contactID, companyID, d.Cc, allowNew); err != nil {
+			if err := s.addCcParticipants(ctx, tx, st, target, contactID, companyID, d.Cc, allowNew); err != nil {
 				return err
 			}
 		}

@@ -279,7 +279,7 @@ func (s *Store) InboxMessageCreate(ctx context.Context, staffID, ticketID int64,
 			return err
 		}
 		// Internal notes too: webhooks are the admins' own systems; the payload marks them.
-		if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.MessageAdded, TicketID: ticketID, MessageID: m.ID}); err != nil {
+		if err := s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.MessageAdded, TicketID: ticketID, MessageID: m.ID}); err != nil {
 			return err
 		}
 		if !internal {
@@ -344,7 +344,7 @@ func (s *Store) InboxTicketSetStage(ctx context.Context, ticketID, stageID int64
 		if err != nil {
 			return fmt.Errorf("ticket %d stage %d: %w", ticketID, stageID, notFound(err))
 		}
-		if err := emitStageChange(ctx, tx, ticketID, fromID, wasClosed); err != nil {
+		if err := s.emitStageChange(ctx, tx, ticketID, fromID, wasClosed); err != nil {
 			return err
 		}
 		if closes {
@@ -461,7 +461,7 @@ func (s *Store) InboxTicketCreate(ctx context.Context, staffID int64, n InboxTic
 		if err != nil {
 			return err
 		}
-		return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id})
+		return s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.TicketCreated, TicketID: id})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("new ticket: %w", err)

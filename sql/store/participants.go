@@ -95,7 +95,7 @@ func sharingAllows(st Settings, sharerCompany, targetCompany int64, email string
 
 // contactForShare returns the contact with address email, creating it (no company) when
 // create is true; found is false when there is none and none was made.
-func contactForShare(ctx context.Context, tx pgx.Tx, email, name string, create bool) (id, company int64, found bool, err error) {
+func (s *Store) contactForShare(ctx context.Context, tx pgx.Tx, email, name string, create bool) (id, company int64, found bool, err error) {
 	err = tx.QueryRow(ctx, `SELECT id, coalesce(company_id, 0) FROM contacts WHERE lower(email) = lower($1)`, email).Scan(&id, &company)
 	if err == nil {
 		return id, company, true, nil
@@ -111,7 +111,7 @@ func contactForShare(ctx context.Context, tx pgx.Tx, email, name string, create 
 		ON CONFLICT (lower(email)) DO UPDATE SET email = contacts.email RETURNING id, coalesce(company_id, 0), xmax = 0`,
 		email, CleanName(clip(name, 200))).Scan(&id, &company, &inserted)
 	if err == nil && inserted {
-		err = emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: id})
+		err = s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: id})
 	}
 	return id, company, err == nil, err
 }
@@ -174,7 +174,7 @@ func (s *Store) TicketShareForViewer(ctx context.Context, v Viewer, st Settings,
 		if !sharingAllows(st, v.CompanyID, targetCompany, email) {
 			return Invalid("email", "ShareNotAllowed")
 		}
-		id, _, _, err := contactForShare(ctx, tx, email, "", true)
+		id, _, _, err := s.contactForShare(ctx, tx, email, "", true)
 		if err != nil {
 			return err
 		}
@@ -239,7 +239,7 @@ func (s *Store) InboxParticipantAdd(ctx context.Context, staff Staff, ticketID i
 		if err := tx.QueryRow(ctx, `SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE`, ticketID).Scan(&one); err != nil {
 			return notFound(err)
 		}
-		id, _, _, err := contactForShare(ctx, tx, email, "", true)
+		id, _, _, err := s.contactForShare(ctx, tx, email, "", true)
 		if err != nil {
 			return err
 		}
@@ -276,7 +276,7 @@ func (s *Store) InboxParticipantRemove(ctx context.Context, ticketID, contactID 
 // holds the ticket (requester or company, not a participant) and the ticket_sharing policy
 // allows each address. Addresses of inboxes, the sender and the requester are skipped; an
 // unknown address becomes a contact only when allowNew (the inbox creates contacts).
-func addCcParticipants(ctx context.Context, tx pgx.Tx, st Settings, ticketID, senderID, senderCompany int64, cc []string, allowNew bool) error {
+func (s *Store) addCcParticipants(ctx context.Context, tx pgx.Tx, st Settings, ticketID, senderID, senderCompany int64, cc []string, allowNew bool) error {
 	if len(cc) == 0 || st.TicketSharing == SharingOff || st.TicketSharing == "" {
 		return nil
 	}
@@ -299,7 +299,7 @@ func addCcParticipants(ctx context.Context, tx pgx.Tx, st Settings, ticketID, se
 		if inbox {
 			continue
 		}
-		id, company, found, err := contactForShare(ctx, tx, email, "", false)
+		id, company, found, err := s.contactForShare(ctx, tx, email, "", false)
 		if err != nil {
 			return err
 		}
@@ -310,7 +310,7 @@ func addCcParticipants(ctx context.Context, tx pgx.Tx, st Settings, ticketID, se
 			if !allowNew {
 				continue
 			}
-			if id, _, _, err = contactForShare(ctx, tx, email, "", true); err != nil {
+			if id, _, _, err = s.contactForShare(ctx, tx, email, "", true); err != nil {
 				return err
 			}
 		}

@@ -151,7 +151,7 @@ func validRating(score, comment string) (string, error) {
 
 // insertRating records the vote for the ticket's current close. Errors: ErrConflict (already
 // voted for this close).
-func insertRating(ctx context.Context, tx pgx.Tx, ticketID, contactID int64, closedAt time.Time, score, comment string) error {
+func (s *Store) insertRating(ctx context.Context, tx pgx.Tx, ticketID, contactID int64, closedAt time.Time, score, comment string) error {
 	var id int64
 	err := tx.QueryRow(ctx, `INSERT INTO ticket_ratings (ticket_id, closed_at, contact_id, score, comment, inbox_id, owner_id)
 		SELECT t.id, $2, $3, $4, $5,
@@ -164,7 +164,7 @@ func insertRating(ctx context.Context, tx pgx.Tx, ticketID, contactID int64, clo
 	if err != nil {
 		return err
 	}
-	return emitWebhook(ctx, tx, WebhookEvent{Type: webhook.SatisfactionRated, TicketID: ticketID, RatingID: id, ContactID: contactID})
+	return s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.SatisfactionRated, TicketID: ticketID, RatingID: id, ContactID: contactID})
 }
 
 // TicketRateForViewer records the viewer's vote on a closed ticket they hold (requester or
@@ -183,7 +183,7 @@ func (s *Store) TicketRateForViewer(ctx context.Context, v Viewer, ticketID int6
 			args...).Scan(&closedAt); err != nil {
 			return fmt.Errorf("rate ticket %d: %w", ticketID, notFound(err))
 		}
-		return insertRating(ctx, tx, ticketID, v.ContactID, closedAt, score, comment)
+		return s.insertRating(ctx, tx, ticketID, v.ContactID, closedAt, score, comment)
 	})
 }
 
@@ -222,7 +222,7 @@ func (s *Store) TicketRateByLink(ctx context.Context, ref RatingRef, score, comm
 			ref.TicketID, ref.ContactID, closedAt).Scan(&one); err != nil {
 			return fmt.Errorf("rate ticket %d by link: %w", ref.TicketID, notFound(err))
 		}
-		return insertRating(ctx, tx, ref.TicketID, ref.ContactID, closedAt, score, comment)
+		return s.insertRating(ctx, tx, ref.TicketID, ref.ContactID, closedAt, score, comment)
 	})
 }
 

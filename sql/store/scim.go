@@ -348,7 +348,7 @@ func (s *Store) SCIMUserCreate(ctx context.Context, p SCIMPrincipal, in SCIMUser
 				in.Email, name, in.Language).Scan(&id); err != nil {
 				return err
 			}
-			if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: id}); err != nil {
+			if err := s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.ContactCreated, ContactID: id}); err != nil {
 				return err
 			}
 		case err != nil:

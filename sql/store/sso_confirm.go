@@ -115,7 +115,7 @@ func (s *Store) SSOConfirm(ctx context.Context, token, binding string) (SSOConfi
 		}
 		id := pl.SSO.Identity
 		id.EmailVerified = true // by Portico's own mail
-		c, err := ssoSignInTx(ctx, tx, p, id)
+		c, err := s.ssoSignInTx(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}

@@ -43,13 +43,15 @@ type Store struct {
 	Pool *pgxpool.Pool
 	// Blobs holds attachment bytes (gocloud.dev/blob: local files or S3); nil disables uploads.
 	Blobs *blob.Bucket
+	// webhookGate keeps which events have subscribers (webhook_gate.go).
+	webhookGate *webhookGate
 }
 
 // cryptoRand fills b from crypto/rand.
 func cryptoRand(b []byte) (int, error) { return rand.Read(b) }
 
 // New returns a Store over pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{Pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{Pool: pool, webhookGate: &webhookGate{}} }
 
 // DefaultConnectTimeout bounds opening one PostgreSQL connection when Open is given no timeout.
 const DefaultConnectTimeout = 5 * time.Second

@@ -700,11 +700,13 @@ func (s *Store) TicketReplyCreate(ctx context.Context, v Viewer, ticketID int64,
 		if err != nil {
 			return err
 		}
-		if err := emitWebhook(ctx, tx, WebhookEvent{Type: webhook.MessageAdded, TicketID: ticketID, MessageID: m.ID}); err != nil {
+		if err := s.emitWebhook(ctx, tx, WebhookEvent{Type: webhook.MessageAdded, TicketID: ticketID, MessageID: m.ID}); err != nil {
 			return err
 		}
-		if err := emitStageChange(ctx, tx, ticketID, stageID, closed); err != nil {
-			return err
+		if (closed && opt.ReopenOnReply) || awaiting { // only these branches move the ticket
+			if err := s.emitStageChange(ctx, tx, ticketID, stageID, closed); err != nil {
+				return err
+			}
 		}
 		return tx.QueryRow(ctx, `SELECT coalesce(nullif(name, ''), email) FROM contacts WHERE id = $1`, v.ContactID).Scan(&m.AuthorName)
 	})
@@ -735,6 +737,6 @@ func (s *Store) TicketCloseForViewer(ctx context.Context, v Viewer, ticketID int
 		if closed {
 			return nil
 		}
-		return closeTicket(ctx, tx, ticketID)
+		return s.closeTicket(ctx, tx, ticketID)
 	})
 }

@@ -187,6 +187,7 @@ func (s *Store) WebhookCreate(ctx context.Context, staffID int64, in WebhookInpu
 		}
 		return auditByStaffID(ctx, tx, staffID, webhookSlug(id), "", webhookAudit(in))
 	})
+	s.WebhooksChanged()
 	if err != nil {
 		return 0, "", fmt.Errorf("create webhook: %w", err)
 	}
@@ -258,6 +259,7 @@ func (s *Store) webhookChange(ctx context.Context, staffID, id int64, change fun
 		}
 		return auditByStaffID(ctx, tx, staffID, webhookSlug(id), webhookAudit(old.input()), after)
 	})
+	s.WebhooksChanged() // this instance at once; the others hear migration 00026's notice
 	if err != nil {
 		return fmt.Errorf("webhook %d: %w", id, err)
 	}
@@ -398,8 +400,8 @@ func (WebhookDeliveryJob) Kind() string { return "portico_webhook_delivery" }
 
 // emitWebhook enqueues ev in tx when an enabled subscription wants its type (else nothing), so
 // the event is dispatched exactly when tx commits.
-func emitWebhook(ctx context.Context, tx pgx.Tx, ev WebhookEvent) error {
-	want, err := db.New(tx).WebhookAnySubscriber(ctx, ev.Type)
+func (s *Store) emitWebhook(ctx context.Context, tx pgx.Tx, ev WebhookEvent) error {
+	want, err := s.webhookWanted(ctx, tx, ev.Type)
 	if err != nil || !want {
 		return err
 	}
@@ -416,7 +418,7 @@ func emitWebhook(ctx context.Context, tx pgx.Tx, ev WebhookEvent) error {
 
 // emitStageChange enqueues ticket.stage_changed (and ticket.closed when the ticket closed) for
 // a ticket that was in stage from with closed state wasClosed; the caller changed it in tx.
-func emitStageChange(ctx context.Context, tx pgx.Tx, ticketID, from int64, wasClosed bool) error {
+func (s *Store) emitStageChange(ctx context.Context, tx pgx.Tx, ticketID, from int64, wasClosed bool) error {
 	var to int64
 	var closed bool
 	if err := tx.QueryRow(ctx, `SELECT stage_id, is_closed FROM tickets WHERE id = $1`, ticketID).Scan(&to, &closed); err != nil {
@@ -426,12 +428,12 @@ func emitStageChange(ctx context.Context, tx pgx.Tx, ticketID, from int64, wasCl
 		return nil
 	}
 	ev := WebhookEvent{Type: webhook.TicketStageChanged, TicketID: ticketID, FromStageID: from}
-	if err := emitWebhook(ctx, tx, ev); err != nil {
+	if err := s.emitWebhook(ctx, tx, ev); err != nil {
 		return err
 	}
 	if closed && !wasClosed {
 		ev.Type = webhook.TicketClosed
-		return emitWebhook(ctx, tx, ev)
+		return s.emitWebhook(ctx, tx, ev)
 	}
 	return nil
 }
