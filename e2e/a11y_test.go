@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -312,3 +313,18 @@ func TestKeyboardOnly(t *testing.T) {
 }
 
 func itoa(n int64) string { return fmt.Sprint(n) }
+
+// textContrast returns the WCAG 2.x contrast ratio of the element sel's text colour against its
+// own background colour (both as computed; a transparent background counts as white). axe can
+// leave a button whose text and background come from one CSS variable "incomplete", so pages
+// with coloured buttons check them with this too.
+func textContrast(b *browser, sel string) float64 {
+	b.t.Helper()
+	return run(b, "contrast of "+sel, chromedp.Evaluate[float64](`(() => {
+		const s = getComputedStyle(document.querySelector(`+strconv.Quote(sel)+`));
+		const rgb = c => { const m = c.match(/[\d.]+/g).map(Number); return m.length > 3 && m[3] === 0 ? [255, 255, 255] : m.slice(0, 3); };
+		const lum = c => { const [r, g, b] = rgb(c).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+		const a = lum(s.color), z = lum(s.backgroundColor);
+		return (Math.max(a, z) + 0.05) / (Math.min(a, z) + 0.05);
+	})()`))
+}

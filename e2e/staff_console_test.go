@@ -254,6 +254,9 @@ func TestFormBuilderInBrowser(t *testing.T) {
 		t.Errorf("confirmation text = %q", txt)
 	}
 	axeCheck(b, "form builder with the remove step open")
+	if r := textContrast(b, step+"-yes"); r < 4.5 {
+		t.Errorf("the confirming button's text has contrast %.2f:1 against its background, want ≥ 4.5", r)
+	}
 	if !b.present(fmt.Sprintf("#field-%d", prioID)) || label(prioID) == "" {
 		t.Fatal("opening the step removed the field")
 	}
