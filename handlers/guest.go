@@ -132,7 +132,7 @@ func (h *Handlers) RequireGuest(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ct, err := h.Store.ContactGet(ctx, gs.ContactID)
+	ct, err := h.Store.ContactGetSignedIn(ctx, gs.ContactID)
 	if err != nil {
 		return err
 	}

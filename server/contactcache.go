@@ -107,7 +107,7 @@ func (s *Server) contactGet(ctx context.Context, id int64) (store.Contact, error
 	if ok {
 		return ct, nil
 	}
-	ct, err := s.Store.ContactGet(ctx, id)
+	ct, err := s.Store.ContactGetSignedIn(ctx, id)
 	if err == nil {
 		s.contacts.put(ct, gen)
 	}

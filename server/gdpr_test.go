@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"portico/sql/store"
 	"portico/sql/store/storetest"
 )
 
@@ -190,5 +191,36 @@ func TestAccountDeletionAndErasure(t *testing.T) {
 	_, doc = bob.get("/tickets/"+strconv.FormatInt(fx.AliceOpen, 10), false)
 	if !strings.Contains(doc.Text(), "Deleted contact") || strings.Contains(doc.Text(), "Alice Archer") {
 		t.Error("the colleague's view of the kept ticket does not read Deleted contact")
+	}
+}
+
+// TestErasedContactSessionEnds: a session that outlives an erasure (ending the sessions in
+// Redis failed, or another path erased without it) ends on its next request — on this instance
+// and on another whose contact cache held the contact.
+func TestErasedContactSessionEnds(t *testing.T) {
+	pool := storetest.NewDB(t)
+	prefix := "portico-test:" + storetest.RandHex(6) + ":"
+	a := newTestServerWithPrefix(t, pool, prefix)
+	b := newTestServerWithPrefix(t, pool, prefix)
+	a.waitLive()
+	b.waitLive()
+	fx := storetest.MustStandard(t, pool)
+	bob := b.client()
+	bob.signIn(fx.BobEmail, fx.Password)
+	if resp, _ := bob.get("/tickets", false); resp.StatusCode != http.StatusOK { // b caches Bob
+		t.Fatalf("before the erasure: %d", resp.StatusCode)
+	}
+	adminID := mustStaff(t, pool, "root@portico.test", "Root Admin", "admin")
+	if _, err := a.Store.ContactErase(context.Background(), store.Staff{ID: adminID, Name: "Root Admin", Role: "admin"}, fx.Bob, store.ErasureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		resp, _ := bob.get("/tickets", false)
+		if resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+			break
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatalf("the erased contact's session still answers %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
 	}
 }

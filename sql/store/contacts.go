@@ -80,9 +80,20 @@ func (s *Store) ContactAdd(ctx context.Context, email, name, company string) (Co
 
 // ContactGet returns a contact by id. Errors: ErrNotFound.
 func (s *Store) ContactGet(ctx context.Context, id int64) (Contact, error) {
+	return s.contactGet(ctx, id, false)
+}
+
+// ContactGetSignedIn is ContactGet for the contact a session or guest link acts for: an erased
+// contact (ContactErase) is ErrNotFound too, so whatever session outlived the erasure ends on its
+// next request, even when ending the sessions in Redis failed at erasure time.
+func (s *Store) ContactGetSignedIn(ctx context.Context, id int64) (Contact, error) {
+	return s.contactGet(ctx, id, true)
+}
+
+func (s *Store) contactGet(ctx context.Context, id int64, liveOnly bool) (Contact, error) {
 	var c Contact
 	err := s.Pool.QueryRow(ctx, `SELECT c.id, c.email, c.name, coalesce(c.company_id, 0), coalesce(co.name, ''), c.language
-		FROM contacts c LEFT JOIN companies co ON co.id = c.company_id WHERE c.id = $1`, id).
+		FROM contacts c LEFT JOIN companies co ON co.id = c.company_id WHERE c.id = $1 AND NOT ($2 AND c.erased_at IS NOT NULL)`, id, liveOnly).
 		Scan(&c.ID, &c.Email, &c.Name, &c.CompanyID, &c.CompanyName, &c.Language)
 	return c, notFound(err)
 }
