@@ -94,10 +94,14 @@ func (h *Handlers) takeDraft(c *fiber.Ctx, ticketID int64) map[string]string {
 
 // draftFields reads the text fields of a urlencoded or multipart form (never _csrf, never
 // files; only valid text), at most maxDraftFields of them.
-func draftFields(c *fiber.Ctx) map[string]string {
+func draftFields(c *fiber.Ctx) map[string]string { return postedFields(c, false) }
+
+// postedFields is draftFields, with the posted _csrf field too when withCSRF (the 503 page's
+// form sends the browser's own token back when the session holding it could not be read).
+func postedFields(c *fiber.Ctx, withCSRF bool) map[string]string {
 	out := map[string]string{}
 	keep := func(k, v string) {
-		if k != "_csrf" && len(out) < maxDraftFields && CleanText(k) && CleanText(v) && len(k) <= 100 {
+		if (withCSRF || k != "_csrf") && len(out) < maxDraftFields && CleanText(k) && CleanText(v) && len(k) <= 100 {
 			out[k] = v
 		}
 	}

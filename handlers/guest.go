@@ -158,15 +158,6 @@ type guestView struct {
 	Intro, SignIn, SignInHref string
 }
 
-// guestPage is the envelope of a guest page: the guest session's CSRF token, no signed-in
-// contact, and no return_to (the language switcher is not shown).
-func (h *Handlers) guestPage(c *fiber.Ctx, title string) *Page {
-	p := h.newPage(c, title, nil)
-	p.Contact, p.Staff, p.ReturnTo = nil, nil, ""
-	p.CSRF = guestOf(c).Session.CSRFToken
-	return p
-}
-
 // guestTicketView narrows the ticket page to what a guest link allows: the conversation and
 // the reply box (as its recipient may reply), nothing else — no close, accept, rating or
 // sharing, no link to the list; attachments through the guest route.
@@ -194,9 +185,9 @@ func (h *Handlers) GuestTicketShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := h.guestPage(c, d.Ticket.Subject)
+	p := h.newPage(c, d.Ticket.Subject, nil)
 	p.Data = h.guestTicketView(c, p, d)
-	return h.renderTicketPage(c, fiber.StatusOK, p, guestSurface(c))
+	return h.renderPage(c, fiber.StatusOK, "pages/ticket", p)
 }
 
 // GuestReplyCreate posts the recipient's reply through a guest link (POST

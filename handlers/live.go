@@ -201,7 +201,7 @@ func (h *Handlers) messagesAfter(c *fiber.Ctx, id int64, surf ticketSurface) err
 	if !IsHTMX(c) { // a plain request: the whole page holds the same
 		return c.Redirect(surf.Base, fiber.StatusSeeOther)
 	}
-	p := h.surfacePage(c, surf, "")
+	p := h.newPage(c, "", nil)
 	var tv *ticketView
 	if surf.Guest != nil {
 		tv = h.guestTicketView(c, p, ch)

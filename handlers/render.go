@@ -74,9 +74,7 @@ func (h *Handlers) newPage(c *fiber.Ctx, title string, data any) *Page {
 	if p.TicketsLabel == "" {
 		p.TicketsLabel = loc.T("Tickets")
 	}
-	if s := SessionOf(c); s != nil {
-		p.CSRF = s.CSRFToken
-	}
+	p.CSRF = csrfTokenOf(c)
 	p.Staff = StaffOf(c)
 	p.SupportForm = supportFormMenu(loc, st)
 	if st.BrandLogo != "" {
@@ -87,12 +85,33 @@ func (h *Handlers) newPage(c *fiber.Ctx, title string, data any) *Page {
 		p.ReturnTo = ret
 	}
 	p.Languages = h.Catalogue.LanguageOptions(loc)
+	if guestOf(c) != nil {
+		// A guest link's page (issue 16.3): no signed-in contact or staff, no return_to (the
+		// language switcher is not shown).
+		p.Contact, p.Staff, p.ReturnTo = nil, nil, ""
+	}
 	return p
+}
+
+// csrfTokenOf is the CSRF token the request's forms carry: the guest session's on a guest
+// link's routes (after RequireGuest), else the browser session's ("" without one). CheckCSRF
+// checks against the same.
+func csrfTokenOf(c *fiber.Ctx) string {
+	if g := guestOf(c); g != nil {
+		return g.Session.CSRFToken
+	}
+	if s := SessionOf(c); s != nil {
+		return s.CSRFToken
+	}
+	return ""
 }
 
 // renderPage renders a whole page in the base layout with status.
 func (h *Handlers) renderPage(c *fiber.Ctx, status int, name string, p *Page) error {
 	c.Status(status)
+	if guestOf(c) != nil {
+		return c.Render(name, p, "layouts/guest") // a guest link: no navigation
+	}
 	return c.Render(name, p, "layouts/base")
 }
 

@@ -259,14 +259,6 @@ func (h *Handlers) portalSurface(c *fiber.Ctx, id int64) ticketSurface {
 	return ticketSurface{Viewer: h.viewer(c, ""), Base: "/tickets/" + strconv.FormatInt(id, 10)}
 }
 
-// surfacePage is the envelope of a ticket page on the surface.
-func (h *Handlers) surfacePage(c *fiber.Ctx, surf ticketSurface, title string) *Page {
-	if surf.Guest != nil {
-		return h.guestPage(c, title)
-	}
-	return h.newPage(c, title, nil)
-}
-
 // surfaceView is the ticket page's view model on the surface (the portal's with its "Shared
 // with" box; the guest link's narrowed, guestTicketView).
 func (h *Handlers) surfaceView(c *fiber.Ctx, p *Page, d store.TicketDetail, surf ticketSurface) *ticketView {
@@ -276,16 +268,6 @@ func (h *Handlers) surfaceView(c *fiber.Ctx, p *Page, d store.TicketDetail, surf
 	tv := h.ticketView(c, p, d)
 	tv.Sharing = h.sharingView(c, p, d)
 	return tv
-}
-
-// renderTicketPage renders the whole ticket page: in the portal's layout, or for a guest link
-// in the guest layout (no navigation).
-func (h *Handlers) renderTicketPage(c *fiber.Ctx, status int, p *Page, surf ticketSurface) error {
-	if surf.Guest != nil {
-		c.Status(status)
-		return c.Render("pages/ticket", p, "layouts/guest")
-	}
-	return h.renderPage(c, status, "pages/ticket", p)
 }
 
 // replyForm is the reply box: what was typed, and the errors beside it.
@@ -484,7 +466,7 @@ func (h *Handlers) replyCreate(c *fiber.Ctx, id int64, surf ticketSurface) error
 	// The page's live region fetches the new message (one path appends messages, so an agent's
 	// answer arriving at the same moment is never shown twice).
 	TriggerEvent(c, "ticket-changed")
-	p := h.surfacePage(c, surf, "")
+	p := h.newPage(c, "", nil)
 	reply := newReplyForm(p, st, id, true)
 	reply.Action = surf.Base + "/replies"
 	p.Data = map[string]any{
@@ -501,7 +483,7 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, surf ticketSurface, id int64, body
 	if err != nil {
 		return err
 	}
-	p := h.surfacePage(c, surf, d.Ticket.Subject)
+	p := h.newPage(c, d.Ticket.Subject, nil)
 	tv := h.surfaceView(c, p, d, surf)
 	tv.Reply.Body = body
 	var ve *store.ValidationError
@@ -522,7 +504,7 @@ func (h *Handlers) replyRefused(c *fiber.Ctx, surf ticketSurface, id int64, body
 		return h.renderFragment(c, fiber.StatusUnprocessableEntity, "tickets/reply_form", p)
 	}
 	p.Data = tv
-	return h.renderTicketPage(c, fiber.StatusUnprocessableEntity, p, surf)
+	return h.renderPage(c, fiber.StatusUnprocessableEntity, "pages/ticket", p)
 }
 
 // TicketClose closes the ticket from the portal (POST /tickets/:id/close) when the setting

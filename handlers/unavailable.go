@@ -40,12 +40,12 @@ func (h *Handlers) Unavailable(c *fiber.Ctx) error {
 	v := unavailableView{Title: p.T("DependencyUnavailableTitle"), Text: p.T("DependencyUnavailableText")}
 	fields, _ := c.Locals(localFormFields).(map[string]string)
 	if fields == nil {
-		fields = draftFields(c)
+		fields = postedFields(c, true)
 	}
-	csrf := ""
-	if s := SessionOf(c); s != nil {
-		csrf = s.CSRFToken
-	} else if t, ok := fields["_csrf"]; ok { // the browser's own token (the session could not be read)
+	csrf := csrfTokenOf(c)
+	if t, ok := fields["_csrf"]; ok && (csrf == "" || strings.HasPrefix(c.Path(), "/guest/")) {
+		// The browser's own token: the session could not be read, or a guest link's session
+		// (its own token) was not reached.
 		csrf = t
 	}
 	names := make([]string, 0, len(fields))

@@ -255,3 +255,48 @@ func TestDependencyFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestGuestReplyKeptThroughOutage: a reply sent through a guest link while PostgreSQL is down
+// gets the 503 page in the guest layout (no portal navigation) with the typed text in a form that
+// carries the guest session's own CSRF token, so sending it again after the outage works.
+func TestGuestReplyKeptThroughOutage(t *testing.T) {
+	r := newFaultRig(t)
+	ctx := context.Background()
+	if err := r.ts.Store.SettingSet(ctx, "guest_links_enabled", "true"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // the rig's settings cache lives a nanosecond
+	link, _ := mintGuest(t, r.ts, r.std.AliceOpen, r.std.Alice)
+	g := r.ts.client()
+	doc := openGuest(t, g, link, r.std.AliceOpen)
+	token, _ := doc.Find(`#reply-form input[name=_csrf]`).Attr("value")
+	if token == "" {
+		t.Fatal("the guest page's reply form has no CSRF token")
+	}
+	restore := down(t, r.pg)
+	typed := "Typed by a guest while PostgreSQL was down"
+	resp, doc := g.post(guestPath(r.std.AliceOpen)+"/replies", url.Values{"body": {typed}, "_csrf": {token}}, false)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("guest reply during the outage: %d, want 503", resp.StatusCode)
+	}
+	if got := doc.Find(`#kept-form textarea[name=body]`).Text(); got != typed {
+		t.Fatalf("kept text %q", got)
+	}
+	if kept, _ := doc.Find(`#kept-form input[name=_csrf]`).Attr("value"); kept != token {
+		t.Fatalf("the kept form carries CSRF token %q, want the guest session's", kept)
+	}
+	if doc.Find(`a[href="/tickets"], a[href="/account"]`).Length() != 0 {
+		t.Fatal("the guest's 503 page shows the portal's navigation")
+	}
+	restore()
+	action, _ := doc.Find("#kept-form").Attr("action")
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		resp, _ = g.post(action, url.Values{"body": {typed}, "_csrf": {token}}, false)
+		if resp.StatusCode == http.StatusSeeOther {
+			break
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Since(start) > 20*time.Second {
+			t.Fatalf("sending the kept reply again: %d", resp.StatusCode)
+		}
+	}
+}
