@@ -138,7 +138,7 @@ func TestGuestLinkInBrowser(t *testing.T) {
 			if name == "inbox" {
 				staff.visible("#guest-links-status")
 				staff.do("open the confirmation", chromedp.Click(chromedp.CSS("#guest-links-revoke summary")))
-				staff.visible("#guest-links-revoke-confirm")
+				staff.visible("#guest-links-revoke-yes")
 			} else if got := staff.text("main"); !strings.Contains(got, "Days a guest link works") {
 				t.Errorf("settings page lacks the guest-link days: %q", got)
 			}
@@ -150,7 +150,7 @@ func TestGuestLinkInBrowser(t *testing.T) {
 		}
 	}
 	// Revoking (after the confirmation) ends the guest page.
-	if st := staff.follow("revoke", chromedp.Click(chromedp.CSS("#guest-links-revoke-confirm"))); st != http.StatusOK {
+	if st := staff.follow("revoke", chromedp.Click(chromedp.CSS("#guest-links-revoke-yes"))); st != http.StatusOK {
 		t.Fatalf("revoke: %d", st)
 	}
 	if st := nojs.follow("reload the guest page", chromedp.Navigate(p.URL+page)); st != http.StatusNotFound {

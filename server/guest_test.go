@@ -295,7 +295,7 @@ func TestGuestLinkOneTicketOnly(t *testing.T) {
 	agent := ts.client()
 	agent.staffSignIn("agent@portico.test")
 	_, doc = agent.get(fmt.Sprintf("/admin/inbox/%d", fx.AliceOpen), false)
-	if !strings.Contains(doc.Find("#guest-links-status").Text(), "2 emailed links") || doc.Find("#guest-links-revoke summary").Length() != 1 || doc.Find("#guest-links-revoke-confirm").Length() != 1 {
+	if !strings.Contains(doc.Find("#guest-links-status").Text(), "2 emailed links") || doc.Find("#guest-links-revoke summary").Length() != 1 || doc.Find("#guest-links-revoke-yes").Length() != 1 {
 		t.Fatalf("inbox guest-link box: %q", doc.Find("#guest-links").Text())
 	}
 	resp, _ = agent.post(fmt.Sprintf("/admin/inbox/%d/guest-links/revoke", fx.AliceOpen), nil, false)
